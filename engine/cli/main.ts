@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/errors.ts';
+import { loadConfig } from '../config/load.ts';
+import type { LegateConfig, LogLevel } from '../config/types.ts';
+import { LegateError, UsageError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { intOption, type ParsedArgs, parseArgs } from './args.ts';
+import { choosePool, locateKeys, splitKeys } from './locate.ts';
+import { USAGE } from './usage.ts';
+
+const COMMANDS = ['run', 'demo', 'locate'] as const;
+type Command = (typeof COMMANDS)[number];
+
+/** nutcracker's -v levels (0-11, default 5) mapped onto pino's. */
+export function verbosityLevel(raw: string): LogLevel {
+  if (raw === '') return 'debug';
+  const n = Number(raw);
+  if (n <= 3) return 'error';
+  if (n === 4) return 'warn';
+  if (n === 5) return 'info';
+  return n <= 7 ? 'debug' : 'trace';
+}
+
+function configFile(args: ParsedArgs): string {
+  const file = args.options.get('conf-file') ?? process.env.LEGATE_CONFIG;
+  if (!file) throw new UsageError('no configuration file: give -c FILE or set LEGATE_CONFIG');
+  return file;
+}
+
+/** Runs the CLI; returns the exit code. Errors legate raised on purpose print as one clear message. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv);
+    if (args.options.has('help')) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (args.options.has('version')) {
+      process.stdout.write(`This is legate-${VERSION}\n`);
+      return 0;
+    }
+    if (args.options.has('daemonize')) {
+      throw new UsageError(
+        'legate does not daemonize (-d); run it under a supervisor (systemd, a container)',
+      );
+    }
+    const [first, ...rest] = args.positionals;
+    const command: Command = first === undefined ? 'run' : (first as Command);
+    if (!COMMANDS.includes(command)) {
+      throw new UsageError(
+        `unknown command '${first}' (commands: ${COMMANDS.join(', ')}; see 'legate --help')`,
+      );
+    }
+    if (command === 'demo') {
+      const { runDemo } = await import('./demo.ts');
+      return await runDemo(args);
+    }
+    const file = configFile(args);
+    const config = loadConfig(file);
+    if (args.options.has('test-conf')) {
+      process.stdout.write(`legate: configuration file '${file}' syntax is ok\n`);
+      return 0;
+    }
+    if (command === 'locate') return await locate(config, args, rest);
+    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+    const { runProxy } = await import('../supervisor/run.ts');
+    return await runProxy(config, runOptions(config, args));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`legate: configuration error:\n${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof LegateError) {
+      const hint = err instanceof UsageError ? " (see 'legate --help')" : '';
+      process.stderr.write(`legate: ${err.message}${err.message.includes('--help') ? '' : hint}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+export interface RunOptions {
+  readonly workers: number | undefined;
+  readonly logLevel: LogLevel;
+  readonly admin: string | undefined;
+}
+
+export function runOptions(config: LegateConfig, args: ParsedArgs): RunOptions {
+  const verbose = args.options.get('verbose');
+  return {
+    workers: intOption(args, 'workers', 1, 256),
+    logLevel: verbose === undefined ? config.log.level : verbosityLevel(verbose),
+    admin: args.options.get('admin') ?? process.env.LEGATE_ADMIN,
+  };
+}
+
+async function locate(
+  config: LegateConfig,
+  args: ParsedArgs,
+  keys: readonly string[],
+): Promise<number> {
+  const pool = choosePool(config.redis, args.options.get('pool'));
+  const input = keys.length > 0 ? keys.map((k) => Buffer.from(k)) : splitKeys(readFileSync(0));
+  const chunks: Buffer[] = [];
+  locateKeys(pool, input, (c) => chunks.push(c));
+  process.stdout.write(Buffer.concat(chunks));
+  return 0;
+}

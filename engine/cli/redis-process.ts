@@ -1,0 +1,106 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LegateError } from '../errors.ts';
+
+/** A redis-server started by legate (the demo) or by its tests and benchmarks, on loopback. */
+export interface RedisProcess {
+  readonly port: number;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Whether a program is on the PATH, and if not, the Debian package that brings it. */
+export function requireProgram(program: string, debianPackage: string): void {
+  if (spawnSync(program, ['--version'], { stdio: 'ignore' }).error) {
+    throw new LegateError(
+      'LEGATE_MISSING_PROGRAM',
+      `'${program}' is not installed; install it with: sudo apt-get install ${debianPackage}`,
+    );
+  }
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new LegateError(
+        'LEGATE_REDIS_START',
+        `redis-server on port ${port} exited with code ${child.exitCode}`,
+      );
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new LegateError(
+        'LEGATE_REDIS_START',
+        `redis-server on port ${port} did not start in ${timeoutMs} ms`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Starts `redis-server` on 127.0.0.1 with no persistence, in a temporary directory it removes on stop. */
+export async function startRedisServer(
+  options: { port?: number; args?: readonly string[] } = {},
+): Promise<RedisProcess> {
+  requireProgram('redis-server', 'redis-server');
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'legate-redis-'));
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...(options.args ?? []),
+    ],
+    { stdio: 'ignore' },
+  );
+  try {
+    await waitForPort(port, child, 5000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    port,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { VERSION } from '../version.ts';
+
+export const USAGE = `legate ${VERSION}: an ambassador proxy; shards Redis keys like twemproxy, on every core.
+
+Usage:
+  legate [run] -c FILE [options]       serve the pools in FILE (nutcracker.yml or legate.yml)
+  legate -t -c FILE                    check FILE and exit
+  legate locate -c FILE [--pool NAME] [KEY...]
+                                       print KEY<TAB>POOL<TAB>SERVER for each key
+                                       (keys from standard input, one a line, when none given)
+  legate demo [-w N]                   three local redis-server shards and legate on 127.0.0.1:6379
+
+Options (nutcracker's letters where nutcracker has the flag):
+  -h, --help                 this help
+  -V, --version              print the version and exit
+  -t, --test-conf            test the configuration for syntax errors and exit
+  -c, --conf-file=FILE       configuration file (default: $LEGATE_CONFIG)
+  -w, --workers=N            data-plane worker threads (default: $LEGATE_WORKERS, the config's
+                             'workers', else one per core)
+  -v, --verbose[=N]          log more: -v is debug; nutcracker's levels N (0-11) map to
+                             error (<=3), warn (4), info (5), debug (6-7), trace (>=8)
+      --admin=ADDR:PORT      admin server address (default: $LEGATE_ADMIN, else 127.0.0.1:9909)
+      --pool=NAME            with 'locate': the pool (needed when the file has several)
+
+Environment: LEGATE_CONFIG, LEGATE_WORKERS, LEGATE_LOG_LEVEL, LEGATE_ADMIN.
+`;

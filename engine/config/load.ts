@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { isScalar, LineCounter, parseDocument } from 'yaml';
+import { detectDialect } from './dialect.ts';
+import { applyEnvOverrides } from './env.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { interpolate } from './interpolate.ts';
+import { readNative } from './native.ts';
+import { readNutcracker } from './nutcracker.ts';
+import { readMap } from './read.ts';
+import { ConfigSource } from './source.ts';
+import type { LegateConfig } from './types.ts';
+
+const READ_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory, not a file',
+};
+
+/** In file order, so the list reads top to bottom; issues from the environment come last. */
+function inOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  const rank = (i: ConfigIssue) => (i.line === 0 ? Number.POSITIVE_INFINITY : i.line);
+  return [...issues].sort((a, b) => rank(a) - rank(b) || a.column - b.column);
+}
+
+/**
+ * Reads a config from its text: either dialect (see dialect.ts), `${VAR}` expanded from `env`,
+ * LEGATE_WORKERS and LEGATE_LOG_LEVEL applied. Throws one ConfigError listing every issue.
+ */
+export function parseConfig(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LegateConfig {
+  const lines = new LineCounter();
+  // uniqueKeys: false because readMap reports duplicates itself, after interpolation and with the key path.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const src = new ConfigSource(file, text, doc, lines);
+  if (doc.errors.length > 0) {
+    // Past a syntax error the tree is a guess; checking it would add noise, not information.
+    for (const error of doc.errors)
+      src.reportAt(error.pos[0], '', `invalid YAML: ${error.message}`);
+    throw new ConfigError(inOrder(src.issues));
+  }
+  interpolate(src, env);
+
+  const root = src.deref(doc.contents);
+  if (root === null || (isScalar(root) && root.value === null)) {
+    src.reportAt(
+      0,
+      '',
+      'the file is empty; expected pools (nutcracker format) or workers, admin, log, redis (legate format)',
+    );
+    throw new ConfigError(src.issues);
+  }
+  const dialect = detectDialect(root, src);
+  const entries = readMap(root, root, '', src, 'a mapping at the top level');
+  if (entries === undefined) throw new ConfigError(src.issues);
+  const settings =
+    dialect === 'nutcracker' ? readNutcracker(entries, src) : readNative(entries, src);
+  const config = applyEnvOverrides(settings, env, src);
+  if (src.issues.length > 0) throw new ConfigError(inOrder(src.issues));
+  return { file, dialect, ...config };
+}
+
+/** Reads and checks a config file; see parseConfig. An unreadable file is a ConfigError too. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LegateConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const reason = READ_ERRORS[code] ?? (error as Error).message;
+    throw new ConfigError([
+      { file, line: 0, column: 0, path: '', message: `cannot read the config file: ${reason}` },
+    ]);
+  }
+  return parseConfig(text, file, env);
+}

@@ -1,0 +1,158 @@
+import { isScalar } from 'yaml';
+import { parseListen } from './address.ts';
+import { looksLikePool } from './dialect.ts';
+import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
+import {
+  checkInteger,
+  describe,
+  type Entry,
+  oneOf,
+  parsed,
+  readMap,
+  rejectUnknown,
+  slotOf,
+} from './read.ts';
+import type { ConfigSource } from './source.ts';
+import { didYouMean } from './suggest.ts';
+import { type Address, type LegateConfig, LOG_LEVELS, type LogLevel } from './types.ts';
+
+/** What both dialects produce before the file name, dialect and environment are added. */
+export type Settings = Omit<LegateConfig, 'file' | 'dialect'>;
+
+export const DEFAULT_ADMIN_LISTEN: Address = { kind: 'tcp', host: '127.0.0.1', port: 9909 };
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+
+const SECTIONS = ['workers', 'admin', 'log', 'redis', 'tcp', 'http'] as const;
+const SECTIONS_SET: ReadonlySet<string> = new Set(SECTIONS);
+const LATER: Readonly<Record<string, string>> = {
+  tcp: 'the TCP broker',
+  http: 'the HTTP ambassadors',
+};
+
+/** `workers`, from the file or LEGATE_WORKERS: a count, or `auto` (null) for one per core. */
+export function checkWorkers(value: unknown, text: string): { workers: number | null } | string {
+  if (value === 'auto') return { workers: null };
+  const problem = checkInteger(value, text, { min: 1 });
+  if (problem === null) return { workers: value as number };
+  return typeof value === 'number' && Number.isInteger(value)
+    ? `${problem} (or 'auto' for one per core)`
+    : `expected an integer of at least 1 or 'auto', got ${text}`;
+}
+
+function readWorkers(entry: Entry, src: ConfigSource): number | null | undefined {
+  const node = entry.value;
+  const result = checkWorkers(isScalar(node) ? node.value : node, describe(node));
+  if (typeof result === 'string') {
+    src.report(entry.place, entry.path, result);
+    return undefined;
+  }
+  return result.workers;
+}
+
+function readSection(
+  entry: Entry,
+  src: ConfigSource,
+  keys: readonly string[],
+): Map<string, Entry> | undefined {
+  const entries = readMap(
+    entry.value,
+    entry.place,
+    entry.path,
+    src,
+    `a mapping with ${keys.map((k) => `'${k}'`).join(', ')}`,
+  );
+  if (entries === undefined) return undefined;
+  return new Map(rejectUnknown(entries, keys, src, `'${entry.key}'`).map((e) => [e.key, e]));
+}
+
+/** A legate.yml: `workers`, `admin`, `log` and the pools under `redis`. */
+export function readNative(root: readonly Entry[], src: ConfigSource): Settings {
+  let workers: number | null = null;
+  let adminListen = DEFAULT_ADMIN_LISTEN;
+  let adminClaim: ListenClaim = {
+    address: DEFAULT_ADMIN_LISTEN,
+    owner: 'the admin endpoint',
+    place: null,
+    path: 'admin.listen',
+  };
+  let level = DEFAULT_LOG_LEVEL;
+  const claims: ListenClaim[] = [];
+  let redis: LegateConfig['redis'] = [];
+  let redisEntry: Entry | undefined;
+
+  for (const entry of root) {
+    switch (entry.key) {
+      case 'workers':
+        workers = readWorkers(entry, src) ?? workers;
+        break;
+      case 'admin': {
+        const admin = readSection(entry, src, ['listen']);
+        const listen = admin?.get('listen');
+        if (listen === undefined) break;
+        const address = parsed(parseListen)(slotOf(listen), src);
+        if (address === undefined) break;
+        adminListen = address;
+        adminClaim = { ...adminClaim, address, place: listen.place };
+        break;
+      }
+      case 'log': {
+        const given = readSection(entry, src, ['level'])?.get('level');
+        if (given !== undefined) level = oneOf(LOG_LEVELS)(slotOf(given), src) ?? level;
+        break;
+      }
+      case 'redis': {
+        redisEntry = entry;
+        const pools = readMap(
+          entry.value,
+          entry.place,
+          entry.path,
+          src,
+          'a mapping of pool names to pools',
+        );
+        if (pools?.length === 0) {
+          src.report(
+            entry.place,
+            entry.path,
+            'has no pools; add one as a name with listen and servers',
+          );
+        }
+        if (pools !== undefined) redis = readPools(pools, src, claims);
+        break;
+      }
+      case 'tcp':
+      case 'http':
+        src.report(
+          entry.keyNode,
+          entry.path,
+          `'${entry.key}:' (${LATER[entry.key]}) is not supported yet; remove it for now`,
+        );
+        break;
+      default:
+        if (looksLikePool(entry.value, src)) {
+          src.report(
+            entry.keyNode,
+            entry.path,
+            `'${entry.key}' looks like a Redis pool; in a legate.yml pools go under 'redis:' ` +
+              `(move it there, indented), or make every top-level key a pool to use the nutcracker format`,
+          );
+        } else {
+          src.report(
+            entry.keyNode,
+            entry.path,
+            `unknown top-level key '${entry.key}'${didYouMean(entry.key, SECTIONS)}; ` +
+              `expected ${SECTIONS.join(', ')}`,
+          );
+        }
+    }
+  }
+  const misplaced = root.some((e) => !SECTIONS_SET.has(e.key) && looksLikePool(e.value, src));
+  if (redisEntry === undefined && !misplaced) {
+    src.report(
+      root[0]?.keyNode ?? null,
+      '',
+      "no Redis pool: add one under 'redis:' (see config/legate.yml for an example)",
+    );
+  }
+  checkListenClashes([adminClaim, ...claims], src);
+  return { workers, admin: { listen: adminListen }, log: { level }, redis };
+}

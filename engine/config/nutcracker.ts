@@ -1,0 +1,21 @@
+import { DEFAULT_ADMIN_LISTEN, DEFAULT_LOG_LEVEL, type Settings } from './native.ts';
+import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
+import type { Entry } from './read.ts';
+import type { ConfigSource } from './source.ts';
+
+/**
+ * A twemproxy nutcracker.yml: every top-level key is a pool; the rest takes legate's defaults.
+ * The admin address is not checked against the pools here: such a file cannot set it, so a
+ * clash is for the command line to settle, not a reason to refuse a file nutcracker accepts.
+ */
+export function readNutcracker(root: readonly Entry[], src: ConfigSource): Settings {
+  const claims: ListenClaim[] = [];
+  const redis = readPools(root, src, claims);
+  checkListenClashes(claims, src);
+  return {
+    workers: null,
+    admin: { listen: DEFAULT_ADMIN_LISTEN },
+    log: { level: DEFAULT_LOG_LEVEL },
+    redis,
+  };
+}

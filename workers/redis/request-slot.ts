@@ -1,0 +1,37 @@
+import type { ReplyWaiter } from './shard/reply-waiter.ts';
+
+/** Hands a finished reply to whoever keeps the client's order (the session). */
+export interface ReplyQueue {
+  replyReady(): void;
+}
+
+/**
+ * One client request's place in the client's reply order. Filled by a shard's reply, a fan-out's
+ * merged reply, or a reply legate makes; the session writes replies strictly in request order.
+ */
+export class RequestSlot implements ReplyWaiter {
+  readonly #queue: ReplyQueue;
+  buf: Buffer | null = null;
+  start = 0;
+  end = 0;
+
+  constructor(queue: ReplyQueue) {
+    this.#queue = queue;
+  }
+
+  get done(): boolean {
+    return this.buf !== null;
+  }
+
+  complete(buf: Buffer, start: number, end: number): void {
+    this.buf = buf;
+    this.start = start;
+    this.end = end;
+    this.#queue.replyReady();
+  }
+
+  /** Completes with a reply legate made itself. */
+  answer(reply: Buffer): void {
+    this.complete(reply, 0, reply.length);
+  }
+}

@@ -1,0 +1,409 @@
+import type { Socket } from 'node:net';
+import { NO_SERVER } from '../../engine/shared/ring-memory.ts';
+import { Fifo } from '../fifo.ts';
+import {
+  arityOk,
+  type CommandInfo,
+  extractKeys,
+  keysErrorMessage,
+  lookupCommand,
+  lookupSubcommand,
+} from './commands/lookup.ts';
+import { CommandId } from './commands/policy.ts';
+import {
+  Fanout,
+  MERGE_ARRAY,
+  MERGE_KEYSPACE,
+  MERGE_OK,
+  MERGE_SUM,
+  type MergeKind,
+} from './fanout.ts';
+import { answerLocally, BROADCAST, FORWARD_ANY, type LocalSession } from './local-commands.ts';
+import type { RedisPool } from './pool.ts';
+import { RequestSlot } from './request-slot.ts';
+import { errorReply } from './resp/encode.ts';
+import { InputBuffer } from './resp/input-buffer.ts';
+import {
+  COMPLETE,
+  encodeCommand,
+  INCOMPLETE,
+  PROTOCOL_ERROR,
+  RequestParser,
+} from './resp/request-parser.ts';
+import type { ReplyWaiter } from './shard/reply-waiter.ts';
+import { WriteBatch } from './write-batch.ts';
+
+/** Past this many replies owed to a client, its reads pause until half are written. */
+const MAX_PENDING_REPLIES = 16384;
+/** Past this many bytes queued toward a slow client, its reads pause until the socket drains. */
+const MAX_CLIENT_BACKLOG_BYTES = 8 * 1024 * 1024;
+
+const NOAUTH = errorReply('NOAUTH Authentication required.');
+
+/**
+ * One client connection: parses its requests, routes each to a shard (or splits it, or answers
+ * it), and writes the replies back strictly in request order. Hot path: requests are forwarded as
+ * their own bytes; the only per-request allocation is the reply slot.
+ */
+export class ClientSession implements LocalSession {
+  readonly id: number;
+  readonly pool: RedisPool;
+  name: Buffer | null = null;
+  authenticated: boolean;
+  readonly #socket: Socket;
+  readonly #batch: WriteBatch;
+  readonly #input = new InputBuffer();
+  readonly #parser = new RequestParser();
+  readonly #slots = new Fifo<RequestSlot>();
+  #keys = new Int32Array(16);
+  #servers = new Int32Array(16);
+  #closing = false;
+  #paused = false;
+
+  constructor(id: number, pool: RedisPool, socket: Socket) {
+    this.id = id;
+    this.pool = pool;
+    this.authenticated = pool.config.redisAuth === null;
+    this.#socket = socket;
+    this.#batch = new WriteBatch(socket, pool.scheduler);
+    socket.setNoDelay(true);
+    if (pool.config.tcpKeepalive) socket.setKeepAlive(true);
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+  }
+
+  get remoteAddress(): string {
+    return `${this.#socket.remoteAddress ?? 'unix'}:${this.#socket.remotePort ?? 0}`;
+  }
+
+  /** Called by a slot when its reply is ready: writes every reply at the head of the order. */
+  replyReady(): void {
+    const slots = this.#slots;
+    for (let s = slots.peek(); s?.buf; s = slots.peek()) {
+      slots.shift();
+      this.#batch.pushRange(s.buf, s.start, s.end);
+    }
+    if (this.#closing && slots.size === 0) {
+      this.#batch.flush();
+      this.#socket.end();
+    } else if (
+      this.#paused &&
+      slots.size < MAX_PENDING_REPLIES / 2 &&
+      this.#socket.writableLength < MAX_CLIENT_BACKLOG_BYTES
+    ) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  /** Answers with `reply`, then closes once every earlier reply has been written (QUIT, errors). */
+  closeAfter(slot: RequestSlot, reply: Buffer): void {
+    this.#closing = true;
+    this.#socket.pause();
+    slot.answer(reply);
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    const input = this.#input;
+    input.push(chunk);
+    const buf = input.buf;
+    const length = input.length;
+    const parser = this.#parser;
+    let pos = 0;
+    while (pos < length && !this.#closing) {
+      const r = parser.parse(buf, pos, length);
+      if (r === INCOMPLETE) break;
+      if (r === PROTOCOL_ERROR) {
+        this.closeAfter(this.#newSlot(), errorReply(`ERR ${parser.error}`));
+        pos = length;
+        break;
+      }
+      if (r === COMPLETE) {
+        const inline = parser.inline;
+        if (inline === null) this.#dispatch(buf, pos, parser.end);
+        else this.#dispatch(inline, 0, inline.length);
+      }
+      pos = parser.end;
+    }
+    input.consume(pos);
+    if (
+      !this.#closing &&
+      (this.#slots.size > MAX_PENDING_REPLIES ||
+        this.#socket.writableLength > MAX_CLIENT_BACKLOG_BYTES)
+    ) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  };
+
+  readonly #onDrain = (): void => {
+    if (this.#paused && this.#slots.size < MAX_PENDING_REPLIES / 2) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  };
+
+  readonly #onError = (): void => {
+    this.#socket.destroy();
+  };
+
+  readonly #onClose = (): void => {
+    this.#closing = true;
+    this.pool.sessionClosed(this);
+  };
+
+  #newSlot(): RequestSlot {
+    const slot = new RequestSlot(this);
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  /** One complete request in buf[start, end), its arguments in the parser. */
+  #dispatch(buf: Buffer, start: number, end: number): void {
+    const parser = this.#parser;
+    const argc = parser.argc;
+    const argStart = parser.argStart;
+    const argEnd = parser.argEnd;
+    const slot = this.#newSlot();
+    let cmd = lookupCommand(buf, argStart[0], argEnd[0]);
+    if (cmd?.hasSubcommands && argc > 1)
+      cmd = lookupSubcommand(cmd, buf, argStart[1], argEnd[1]) ?? cmd;
+    if (cmd === undefined) {
+      slot.answer(errorReply(unknownCommandMessage(buf, argc, argStart, argEnd)));
+      return;
+    }
+    if (!arityOk(cmd, argc)) {
+      slot.answer(
+        errorReply(`ERR wrong number of arguments for '${cmd.name.replace('|', ' ')}' command`),
+      );
+      return;
+    }
+    if (
+      !this.authenticated &&
+      cmd.id !== CommandId.AUTH &&
+      cmd.id !== CommandId.HELLO &&
+      cmd.id !== CommandId.QUIT
+    ) {
+      slot.answer(NOAUTH);
+      return;
+    }
+    switch (cmd.kind) {
+      case 'single':
+      case 'samehash':
+        this.#route(cmd, slot, buf, start, end, argc, argStart, argEnd);
+        return;
+      case 'fanout':
+        this.#fanout(cmd, slot, buf, start, end, argc, argStart, argEnd);
+        return;
+      case 'local':
+        this.#local(cmd, slot, buf, start, end, argc, argStart, argEnd);
+        return;
+      case 'unsupported':
+        slot.answer(
+          errorReply(
+            `ERR unsupported command '${cmd.name.replace('|', ' ')}' in legate's sharded mode: ${cmd.reason}`,
+          ),
+        );
+        return;
+    }
+  }
+
+  #keyIndexes(
+    cmd: CommandInfo,
+    buf: Buffer,
+    argc: number,
+    argStart: Int32Array,
+    argEnd: Int32Array,
+  ): number {
+    if (this.#keys.length < argc) {
+      this.#keys = new Int32Array(argc);
+      this.#servers = new Int32Array(argc);
+    }
+    return extractKeys(cmd, buf, argc, argStart, argEnd, this.#keys);
+  }
+
+  /** Single-key and same-shard commands: forwarded as they are to the one shard of their keys. */
+  #route(
+    cmd: CommandInfo,
+    slot: RequestSlot,
+    buf: Buffer,
+    start: number,
+    end: number,
+    argc: number,
+    argStart: Int32Array,
+    argEnd: Int32Array,
+  ): void {
+    const n = this.#keyIndexes(cmd, buf, argc, argStart, argEnd);
+    if (n < 0) {
+      slot.answer(errorReply(`ERR ${keysErrorMessage(n, cmd)}`));
+      return;
+    }
+    if (n === 0) {
+      slot.answer(
+        errorReply(
+          `ERR '${cmd.name.replace('|', ' ')}' names no key: legate cannot tell which shard to send it to`,
+        ),
+      );
+      return;
+    }
+    const keys = this.#keys;
+    const locator = this.pool.locator;
+    const server = locator.locate(buf, argStart[keys[0]], argEnd[keys[0]]);
+    for (let i = 1; i < n; i++) {
+      if (locator.locate(buf, argStart[keys[i]], argEnd[keys[i]]) !== server) {
+        slot.answer(CROSSSHARD);
+        return;
+      }
+    }
+    this.#send(server, buf, start, end, slot);
+  }
+
+  /** Sends buf[start, end) to a server, or answers why it cannot. */
+  #send(
+    server: number,
+    buf: Buffer,
+    start: number,
+    end: number,
+    waiter: ReplyWaiter & { complete: RequestSlot['complete'] },
+  ): void {
+    const conn = this.#connection(server);
+    if (typeof conn === 'string') {
+      const error = errorReply(conn);
+      waiter.complete(error, 0, error.length);
+      return;
+    }
+    conn.send(buf, start, end, waiter);
+  }
+
+  /** A connection to `server`, or the error message telling why there is none. */
+  #connection(server: number) {
+    if (server === NO_SERVER) return `ERR no live server in pool '${this.pool.config.name}'`;
+    const shard = this.pool.servers[server];
+    return shard.pick() ?? `ERR shard ${shard.name} unavailable: ${shard.lastError}`;
+  }
+
+  /** MGET, MSET, DEL, UNLINK, TOUCH, EXISTS: one part per shard, merged in key order. */
+  #fanout(
+    cmd: CommandInfo,
+    slot: RequestSlot,
+    buf: Buffer,
+    start: number,
+    end: number,
+    argc: number,
+    argStart: Int32Array,
+    argEnd: Int32Array,
+  ): void {
+    const n = this.#keyIndexes(cmd, buf, argc, argStart, argEnd);
+    if (n <= 0) {
+      slot.answer(errorReply(`ERR ${n === 0 ? 'no key given' : keysErrorMessage(n, cmd)}`));
+      return;
+    }
+    const keys = this.#keys;
+    const servers = this.#servers;
+    const locator = this.pool.locator;
+    let single = true;
+    for (let i = 0; i < n; i++) {
+      servers[i] = locator.locate(buf, argStart[keys[i]], argEnd[keys[i]]);
+      if (servers[i] !== servers[0]) single = false;
+    }
+    // All keys on one shard: forward the request's own bytes, as for a single-key command.
+    if (single) {
+      this.#send(servers[0], buf, start, end, slot);
+      return;
+    }
+    const pairs = cmd.name === 'mset';
+    const merge: MergeKind = cmd.name === 'mget' ? MERGE_ARRAY : pairs ? MERGE_OK : MERGE_SUM;
+    // Distinct servers in order of first appearance; each key's part and place in it.
+    const partServers: number[] = [];
+    const keyPart = new Int32Array(n);
+    const keyIndex = new Int32Array(n);
+    const partArgs: Buffer[][] = [];
+    const name = buf.subarray(argStart[0], argEnd[0]);
+    for (let i = 0; i < n; i++) {
+      let p = partServers.indexOf(servers[i]);
+      if (p === -1) {
+        const conn = this.#connection(servers[i]);
+        if (typeof conn === 'string') {
+          slot.answer(errorReply(conn));
+          return;
+        }
+        p = partServers.length;
+        partServers.push(servers[i]);
+        partArgs.push([name]);
+      }
+      keyPart[i] = p;
+      keyIndex[i] = partArgs[p].length - 1;
+      const k = keys[i];
+      partArgs[p].push(buf.subarray(argStart[k], argEnd[k]));
+      if (pairs) {
+        keyIndex[i] = (partArgs[p].length - 2) / 2;
+        partArgs[p].push(buf.subarray(argStart[k + 1], argEnd[k + 1]));
+      }
+    }
+    const fanout = new Fanout(slot, merge, keyPart, keyIndex);
+    for (let p = 0; p < partServers.length; p++) {
+      const request = encodeCommand(partArgs[p]);
+      this.#send(partServers[p], request, 0, request.length, fanout.addPart());
+    }
+  }
+
+  #local(
+    cmd: CommandInfo,
+    slot: RequestSlot,
+    buf: Buffer,
+    start: number,
+    end: number,
+    argc: number,
+    argStart: Int32Array,
+    argEnd: Int32Array,
+  ): void {
+    const answer = answerLocally(this, cmd, slot, buf, argc, argStart, argEnd);
+    if (answer === FORWARD_ANY) {
+      this.#send(this.pool.anyServer(), buf, start, end, slot);
+    } else if (answer === BROADCAST) {
+      this.#broadcast(cmd, slot);
+    } else if (answer !== null) {
+      slot.answer(answer);
+    }
+  }
+
+  /** DBSIZE and INFO: asked of every shard, summed. */
+  #broadcast(cmd: CommandInfo, slot: RequestSlot): void {
+    const isInfo = cmd.id === CommandId.INFO;
+    const request = isInfo ? INFO_KEYSPACE : DBSIZE;
+    const fanout = new Fanout(
+      slot,
+      isInfo ? MERGE_KEYSPACE : MERGE_SUM,
+      null,
+      null,
+      isInfo ? (ks) => this.pool.infoReply(ks) : null,
+    );
+    for (let s = 0; s < this.pool.servers.length; s++) {
+      this.#send(s, request, 0, request.length, fanout.addPart());
+    }
+  }
+}
+
+const CROSSSHARD = errorReply("CROSSSHARD Keys in request don't hash to the same shard");
+const DBSIZE = encodeCommand([Buffer.from('DBSIZE')]);
+const INFO_KEYSPACE = encodeCommand([Buffer.from('INFO'), Buffer.from('keyspace')]);
+
+/** Redis's wording: `ERR unknown command 'foo', with args beginning with: 'a' 'b' `. */
+function unknownCommandMessage(
+  buf: Buffer,
+  argc: number,
+  argStart: Int32Array,
+  argEnd: Int32Array,
+): string {
+  const name = buf.toString('utf8', argStart[0], Math.min(argEnd[0], argStart[0] + 128));
+  let args = '';
+  for (let i = 1; i < argc && args.length < 128; i++)
+    args += `'${buf.toString('utf8', argStart[i], Math.min(argEnd[i], argStart[i] + 128))}' `;
+  return `ERR unknown command '${name}', with args beginning with: ${args}`;
+}
