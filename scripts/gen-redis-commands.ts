@@ -323,7 +323,7 @@ export async function withRedisServer<T>(
   fn: (client: RespClient) => Promise<T>,
 ): Promise<T> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'legate-redis-'));
+  const dir = mkdtempSync(join(tmpdir(), 'legate-commands-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   const server = spawn(redisServer, [...args, '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

@@ -1,6 +1,7 @@
 import { parseConfig } from '../config/load.ts';
 import { runProxy } from '../supervisor/run.ts';
-import { intOption, type ParsedArgs } from './args.ts';
+import type { ParsedArgs } from './args.ts';
+import { runOptions } from './main.ts';
 import { type RedisProcess, startRedisServer } from './redis-process.ts';
 
 export const DEMO_LISTEN = '127.0.0.1:6379';
@@ -33,11 +34,7 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
         '      redis-benchmark -p 6379 -q -n 10000\n' +
         'Ctrl-C stops legate and the shards.\n',
     );
-    return await runProxy(config, {
-      workers: intOption(args, 'workers', 1, 256),
-      logLevel: config.log.level,
-      admin: undefined,
-    });
+    return await runProxy(config, runOptions(config, args));
   } finally {
     await Promise.all(shards.map((s) => s.stop()));
   }

@@ -82,15 +82,37 @@ export async function main(argv: readonly string[]): Promise<number> {
 export interface RunOptions {
   readonly workers: number | undefined;
   readonly logLevel: LogLevel;
-  readonly admin: string | undefined;
+  /** --admin or LEGATE_ADMIN; else the config's admin.listen. Port 0 binds any free port. */
+  readonly admin: { readonly host: string; readonly port: number } | undefined;
+  readonly statsPort: number;
+  readonly statsAddr: string;
+  /** How often workers report their counters and histograms (nutcracker's -i). */
+  readonly statsIntervalMs: number;
+}
+
+/** `host:port` or `[v6]:port` with a port from 0 (any free port) to 65535. */
+export function parseHostPort(text: string, what: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+|.*):(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new UsageError(`${what} must be host:port (port 0-65535), got '${text}'`);
+  }
+  return { host: m[1].replace(/^\[|\]$/g, ''), port };
 }
 
 export function runOptions(config: LegateConfig, args: ParsedArgs): RunOptions {
   const verbose = args.options.get('verbose');
+  const admin = args.options.get('admin') ?? process.env.LEGATE_ADMIN;
   return {
     workers: intOption(args, 'workers', 1, 256),
     logLevel: verbose === undefined ? config.log.level : verbosityLevel(verbose),
-    admin: args.options.get('admin') ?? process.env.LEGATE_ADMIN,
+    admin:
+      admin === undefined
+        ? undefined
+        : parseHostPort(admin, args.options.has('admin') ? '--admin' : 'LEGATE_ADMIN'),
+    statsPort: intOption(args, 'stats-port', 0, 65535) ?? 22222,
+    statsAddr: args.options.get('stats-addr') ?? '127.0.0.1',
+    statsIntervalMs: intOption(args, 'stats-interval', 100, 3600000) ?? 1000,
   };
 }
 

@@ -6,6 +6,7 @@ import {
   checkInteger,
   describe,
   type Entry,
+  integer,
   oneOf,
   parsed,
   readMap,
@@ -14,15 +15,22 @@ import {
 } from './read.ts';
 import type { ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
-import { type Address, type LegateConfig, LOG_LEVELS, type LogLevel } from './types.ts';
+import {
+  type Address,
+  HTTP_ENGINES,
+  type LegateConfig,
+  LOG_LEVELS,
+  type LogLevel,
+} from './types.ts';
 
 /** What both dialects produce before the file name, dialect and environment are added. */
 export type Settings = Omit<LegateConfig, 'file' | 'dialect'>;
 
 export const DEFAULT_ADMIN_LISTEN: Address = { kind: 'tcp', host: '127.0.0.1', port: 9909 };
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10000;
 
-const SECTIONS = ['workers', 'admin', 'log', 'redis', 'tcp', 'http'] as const;
+const SECTIONS = ['workers', 'admin', 'log', 'drain_timeout', 'redis', 'tcp', 'http'] as const;
 const SECTIONS_SET: ReadonlySet<string> = new Set(SECTIONS);
 const LATER: Readonly<Record<string, string>> = {
   tcp: 'the TCP broker',
@@ -69,6 +77,7 @@ function readSection(
 export function readNative(root: readonly Entry[], src: ConfigSource): Settings {
   let workers: number | null = null;
   let adminListen = DEFAULT_ADMIN_LISTEN;
+  let adminEngine: LegateConfig['admin']['engine'] = 'auto';
   let adminClaim: ListenClaim = {
     address: DEFAULT_ADMIN_LISTEN,
     owner: 'the admin endpoint',
@@ -76,6 +85,7 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     path: 'admin.listen',
   };
   let level = DEFAULT_LOG_LEVEL;
+  let drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS;
   const claims: ListenClaim[] = [];
   let redis: LegateConfig['redis'] = [];
   let redisEntry: Entry | undefined;
@@ -86,7 +96,10 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
         workers = readWorkers(entry, src) ?? workers;
         break;
       case 'admin': {
-        const admin = readSection(entry, src, ['listen']);
+        const admin = readSection(entry, src, ['listen', 'engine']);
+        const engine = admin?.get('engine');
+        if (engine !== undefined)
+          adminEngine = oneOf(HTTP_ENGINES)(slotOf(engine), src) ?? adminEngine;
         const listen = admin?.get('listen');
         if (listen === undefined) break;
         const address = parsed(parseListen)(slotOf(listen), src);
@@ -95,6 +108,9 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
         adminClaim = { ...adminClaim, address, place: listen.place };
         break;
       }
+      case 'drain_timeout':
+        drainTimeoutMs = integer({ min: 0 })(slotOf(entry), src) ?? drainTimeoutMs;
+        break;
       case 'log': {
         const given = readSection(entry, src, ['level'])?.get('level');
         if (given !== undefined) level = oneOf(LOG_LEVELS)(slotOf(given), src) ?? level;
@@ -154,5 +170,11 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     );
   }
   checkListenClashes([adminClaim, ...claims], src);
-  return { workers, admin: { listen: adminListen }, log: { level }, redis };
+  return {
+    workers,
+    admin: { listen: adminListen, engine: adminEngine },
+    log: { level },
+    drainTimeoutMs,
+    redis,
+  };
 }

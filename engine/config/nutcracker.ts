@@ -1,4 +1,9 @@
-import { DEFAULT_ADMIN_LISTEN, DEFAULT_LOG_LEVEL, type Settings } from './native.ts';
+import {
+  DEFAULT_ADMIN_LISTEN,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_LOG_LEVEL,
+  type Settings,
+} from './native.ts';
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import type { Entry } from './read.ts';
 import type { ConfigSource } from './source.ts';
@@ -14,8 +19,9 @@ export function readNutcracker(root: readonly Entry[], src: ConfigSource): Setti
   checkListenClashes(claims, src);
   return {
     workers: null,
-    admin: { listen: DEFAULT_ADMIN_LISTEN },
+    admin: { listen: DEFAULT_ADMIN_LISTEN, engine: 'auto' },
     log: { level: DEFAULT_LOG_LEVEL },
+    drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
     redis,
   };
 }

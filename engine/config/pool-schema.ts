@@ -68,6 +68,11 @@ export const POOL_KEYS: readonly PoolKey[] = [
   key('tcpkeepalive', 'tcpKeepalive', boolean, false),
   key('reuseport', 'reuseport', boolean, false),
   key('servers', 'servers', readServers, REQUIRED),
+  // legate's own keys (nutcracker has none of these; legate bounds memory and queues with them).
+  key('max_request_bytes', 'maxRequestBytes', integer({ min: 1024 }), 64 * 1024 * 1024),
+  key('client_max_pending', 'clientMaxPending', integer({ min: 1 }), 16384),
+  key('client_max_output_bytes', 'clientMaxOutputBytes', integer({ min: 65536 }), 16 * 1024 * 1024),
+  key('server_max_inflight', 'serverMaxInflight', integer({ min: 1 }), 65536),
 ];
 
 export const POOL_KEY_NAMES: readonly string[] = POOL_KEYS.map((k) => k.key);

@@ -57,6 +57,16 @@ function readPool(entry: Entry, src: ConfigSource): ReadPool {
       else fields[spec.field] = value;
     }
   }
+  if (fields.redis === false) {
+    // twemproxy's default is memcached; legate proxies Redis only, and says so rather than guess.
+    const redisKey = given.get('redis');
+    ok = false;
+    src.report(
+      redisKey?.place ?? entry.keyNode,
+      `${entry.path}.redis`,
+      `pool '${name}' speaks memcached (redis: false${redisKey ? '' : ', the default'}); legate proxies Redis only: set 'redis: true'`,
+    );
+  }
   const listen = given.get('listen');
   const claim: ListenClaim | undefined =
     listen === undefined || fields.listen === undefined

@@ -1,5 +1,7 @@
 import type { HashName } from '../hash/types.ts';
 
+export const HTTP_ENGINES = ['auto', 'uws', 'node'] as const;
+
 export const DISTRIBUTIONS = ['ketama', 'modula', 'random'] as const;
 export type Distribution = (typeof DISTRIBUTIONS)[number];
 
@@ -46,6 +48,14 @@ export interface RedisPoolConfig {
   readonly clientConnections: number | null;
   readonly tcpKeepalive: boolean;
   readonly reuseport: boolean;
+  /** legate: the largest request a client may send, in bytes; larger gets a protocol error. */
+  readonly maxRequestBytes: number;
+  /** legate: replies a client may be owed before legate stops reading its requests. */
+  readonly clientMaxPending: number;
+  /** legate: bytes queued toward a slow client before legate stops reading its requests. */
+  readonly clientMaxOutputBytes: number;
+  /** legate: requests in flight on one shard connection before new ones get `-ERR legate overloaded`. */
+  readonly serverMaxInflight: number;
   /** Sorted as twemproxy sorts them: by name, shorter first, then bytewise. Index = server id in the ring. */
   readonly servers: readonly ServerSpec[];
 }
@@ -59,7 +69,13 @@ export interface LegateConfig {
   readonly dialect: 'nutcracker' | 'legate';
   /** Data-plane worker threads; null: one per available core. */
   readonly workers: number | null;
-  readonly admin: { readonly listen: Address };
+  readonly admin: {
+    readonly listen: Address;
+    /** auto: uWebSockets.js where it loads, else node:http. */
+    readonly engine: 'auto' | 'uws' | 'node';
+  };
   readonly log: { readonly level: LogLevel };
+  /** On SIGTERM, how long requests in flight may take to finish before clients are closed. */
+  readonly drainTimeoutMs: number;
   readonly redis: readonly RedisPoolConfig[];
 }

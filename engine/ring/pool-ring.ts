@@ -8,14 +8,15 @@ export class PoolRing {
   readonly pool: RedisPoolConfig;
   readonly writer: RingWriter;
 
-  constructor(pool: RedisPoolConfig) {
+  /** Allocates the pool's ring memory and publishes a first generation over the servers `isLive` admits. */
+  constructor(pool: RedisPoolConfig, isLive: (serverIndex: number) => boolean = () => true) {
     this.pool = pool;
     const capacity = continuumCapacity(
       pool.distribution,
       this.#members(() => true),
     );
     this.writer = new RingWriter(allocateRing(pool.distribution, capacity));
-    this.publish(() => true);
+    this.publish(isLive);
   }
 
   get sab(): SharedArrayBuffer {

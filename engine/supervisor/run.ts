@@ -1,125 +1,289 @@
+import type { Server } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
-import type { WorkerMessage, WorkerTask } from '../../workers/entry.ts';
+import { type AdminSource, adminHandler } from '../admin/admin-server.ts';
+import { chooseHttpEngine } from '../admin/choose-engine.ts';
+import type { HttpEngine } from '../admin/http-engine.ts';
+import { startStatsPort } from '../admin/stats-port.ts';
 import type { RunOptions } from '../cli/main.ts';
 import { formatAddress } from '../config/address.ts';
-import type { LegateConfig } from '../config/types.ts';
+import { ConfigError } from '../config/errors.ts';
+import { loadConfig } from '../config/load.ts';
+import type { Address, LegateConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { PoolRing } from '../ring/pool-ring.ts';
+import { renderPrometheus } from '../metrics/prometheus.ts';
+import { MetricsStore } from '../metrics/store.ts';
+import { LIVE } from '../shared/health-memory.ts';
 import { VERSION } from '../version.ts';
+import { PoolState } from './pool-state.ts';
+import type { Generation, WorkerMessage } from './protocol.ts';
+import { WorkerSet } from './workers.ts';
 
-/** The number of data-plane threads: -w, then LEGATE_WORKERS (applied into config), config, cores. */
+/** The number of data-plane threads: -w, then LEGATE_WORKERS or the config's `workers`, else one per core. */
 export function workerCount(config: LegateConfig, options: RunOptions): number {
   return options.workers ?? config.workers ?? availableParallelism();
 }
 
-/**
- * The control plane: builds each pool's ring in shared memory, starts the workers through
- * piscina (one long-lived task a thread), restarts a worker whose thread dies, stops on
- * SIGINT/SIGTERM. Resolves with the exit code.
- */
-export async function runProxy(config: LegateConfig, options: RunOptions): Promise<number> {
-  const log = createLogger(options.logLevel);
-  const workers = workerCount(config, options);
-  const rings = config.redis.map((p) => new PoolRing(p));
-  const startedAt = Date.now();
-  const piscina = new Piscina<WorkerTask, void>({
-    filename: new URL('../../workers/entry.ts', import.meta.url).href,
-    minThreads: workers,
-    maxThreads: workers,
-    idleTimeout: Number.POSITIVE_INFINITY,
-    atomics: 'disabled',
-    concurrentTasksPerWorker: 1,
-  });
-  const ports: (MessagePort | null)[] = new Array(workers).fill(null);
-  let stopping = false;
-
-  const start = (workerId: number): Promise<void> =>
-    new Promise<void>((ready, failed) => {
-      const { port1, port2 } = new MessageChannel();
-      ports[workerId] = port1;
-      port1.on('message', (m: WorkerMessage) => {
-        if (m.type === 'ready') ready();
-        else if (m.type === 'failed') failed(new Error(m.message));
-      });
-      const task: WorkerTask = {
-        workerId,
-        workers,
-        config,
-        rings: rings.map((r) => r.sab),
-        logLevel: options.logLevel,
-        startedAt,
-        port: port2,
-      };
-      piscina.run(task, { transferList: [port2] as never }).then(
-        () => port1.close(),
-        (err: Error) => {
-          port1.close();
-          if (stopping) return;
-          log.error(
-            { worker: workerId, err: err.message },
-            'worker %d died: %s; restarting it',
-            workerId,
-            err.message,
-          );
-          start(workerId).catch((e: Error) =>
-            log.error(
-              { worker: workerId, err: e.message },
-              'worker %d failed to restart',
-              workerId,
-            ),
-          );
-          failed(err);
-        },
-      );
-    });
-
-  try {
-    await Promise.all(Array.from({ length: workers }, (_, i) => start(i)));
-  } catch (err) {
-    stopping = true;
-    log.fatal({ err: (err as Error).message }, 'cannot start: %s', (err as Error).message);
-    for (const p of ports) p?.postMessage({ type: 'stop' });
-    await piscina.destroy();
-    return 1;
-  }
-  log.info(
-    { version: VERSION, workers },
-    'legate %s started on pid %d, %d workers',
-    VERSION,
-    process.pid,
-    workers,
-  );
-  for (const pool of config.redis) {
-    const address = formatAddress(pool.listen);
-    log.info({ pool: pool.name, address }, 'pool %s listening on %s', pool.name, address);
-  }
-  return await waitForSignal(log, async () => {
-    stopping = true;
-    for (const p of ports) p?.postMessage({ type: 'stop' });
-    await piscina.close();
-  });
+function addressHostPort(a: Address): { host: string; port: number } {
+  if (a.kind !== 'tcp') throw new Error('the admin endpoint listens on TCP only');
+  return { host: a.host, port: a.port };
 }
 
-function waitForSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      log.info({ signal }, 'received %s, stopping', signal);
-      stop().then(
-        () => {
-          log.info('stopped');
-          resolve(0);
-        },
-        (err: Error) => {
-          log.error({ err: err.message }, 'stop failed: %s', err.message);
-          resolve(1);
-        },
-      );
+/** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
+const STOP_GRACE_MS = 2000;
+
+/**
+ * The control plane: builds each pool's ring and health tables in shared memory, runs the
+ * workers, ejects and re-admits servers, reloads on SIGHUP, drains on SIGTERM/SIGINT.
+ */
+export class Supervisor {
+  readonly #log: Logger;
+  readonly #options: RunOptions;
+  readonly #workers: WorkerSet;
+  readonly #startedAt = Date.now();
+  #config: LegateConfig;
+  #pools: PoolState[];
+  #generation: Generation;
+  #reloads = 0;
+  readonly #metrics = new MetricsStore();
+  #admin: HttpEngine | null = null;
+  #statsPort: Server | null = null;
+
+  constructor(config: LegateConfig, options: RunOptions, log: Logger) {
+    this.#log = log;
+    this.#options = options;
+    this.#config = config;
+    const count = workerCount(config, options);
+    this.#pools = config.redis.map((p) => new PoolState(p, count, log));
+    this.#generation = this.#makeGeneration();
+    this.#workers = new WorkerSet(
+      count,
+      (workerId) => ({
+        workerId,
+        workers: count,
+        generation: this.#generation,
+        logLevel: options.logLevel,
+        startedAt: this.#startedAt,
+        testHooks: process.env.LEGATE_TEST_HOOKS === '1',
+        statsIntervalMs: options.statsIntervalMs,
+      }),
+      (workerId, m) => this.#onWorkerMessage(workerId, m),
+      (workerId) => {
+        for (const p of this.#pools) p.forgetWorkerClients(workerId);
+        this.#metrics.retire(workerId);
+      },
+      log,
+    );
+  }
+
+  get config(): LegateConfig {
+    return this.#config;
+  }
+
+  get pools(): readonly PoolState[] {
+    return this.#pools;
+  }
+
+  async start(): Promise<void> {
+    await this.#startAdmin();
+    await this.#workers.start();
+    const count = this.#workers.count;
+    this.#log.info(
+      { version: VERSION, workers: count },
+      'legate %s started on pid %d, %d workers',
+      VERSION,
+      process.pid,
+      count,
+    );
+    this.#logListening(this.#config);
+  }
+
+  /** What the admin endpoints and the stats port read. */
+  readonly adminSource: AdminSource = this.#makeAdminSource();
+
+  #makeAdminSource(): AdminSource {
+    // Getters read the live worker set; `self` because `this` inside them is the object.
+    const self = this;
+    return {
+      version: VERSION,
+      startedAt: this.#startedAt,
+      get workers() {
+        return self.#workers.count;
+      },
+      get workersReady() {
+        return self.#workers.ready;
+      },
+      config: () => this.#config,
+      pools: () =>
+        this.#metrics.view(
+          this.#config.redis.map((p) => ({ name: p.name, servers: p.servers.map((s) => s.name) })),
+        ),
+      serverStates: () => this.#serverStates(),
+      prometheus: () =>
+        renderPrometheus(this.adminSource.pools(), {
+          workers: this.#workers.count,
+          startedAt: this.#startedAt,
+          version: VERSION,
+          servers: this.#serverStates(),
+        }),
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  }
+
+  #serverStates() {
+    return new Map(
+      this.#pools.map((p) => [
+        p.config.name,
+        p.config.servers.map((s, i) => ({
+          name: s.name,
+          live: p.health.state(i) === LIVE,
+          ejects: p.health.ejects(i),
+          ejectedAt: p.health.ejectedAt(i),
+        })),
+      ]),
+    );
+  }
+
+  async #startAdmin(): Promise<void> {
+    const admin = this.#options.admin ?? addressHostPort(this.#config.admin.listen);
+    const { engine, why } = chooseHttpEngine(this.#config.admin.engine);
+    const port = await engine.listen(admin.host, admin.port, adminHandler(this.adminSource));
+    this.#admin = engine;
+    this.#log.info(
+      { address: `${admin.host}:${port}`, engine: engine.name, why },
+      'admin listening on %s:%d (%s engine: %s)',
+      admin.host,
+      port,
+      engine.name,
+      why,
+    );
+    const o = this.#options;
+    this.#statsPort = await startStatsPort(o.statsAddr, o.statsPort, this.adminSource);
+    const statsPort = (this.#statsPort.address() as { port: number }).port;
+    this.#log.info(
+      { address: `${o.statsAddr}:${statsPort}` },
+      'stats listening on %s:%d',
+      o.statsAddr,
+      statsPort,
+    );
+  }
+
+  /** Re-reads the config file; a bad one is logged and the running config stays. */
+  reload(): boolean {
+    let next: LegateConfig;
+    try {
+      next = loadConfig(this.#config.file);
+    } catch (err) {
+      const detail =
+        err instanceof ConfigError
+          ? err.issues.map((i) => `${i.path}: ${i.message}`)
+          : [(err as Error).message];
+      this.#log.error(
+        { file: this.#config.file, errors: detail },
+        'reload refused, keeping the running config: %s',
+        err instanceof ConfigError ? err.message : (err as Error).message,
+      );
+      return false;
+    }
+    const count = this.#workers.count;
+    if (workerCount(next, this.#options) !== count) {
+      this.#log.warn(
+        { workers: count },
+        'a change of worker count takes effect at the next start; keeping %d',
+        count,
+      );
+    }
+    const previous = new Map(this.#pools.map((p) => [p.config.name, p]));
+    const pools = next.redis.map((p) => new PoolState(p, count, this.#log, previous.get(p.name)));
+    for (const p of this.#pools) p.ejector.close();
+    this.#config = next;
+    this.#pools = pools;
+    this.#generation = this.#makeGeneration();
+    this.#reloads++;
+    this.#workers.post({ type: 'reload', generation: this.#generation });
+    this.#log.info(
+      { file: next.file, reload: this.#reloads, pools: pools.map((p) => p.config.name) },
+      'config reloaded from %s',
+      next.file,
+    );
+    this.#logListening(next);
+    return true;
+  }
+
+  /** Test hook (LEGATE_TEST_HOOKS=1): makes worker 0's thread die. */
+  crashWorker(workerId: number): void {
+    this.#workers.postTo(workerId, { type: 'crash' });
+  }
+
+  async stop(): Promise<void> {
+    const drain = this.#config.drainTimeoutMs;
+    await this.#workers.stop(drain, drain + STOP_GRACE_MS);
+    for (const p of this.#pools) p.ejector.close();
+    await this.#admin?.close();
+    const stats = this.#statsPort;
+    if (stats) await new Promise((resolve) => stats.close(resolve));
+  }
+
+  #makeGeneration(): Generation {
+    return { config: this.#config, pools: this.#pools.map((p) => p.shared) };
+  }
+
+  #logListening(config: LegateConfig): void {
+    for (const pool of config.redis) {
+      const address = formatAddress(pool.listen);
+      this.#log.info({ pool: pool.name, address }, 'pool %s listening on %s', pool.name, address);
+    }
+  }
+
+  #onWorkerMessage(workerId: number, m: WorkerMessage): void {
+    if (m.type === 'metrics') {
+      this.#metrics.update(m.snapshot);
+    } else if (m.type === 'server-failing') {
+      this.#pools.find((p) => p.config.name === m.pool)?.ejector.serverFailing(m.server, m.reason);
+    } else if (m.type === 'reloaded' && m.error) {
+      this.#log.error(
+        { worker: workerId, err: m.error },
+        'worker %d could not apply the reload: %s',
+        workerId,
+        m.error,
+      );
+    }
+  }
+}
+
+/** `legate run`: starts, then serves until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
+export async function runProxy(config: LegateConfig, options: RunOptions): Promise<number> {
+  const log = createLogger(options.logLevel);
+  const supervisor = new Supervisor(config, options, log);
+  try {
+    await supervisor.start();
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot start: %s', (err as Error).message);
+    await supervisor.stop();
+    return 1;
+  }
+  const onHup = () => {
+    log.info({ signal: 'SIGHUP' }, 'received SIGHUP, reloading %s', supervisor.config.file);
+    supervisor.reload();
+  };
+  const onCrashHook = () => supervisor.crashWorker(0);
+  process.on('SIGHUP', onHup);
+  if (process.env.LEGATE_TEST_HOOKS === '1') process.on('SIGUSR2', onCrashHook);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
+  process.off('SIGHUP', onHup);
+  process.off('SIGUSR2', onCrashHook);
+  log.info(
+    { signal, drain_timeout_ms: supervisor.config.drainTimeoutMs },
+    'received %s, draining',
+    signal,
+  );
+  try {
+    await supervisor.stop();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'stop failed: %s', (err as Error).message);
+    return 1;
+  }
+  log.info('stopped');
+  return 0;
 }

@@ -61,6 +61,7 @@ const withPool = (...extra: string[]) =>
     ...extra.map((l) => `  ${l}`),
     '  servers:',
     '    - 127.0.0.1:6380:1',
+    ...(extra.some((l) => l.startsWith('redis:')) ? [] : ['  redis: true']),
     '',
   ].join('\n');
 
@@ -92,6 +93,10 @@ describe('config: the nutcracker dialect', () => {
       clientConnections: null,
       tcpKeepalive: false,
       reuseport: false,
+      maxRequestBytes: 64 * 1024 * 1024,
+      clientMaxPending: 16384,
+      clientMaxOutputBytes: 16 * 1024 * 1024,
+      serverMaxInflight: 65536,
     });
     assert.deepEqual(
       servers.map((s) => [s.name, s.weight, s.address]),
@@ -109,7 +114,17 @@ describe('config: the nutcracker dialect', () => {
     assert.equal(p.clientConnections, null);
     assert.equal(p.hash, 'fnv1a_64');
     assert.equal(p.distribution, 'ketama');
-    assert.equal(p.redis, false);
+  });
+
+  it("refuses a memcached pool (twemproxy's default redis: false), saying to set redis: true", () => {
+    const found = issue('p:\n  listen: 127.0.0.1:22121\n  servers: [a:1:1]\n');
+    at(
+      found,
+      1,
+      1,
+      'p.redis',
+      /speaks memcached \(redis: false, the default\); legate proxies Redis only/,
+    );
   });
 
   it('reads every key, and 0 means "none" for timeout and client_connections as in twemproxy', () => {
@@ -152,7 +167,7 @@ describe('config: the nutcracker dialect', () => {
 
   it('reads several pools, in file order', () => {
     const config = parse(
-      `${withPool()}q:\n  listen: /tmp/q.sock 0666\n  servers: ['/tmp/r.sock:1']\n`,
+      `${withPool()}q:\n  listen: /tmp/q.sock 0666\n  redis: true\n  servers: ['/tmp/r.sock:1']\n`,
     );
     assert.deepEqual(
       config.redis.map((p) => p.name),
@@ -168,6 +183,7 @@ describe('config: server lines', () => {
       [
         'p:',
         '  listen: 127.0.0.1:22121',
+        '  redis: true',
         '  servers:',
         '    - 10.0.0.2:6379:1',
         '    - 10.0.0.1:11211:2',
@@ -263,7 +279,8 @@ describe('config: the legate dialect', () => {
   });
 
   it('reads workers, admin and log, with defaults when absent', () => {
-    const pools = 'redis:\n  a:\n    listen: 127.0.0.1:7000\n    servers: [127.0.0.1:7001:1]\n';
+    const pools =
+      'redis:\n  a:\n    listen: 127.0.0.1:7000\n    redis: true\n    servers: [127.0.0.1:7001:1]\n';
     const config = parse(
       `workers: 3\nadmin:\n  listen: "[::1]:9000"\nlog:\n  level: debug\n${pools}`,
     );
@@ -278,25 +295,27 @@ describe('config: the legate dialect', () => {
   });
 
   it('refuses a pool on the admin address', () => {
-    const found = issue('redis:\n  a:\n    listen: 127.0.0.1:9909\n    servers: [b:1:1]\n');
+    const found = issue(
+      'redis:\n  a:\n    listen: 127.0.0.1:9909\n    redis: true\n    servers: [b:1:1]\n',
+    );
     at(found, 3, 13, 'redis.a.listen', /which the admin endpoint already uses \(by default\)/);
   });
 
   it('follows YAML anchors', () => {
     const config = parse(
-      'redis:\n  a:\n    listen: 127.0.0.1:7000\n    servers: &shards [s1:6379:1, s2:6379:1]\n' +
-        '  b:\n    listen: 127.0.0.1:7001\n    servers: *shards\n',
+      'redis:\n  a:\n    listen: 127.0.0.1:7000\n    redis: true\n    servers: &shards [s1:6379:1, s2:6379:1]\n' +
+        '  b:\n    listen: 127.0.0.1:7001\n    redis: true\n    servers: *shards\n',
     );
     assert.deepEqual(config.redis[1].servers, config.redis[0].servers);
   });
 
   it('refuses tcp: and http: for now, saying so', () => {
     const found = issues(
-      'redis:\n  a:\n    listen: 127.0.0.1:7000\n    servers: [b:1:1]\ntcp: {}\nhttp: {}\n',
+      'redis:\n  a:\n    listen: 127.0.0.1:7000\n    redis: true\n    servers: [b:1:1]\ntcp: {}\nhttp: {}\n',
     );
     assert.equal(found.length, 2);
-    at(found[0], 5, 1, 'tcp', /not supported yet/);
-    at(found[1], 6, 1, 'http', /not supported yet/);
+    at(found[0], 6, 1, 'tcp', /not supported yet/);
+    at(found[1], 7, 1, 'http', /not supported yet/);
   });
 
   it('points a pool written at the top level of a native file to redis:', () => {
@@ -343,7 +362,8 @@ describe('config: interpolation', () => {
   });
 
   it('types a plain value after expansion and keeps a quoted one a string', () => {
-    const pools = 'redis:\n  a:\n    listen: 127.0.0.1:7000\n    servers: [b:1:1]\n';
+    const pools =
+      'redis:\n  a:\n    listen: 127.0.0.1:7000\n    redis: true\n    servers: [b:1:1]\n';
     assert.equal(parse(`workers: \${W:-4}\n${pools}`).workers, 4);
     assert.equal(parse(`workers: \${W:-4}\n${pools}`, { W: 'auto' }).workers, null);
     at(
@@ -358,7 +378,9 @@ describe('config: interpolation', () => {
   });
 
   it('expands keys too', () => {
-    const config = parse(`\${POOL:-cache}:\n  listen: 127.0.0.1:7000\n  servers: [b:1:1]\n`);
+    const config = parse(
+      `\${POOL:-cache}:\n  listen: 127.0.0.1:7000\n  redis: true\n  servers: [b:1:1]\n`,
+    );
     assert.equal(config.redis[0].name, 'cache');
   });
 
@@ -372,7 +394,7 @@ describe('config: interpolation', () => {
 
 describe('config: environment overrides', () => {
   const text =
-    'workers: 2\nlog:\n  level: warn\nredis:\n  a:\n    listen: 127.0.0.1:7000\n    servers: [b:1:1]\n';
+    'workers: 2\nlog:\n  level: warn\nredis:\n  a:\n    listen: 127.0.0.1:7000\n    redis: true\n    servers: [b:1:1]\n';
 
   it('LEGATE_WORKERS and LEGATE_LOG_LEVEL win over the file', () => {
     const config = parse(text, { LEGATE_WORKERS: '8', LEGATE_LOG_LEVEL: 'trace' });
@@ -423,7 +445,7 @@ describe('config: bad input is reported where it is, with what to do', () => {
     at(issue(withPool('backlog: 1.5')), 3, 12, 'p.backlog', /expected an integer, got 1.5/);
     at(issue(withPool('redis: yes')), 3, 10, 'p.redis', /expected true or false, got 'yes'/);
     at(
-      issue('p:\n  listen: [1]\n  servers: [a:1:1]\n'),
+      issue('p:\n  listen: [1]\n  servers: [a:1:1]\n  redis: true\n'),
       2,
       11,
       'p.listen',
@@ -462,7 +484,7 @@ describe('config: bad input is reported where it is, with what to do', () => {
     const text = `${withPool()}${withPool().replace(/^p:/, 'q:')}`;
     at(
       issue(text),
-      6,
+      7,
       11,
       'q.listen',
       /pool 'q' listens on 127\.0\.0\.1:22121, which pool 'p' already uses \(on line 2\)/,
@@ -555,7 +577,7 @@ describe('config: bad input is reported where it is, with what to do', () => {
     at(issue(empty), 3, 12, 'p.servers', /is empty; list at least one server/);
     const blank = withPool().replace('    - 127.0.0.1:6380:1\n', '');
     at(issue(blank), 3, 3, 'p.servers', /expected a list of .* lines, got nothing/);
-    const missing = 'p:\n  listen: 127.0.0.1:7000\n  hash: md5\n';
+    const missing = 'p:\n  listen: 127.0.0.1:7000\n  hash: md5\n  redis: true\n';
     at(issue(missing), 1, 1, 'p', /pool 'p' has no 'servers', which is required/);
   });
 

@@ -1,4 +1,4 @@
-import type { CommandInfo } from './commands/lookup.ts';
+import { type CommandInfo, parseIntBytes } from './commands/lookup.ts';
 import { CommandId } from './commands/policy.ts';
 import { REDIS_VERSION } from './commands/table.generated.ts';
 import type { RedisPool } from './pool.ts';
@@ -31,24 +31,51 @@ export const FORWARD_ANY = 1;
 export const BROADCAST = 2;
 
 const RESET = simpleReply('RESET');
-const NOPROTO = errorReply('NOPROTO sorry, this protocol version is not supported.');
+// Redis 7.0.15's words (the version legate's HELLO and INFO report).
+const NOPROTO = errorReply('NOPROTO unsupported protocol version');
+const NOT_AN_INTEGER = errorReply('ERR value is not an integer or out of range');
+const SYNTAX_ERROR = errorReply('ERR syntax error');
+const BAD_CLIENT_NAME = errorReply(
+  'ERR Client names cannot contain spaces, newlines or special characters.',
+);
 const WRONGPASS = errorReply('WRONGPASS invalid username-password pair or user is disabled.');
 const NO_PASSWORD = errorReply(
   'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
 );
 
+/** Redis 7's wording; a subcommand is named `config|get`, as Redis's `fullname` is. */
+export function arityErrorReply(cmd: CommandInfo): Buffer {
+  return errorReply(`ERR wrong number of arguments for '${cmd.name}' command`);
+}
+
 function arg(buf: Buffer, argStart: Int32Array, argEnd: Int32Array, i: number): Buffer {
   return buf.subarray(argStart[i], argEnd[i]);
 }
 
+/**
+ * AUTH [user] password against the pool's `redis_auth`, as Redis checks its `default` user: with
+ * no password set, that user takes any password given with its name, and plain AUTH is an error.
+ */
 function checkPassword(session: LocalSession, user: Buffer | null, password: Buffer): Buffer {
   const expected = session.pool.config.redisAuth;
-  if (expected === null) return NO_PASSWORD;
-  if ((user === null || user.toString() === 'default') && password.toString() === expected) {
+  const isDefault = user === null || user.toString() === 'default';
+  if (expected === null) {
+    if (user === null) return NO_PASSWORD;
+    if (!isDefault) return WRONGPASS;
+    session.authenticated = true;
+    return OK;
+  }
+  if (isDefault && password.toString() === expected) {
     session.authenticated = true;
     return OK;
   }
   return WRONGPASS;
+}
+
+/** Redis allows client names of printable ASCII without spaces only. */
+function validClientName(name: Buffer): boolean {
+  for (let i = 0; i < name.length; i++) if (name[i] < 0x21 || name[i] > 0x7e) return false;
+  return true;
 }
 
 /**
@@ -67,6 +94,7 @@ export function answerLocally(
   const pool = session.pool;
   switch (cmd.id) {
     case CommandId.PING:
+      if (argc > 2) return arityErrorReply(cmd);
       return argc > 1 ? bulkReply(arg(buf, argStart, argEnd, 1)) : PONG;
     case CommandId.ECHO:
       return bulkReply(arg(buf, argStart, argEnd, 1));
@@ -74,13 +102,15 @@ export function answerLocally(
       session.closeAfter(slot, OK);
       return null;
     case CommandId.SELECT: {
-      const db = arg(buf, argStart, argEnd, 1).toString();
-      if (db === String(pool.config.redisDb)) return OK;
+      const db = parseIntBytes(buf, argStart[1], argEnd[1]);
+      if (Number.isNaN(db)) return NOT_AN_INTEGER;
+      if (db === pool.config.redisDb) return OK;
       return errorReply(
         `ERR SELECT is not allowed: pool '${pool.config.name}' serves database ${pool.config.redisDb} only`,
       );
     }
     case CommandId.AUTH:
+      if (argc > 3) return SYNTAX_ERROR;
       return argc === 2
         ? checkPassword(session, null, arg(buf, argStart, argEnd, 1))
         : checkPassword(session, arg(buf, argStart, argEnd, 1), arg(buf, argStart, argEnd, 2));
@@ -95,11 +125,7 @@ export function answerLocally(
       return BROADCAST;
     case CommandId.CLIENT_SETNAME: {
       const name = arg(buf, argStart, argEnd, 2);
-      if (name.includes(32) || name.includes(10)) {
-        return errorReply(
-          'ERR Client names cannot contain spaces, newlines or special characters.',
-        );
-      }
+      if (!validClientName(name)) return BAD_CLIENT_NAME;
       session.name = name.length === 0 ? null : Buffer.from(name);
       return OK;
     }
@@ -137,31 +163,40 @@ function hello(
   argEnd: Int32Array,
 ): Buffer {
   if (argc > 1) {
-    const version = arg(buf, argStart, argEnd, 1).toString();
-    if (!/^\d+$/.test(version))
+    const version = parseIntBytes(buf, argStart[1], argEnd[1]);
+    if (Number.isNaN(version))
       return errorReply('ERR Protocol version is not an integer or out of range');
-    if (version !== '2') return NOPROTO;
+    if (version !== 2) return NOPROTO;
   }
+  // Redis checks every option before acting on any: AUTH first, then SETNAME.
+  let user: Buffer | null = null;
+  let password: Buffer | null = null;
+  let name: Buffer | null = null;
   for (let i = 2; i < argc; i++) {
-    const option = arg(buf, argStart, argEnd, i).toString().toLowerCase();
-    if (option === 'auth' && i + 2 < argc) {
-      const result = checkPassword(
-        session,
-        arg(buf, argStart, argEnd, i + 1),
-        arg(buf, argStart, argEnd, i + 2),
-      );
-      if (result !== OK) return result;
+    const option = arg(buf, argStart, argEnd, i).toString();
+    const lower = option.toLowerCase();
+    if (lower === 'auth' && i + 2 < argc) {
+      user = arg(buf, argStart, argEnd, i + 1);
+      password = arg(buf, argStart, argEnd, i + 2);
       i += 2;
-    } else if (option === 'setname' && i + 1 < argc) {
-      session.name = Buffer.from(arg(buf, argStart, argEnd, ++i));
+    } else if (lower === 'setname' && i + 1 < argc) {
+      name = arg(buf, argStart, argEnd, ++i);
     } else {
       return errorReply(`ERR Syntax error in HELLO option '${option}'`);
     }
+  }
+  if (user !== null && password !== null) {
+    const result = checkPassword(session, user, password);
+    if (result !== OK) return result;
   }
   if (!session.authenticated)
     return errorReply(
       'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
     );
+  if (name !== null) {
+    if (!validClientName(name)) return BAD_CLIENT_NAME;
+    session.name = name.length === 0 ? null : Buffer.from(name);
+  }
   const b = bulkReply;
   return arrayReply([
     b('server'),

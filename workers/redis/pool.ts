@@ -53,7 +53,8 @@ export class RedisPool {
   async listen(): Promise<boolean> {
     const listen = this.config.listen;
     if (listen.kind === 'unix' && this.#worker.id !== 0) return false;
-    const server = createServer({ noDelay: true }, this.#onConnection);
+    // Half-open: a client that ends its side after its last request still gets the replies.
+    const server = createServer({ noDelay: true, allowHalfOpen: true }, this.#onConnection);
     this.#listener = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -18,7 +18,13 @@ import {
   MERGE_SUM,
   type MergeKind,
 } from './fanout.ts';
-import { answerLocally, BROADCAST, FORWARD_ANY, type LocalSession } from './local-commands.ts';
+import {
+  answerLocally,
+  arityErrorReply,
+  BROADCAST,
+  FORWARD_ANY,
+  type LocalSession,
+} from './local-commands.ts';
 import type { RedisPool } from './pool.ts';
 import { RequestSlot } from './request-slot.ts';
 import { errorReply } from './resp/encode.ts';
@@ -30,6 +36,7 @@ import {
   PROTOCOL_ERROR,
   RequestParser,
 } from './resp/request-parser.ts';
+import type { ShardConnection } from './shard/connection.ts';
 import type { ReplyWaiter } from './shard/reply-waiter.ts';
 import { WriteBatch } from './write-batch.ts';
 
@@ -70,6 +77,7 @@ export class ClientSession implements LocalSession {
     if (pool.config.tcpKeepalive) socket.setKeepAlive(true);
     socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
+    socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
   }
@@ -86,8 +94,7 @@ export class ClientSession implements LocalSession {
       this.#batch.pushRange(s.buf, s.start, s.end);
     }
     if (this.#closing && slots.size === 0) {
-      this.#batch.flush();
-      this.#socket.end();
+      this.#finish();
     } else if (
       this.#paused &&
       slots.size < MAX_PENDING_REPLIES / 2 &&
@@ -107,6 +114,15 @@ export class ClientSession implements LocalSession {
 
   close(): void {
     this.#socket.destroy();
+  }
+
+  /**
+   * Writes what is queued, then closes the connection once the kernel has it: fully, not only
+   * our side, so a client that keeps its side open after QUIT or an error does not hold it.
+   */
+  #finish(): void {
+    this.#batch.flush();
+    this.#socket.destroySoon();
   }
 
   readonly #onData = (chunk: Buffer): void => {
@@ -149,6 +165,15 @@ export class ClientSession implements LocalSession {
     }
   };
 
+  /**
+   * The client closed its side (`printf … | nc -N`): as Redis does, answer every request it sent
+   * before closing ours. The listener allows half-open sockets, so Node does not end ours first.
+   */
+  readonly #onEnd = (): void => {
+    this.#closing = true;
+    if (this.#slots.size === 0) this.#finish();
+  };
+
   readonly #onError = (): void => {
     this.#socket.destroy();
   };
@@ -172,16 +197,20 @@ export class ClientSession implements LocalSession {
     const argEnd = parser.argEnd;
     const slot = this.#newSlot();
     let cmd = lookupCommand(buf, argStart[0], argEnd[0]);
-    if (cmd?.hasSubcommands && argc > 1)
-      cmd = lookupSubcommand(cmd, buf, argStart[1], argEnd[1]) ?? cmd;
+    if (cmd?.hasSubcommands && argc > 1) {
+      const sub = lookupSubcommand(cmd, buf, argStart[1], argEnd[1]);
+      if (sub === undefined) {
+        slot.answer(unknownSubcommandReply(buf, argStart, argEnd));
+        return;
+      }
+      cmd = sub;
+    }
     if (cmd === undefined) {
-      slot.answer(errorReply(unknownCommandMessage(buf, argc, argStart, argEnd)));
+      slot.answer(unknownCommandReply(buf, argc, argStart, argEnd));
       return;
     }
     if (!arityOk(cmd, argc)) {
-      slot.answer(
-        errorReply(`ERR wrong number of arguments for '${cmd.name.replace('|', ' ')}' command`),
-      );
+      slot.answer(arityErrorReply(cmd));
       return;
     }
     if (
@@ -321,6 +350,7 @@ export class ClientSession implements LocalSession {
     const merge: MergeKind = cmd.name === 'mget' ? MERGE_ARRAY : pairs ? MERGE_OK : MERGE_SUM;
     // Distinct servers in order of first appearance; each key's part and place in it.
     const partServers: number[] = [];
+    const partConns: ShardConnection[] = [];
     const keyPart = new Int32Array(n);
     const keyIndex = new Int32Array(n);
     const partArgs: Buffer[][] = [];
@@ -335,6 +365,7 @@ export class ClientSession implements LocalSession {
         }
         p = partServers.length;
         partServers.push(servers[i]);
+        partConns.push(conn);
         partArgs.push([name]);
       }
       keyPart[i] = p;
@@ -347,9 +378,13 @@ export class ClientSession implements LocalSession {
       }
     }
     const fanout = new Fanout(slot, merge, keyPart, keyIndex);
-    for (let p = 0; p < partServers.length; p++) {
+    // Sent on the connections checked above (picking again could land on one in backoff), and
+    // only once every part is counted, so no early reply can complete the whole too soon.
+    const parts: ReplyWaiter[] = [];
+    for (let p = 0; p < partConns.length; p++) parts.push(fanout.addPart());
+    for (let p = 0; p < partConns.length; p++) {
       const request = encodeCommand(partArgs[p]);
-      this.#send(partServers[p], request, 0, request.length, fanout.addPart());
+      partConns[p].send(request, 0, request.length, parts[p]);
     }
   }
 
@@ -384,9 +419,12 @@ export class ClientSession implements LocalSession {
       null,
       isInfo ? (ks) => this.pool.infoReply(ks) : null,
     );
-    for (let s = 0; s < this.pool.servers.length; s++) {
-      this.#send(s, request, 0, request.length, fanout.addPart());
-    }
+    // Every part is counted before any is sent: a shard in connect backoff fails its part at
+    // once, and that must not complete the whole while the other parts are still unasked.
+    const count = this.pool.servers.length;
+    const parts: ReplyWaiter[] = [];
+    for (let s = 0; s < count; s++) parts.push(fanout.addPart());
+    for (let s = 0; s < count; s++) this.#send(s, request, 0, request.length, parts[s]);
   }
 }
 
@@ -394,16 +432,58 @@ const CROSSSHARD = errorReply("CROSSSHARD Keys in request don't hash to the same
 const DBSIZE = encodeCommand([Buffer.from('DBSIZE')]);
 const INFO_KEYSPACE = encodeCommand([Buffer.from('INFO'), Buffer.from('keyspace')]);
 
-/** Redis's wording: `ERR unknown command 'foo', with args beginning with: 'a' 'b' `. */
-function unknownCommandMessage(
+/**
+ * `buf[start, end)` as C's `%.*s` prints it: cut at `max` bytes or at a NUL, whichever is first
+ * (Redis formats these messages with printf, so a NUL ends an argument early).
+ */
+function cString(buf: Buffer, start: number, end: number, max: number): Buffer {
+  const stop = Math.min(end, start + max);
+  const nul = buf.indexOf(0, start);
+  return buf.subarray(start, nul !== -1 && nul < stop ? nul : stop);
+}
+
+/** An error reply from raw message bytes, with CR and LF each made a space, as Redis does. */
+function rawErrorReply(parts: readonly (Buffer | string)[]): Buffer {
+  const message = Buffer.concat(
+    parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)),
+  );
+  for (let i = 0; i < message.length; i++) {
+    if (message[i] === 13 || message[i] === 10) message[i] = 32;
+  }
+  return Buffer.concat([Buffer.from('-'), message, Buffer.from('\r\n')]);
+}
+
+/**
+ * Redis's `ERR unknown command 'foo', with args beginning with: 'a' 'b' `, byte for byte:
+ * the arguments share a budget of 128 bytes, and the user's bytes are kept as they are.
+ */
+function unknownCommandReply(
   buf: Buffer,
   argc: number,
   argStart: Int32Array,
   argEnd: Int32Array,
-): string {
-  const name = buf.toString('utf8', argStart[0], Math.min(argEnd[0], argStart[0] + 128));
-  let args = '';
-  for (let i = 1; i < argc && args.length < 128; i++)
-    args += `'${buf.toString('utf8', argStart[i], Math.min(argEnd[i], argStart[i] + 128))}' `;
-  return `ERR unknown command '${name}', with args beginning with: ${args}`;
+): Buffer {
+  const parts: (Buffer | string)[] = [
+    "ERR unknown command '",
+    cString(buf, argStart[0], argEnd[0], 128),
+    "', with args beginning with: ",
+  ];
+  let length = 0;
+  for (let i = 1; i < argc && length < 128; i++) {
+    const arg = cString(buf, argStart[i], argEnd[i], 128 - length);
+    parts.push("'", arg, "' ");
+    length += arg.length + 3;
+  }
+  return rawErrorReply(parts);
+}
+
+/** Redis's reply to a container command (CONFIG, OBJECT…) with a subcommand it does not have. */
+function unknownSubcommandReply(buf: Buffer, argStart: Int32Array, argEnd: Int32Array): Buffer {
+  return rawErrorReply([
+    "ERR unknown subcommand '",
+    cString(buf, argStart[1], argEnd[1], 128),
+    "'. Try ",
+    buf.toString('latin1', argStart[0], argEnd[0]).toUpperCase(),
+    ' HELP.',
+  ]);
 }

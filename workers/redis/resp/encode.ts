@@ -5,9 +5,9 @@ export const PONG = Buffer.from('+PONG\r\n');
 export const NULL_BULK = Buffer.from('$-1\r\n');
 export const EMPTY_ARRAY = Buffer.from('*0\r\n');
 
-/** `-<message>\r\n`; CR/LF inside the message are replaced so the reply stays one line. */
+/** `-<message>\r\n`; each CR or LF inside the message becomes a space (as Redis does), so the reply stays one line. */
 export function errorReply(message: string): Buffer {
-  return Buffer.from(`-${message.replace(/[\r\n]+/g, ' ')}\r\n`);
+  return Buffer.from(`-${message.replace(/[\r\n]/g, ' ')}\r\n`);
 }
 
 export function integerReply(n: number): Buffer {

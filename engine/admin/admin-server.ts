@@ -1,0 +1,134 @@
+import type { LegateConfig } from '../config/types.ts';
+import type { PoolView } from '../metrics/store.ts';
+import type { HttpEngine, HttpRequest, HttpResponse } from './http-engine.ts';
+
+/** What the admin endpoints read from the running process. */
+export interface AdminSource {
+  readonly version: string;
+  readonly startedAt: number;
+  readonly workers: number;
+  /** Workers that are up and listening now. */
+  readonly workersReady: number;
+  config(): LegateConfig;
+  /** Merged metrics of every pool. */
+  pools(): PoolView[];
+  /** Per pool: whether each server is in the ring, times ejected, last ejection (Unix s). */
+  serverStates(): ReadonlyMap<
+    string,
+    readonly { name: string; live: boolean; ejects: number; ejectedAt: number }[]
+  >;
+  prometheus(): string;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+function json(status: number, value: unknown): HttpResponse {
+  return { status, contentType: JSON_TYPE, body: `${JSON.stringify(value, null, 2)}\n` };
+}
+
+/** The config as JSON with secrets replaced, for GET /config. */
+export function redactedConfig(config: LegateConfig): unknown {
+  return {
+    ...config,
+    redis: config.redis.map((p) => ({
+      ...p,
+      redisAuth: p.redisAuth === null ? null : '<redacted>',
+    })),
+  };
+}
+
+const PERCENTILES = [50, 90, 99, 99.9];
+
+/** GET /stats: the same numbers as /metrics, as JSON, with latency percentiles in microseconds. */
+export function statsJson(source: AdminSource): unknown {
+  const states = source.serverStates();
+  const latency = (h: PoolView['latency']) => ({
+    count: h.totalCount,
+    ...Object.fromEntries(
+      PERCENTILES.map((p) => [`p${p}`, h.totalCount === 0 ? 0 : h.getValueAtPercentile(p)]),
+    ),
+    max: h.maxValue,
+    mean: Math.round(h.mean),
+  });
+  return {
+    service: 'legate',
+    version: source.version,
+    uptime_s: Math.floor((Date.now() - source.startedAt) / 1000),
+    workers: source.workers,
+    workers_ready: source.workersReady,
+    latency_unit: 'us',
+    pools: source.pools().map((p) => ({
+      name: p.name,
+      ...p.counters,
+      latency_us: latency(p.latency),
+      servers: p.servers.map((s, i) => {
+        const st = states.get(p.name)?.[i];
+        return {
+          name: s.name,
+          ejected: st ? !st.live : false,
+          ejects: st?.ejects ?? 0,
+          ejected_at: st?.ejectedAt ?? 0,
+          ...s.counters,
+          latency_us: latency(s.latency),
+        };
+      }),
+    })),
+  };
+}
+
+/** Readiness: every worker listening, every pool with at least one live server. */
+export function readiness(source: AdminSource): { ready: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  if (source.workersReady < source.workers)
+    reasons.push(`${source.workersReady} of ${source.workers} workers listening`);
+  for (const [pool, servers] of source.serverStates()) {
+    if (!servers.some((s) => s.live))
+      reasons.push(`pool ${pool} has no live server (all ${servers.length} ejected)`);
+  }
+  return { ready: reasons.length === 0, reasons };
+}
+
+/** Routes of the admin server. */
+export function adminHandler(source: AdminSource) {
+  return (req: HttpRequest): HttpResponse => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return { status: 405, contentType: TEXT_TYPE, body: 'only GET\n' };
+    }
+    switch (req.path) {
+      case '/metrics':
+        return { status: 200, contentType: PROMETHEUS_TYPE, body: source.prometheus() };
+      case '/stats':
+        return json(200, statsJson(source));
+      case '/healthz':
+        return { status: 200, contentType: TEXT_TYPE, body: 'ok\n' };
+      case '/readyz': {
+        const r = readiness(source);
+        return r.ready
+          ? { status: 200, contentType: TEXT_TYPE, body: 'ready\n' }
+          : { status: 503, contentType: TEXT_TYPE, body: `not ready: ${r.reasons.join('; ')}\n` };
+      }
+      case '/config':
+        return json(200, redactedConfig(source.config()));
+      case '/':
+        return {
+          status: 200,
+          contentType: TEXT_TYPE,
+          body: 'legate admin: /metrics /stats /healthz /readyz /config\n',
+        };
+      default:
+        return { status: 404, contentType: TEXT_TYPE, body: `no such endpoint: ${req.path}\n` };
+    }
+  };
+}
+
+/** Starts the admin endpoints on an engine; resolves with the bound port. */
+export function startAdmin(
+  engine: HttpEngine,
+  host: string,
+  port: number,
+  source: AdminSource,
+): Promise<number> {
+  return engine.listen(host, port, adminHandler(source));
+}

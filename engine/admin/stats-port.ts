@@ -1,0 +1,68 @@
+import { createServer, type Server } from 'node:net';
+import { hostname } from 'node:os';
+import type { AdminSource } from './admin-server.ts';
+
+/**
+ * twemproxy's stats document, with its field names, so tools written for nutcracker's stats port
+ * keep working. legate's differs in `service` and `version`, and is fresh (at most one snapshot
+ * interval old) rather than up to 30 s old.
+ */
+export function twemproxyStats(source: AdminSource): Record<string, unknown> {
+  const states = source.serverStates();
+  let total = 0;
+  let current = 0;
+  const doc: Record<string, unknown> = {
+    service: 'legate',
+    source: hostname(),
+    version: source.version,
+    uptime: Math.floor((Date.now() - source.startedAt) / 1000),
+    timestamp: Math.floor(Date.now() / 1000),
+  };
+  const pools: Record<string, unknown> = {};
+  for (const p of source.pools()) {
+    const st = states.get(p.name) ?? [];
+    total += p.counters.client_accepted;
+    current += p.counters.client_connections;
+    const pool: Record<string, unknown> = {
+      client_eof: p.counters.client_eof,
+      client_err: p.counters.client_err,
+      client_connections: p.counters.client_connections,
+      server_ejects: st.reduce((n, s) => n + s.ejects, 0),
+      forward_error: p.counters.forward_error,
+      fragments: p.counters.fragments,
+    };
+    p.servers.forEach((s, i) => {
+      current += s.counters.server_connections;
+      const c = s.counters;
+      pool[s.name] = {
+        server_eof: c.server_eof,
+        server_err: c.server_err,
+        server_timedout: c.server_timedout,
+        server_connections: c.server_connections,
+        server_ejected_at: (st[i]?.ejectedAt ?? 0) * 1_000_000,
+        requests: c.requests,
+        request_bytes: c.request_bytes,
+        responses: c.responses,
+        response_bytes: c.response_bytes,
+        in_queue: c.in_queue,
+        in_queue_bytes: c.in_queue_bytes,
+        out_queue: c.out_queue,
+        out_queue_bytes: c.out_queue_bytes,
+      };
+    });
+    pools[p.name] = pool;
+  }
+  return { ...doc, total_connections: total, curr_connections: current, ...pools };
+}
+
+/** nutcracker's stats port: on connect, one JSON document, then close. */
+export function startStatsPort(host: string, port: number, source: AdminSource): Promise<Server> {
+  const server = createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(`${JSON.stringify(twemproxyStats(source))}\n`);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => resolve(server));
+  });
+}

@@ -1,0 +1,45 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { LegateConfig, LogLevel } from '../config/types.ts';
+import type { WorkerSnapshot } from '../metrics/snapshot.ts';
+import type { PoolShared } from './pool-state.ts';
+
+/** What the main thread hands each worker: its place, the config, the pools' shared memory, a port. */
+export interface WorkerTask {
+  readonly workerId: number;
+  readonly workers: number;
+  readonly generation: Generation;
+  readonly logLevel: LogLevel;
+  readonly startedAt: number;
+  /** Enables the test-only `crash` message (LEGATE_TEST_HOOKS=1); off in normal runs. */
+  readonly testHooks: boolean;
+  /** How often to send a metrics snapshot. */
+  readonly statsIntervalMs: number;
+  readonly port: MessagePort;
+}
+
+/** One config generation: the config and, per Redis pool in config order, its shared memory. */
+export interface Generation {
+  readonly config: LegateConfig;
+  readonly pools: readonly PoolShared[];
+}
+
+/** Worker → main thread. */
+export type WorkerMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'failed'; readonly message: string }
+  /** A server reached `server_failure_limit` consecutive failures (counted in shared memory). */
+  | {
+      readonly type: 'server-failing';
+      readonly pool: string;
+      readonly server: number;
+      readonly reason: string;
+    }
+  | { readonly type: 'metrics'; readonly snapshot: WorkerSnapshot }
+  /** A reload was applied (or not, with the reason). */
+  | { readonly type: 'reloaded'; readonly error?: string };
+
+/** Main thread → worker. */
+export type ControlMessage =
+  | { readonly type: 'stop'; readonly drainTimeoutMs: number }
+  | { readonly type: 'reload'; readonly generation: Generation }
+  | { readonly type: 'crash' };

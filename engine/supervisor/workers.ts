@@ -1,0 +1,141 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Logger } from '../log.ts';
+import type { ControlMessage, WorkerMessage, WorkerTask } from './protocol.ts';
+
+const RESTART_DELAY_MIN_MS = 100;
+const RESTART_DELAY_MAX_MS = 5000;
+
+/**
+ * The data-plane threads, through piscina: one long-lived serving task per thread
+ * (minThreads = maxThreads = count, no idle timeout). A task that rejects means its thread
+ * died; it is submitted again, so the worker is replaced while the others keep serving.
+ */
+export class WorkerSet {
+  readonly count: number;
+  readonly #piscina: Piscina<WorkerTask, void>;
+  readonly #ports: (MessagePort | null)[];
+  readonly #tasks: Promise<void>[] = [];
+  readonly #makeTask: (workerId: number) => Omit<WorkerTask, 'port'>;
+  readonly #onMessage: (workerId: number, message: WorkerMessage) => void;
+  readonly #onDied: (workerId: number) => void;
+  readonly #log: Logger;
+  readonly #restartDelay: number[];
+  readonly #ready: boolean[];
+  #stopping = false;
+
+  constructor(
+    count: number,
+    makeTask: (workerId: number) => Omit<WorkerTask, 'port'>,
+    onMessage: (workerId: number, message: WorkerMessage) => void,
+    onDied: (workerId: number) => void,
+    log: Logger,
+  ) {
+    this.count = count;
+    this.#makeTask = makeTask;
+    this.#onMessage = onMessage;
+    this.#onDied = onDied;
+    this.#log = log;
+    this.#ports = new Array(count).fill(null);
+    this.#restartDelay = new Array(count).fill(0);
+    this.#ready = new Array(count).fill(false);
+    this.#piscina = new Piscina<WorkerTask, void>({
+      filename: new URL('../../workers/entry.ts', import.meta.url).href,
+      minThreads: count,
+      maxThreads: count,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      atomics: 'disabled',
+      concurrentTasksPerWorker: 1,
+    });
+  }
+
+  /** Starts every worker; resolves when all listen, rejects with the first that cannot. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.count }, (_, i) => this.#start(i)));
+  }
+
+  /** Workers up and listening now. */
+  get ready(): number {
+    return this.#ready.filter(Boolean).length;
+  }
+
+  post(message: ControlMessage): void {
+    for (const p of this.#ports) p?.postMessage(message);
+  }
+
+  postTo(workerId: number, message: ControlMessage): void {
+    this.#ports[workerId]?.postMessage(message);
+  }
+
+  /** Tells every worker to drain and stop; resolves when their tasks end (or after `hardLimitMs`). */
+  async stop(drainTimeoutMs: number, hardLimitMs: number): Promise<void> {
+    this.#stopping = true;
+    this.post({ type: 'stop', drainTimeoutMs });
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, hardLimitMs);
+    });
+    await Promise.race([Promise.allSettled(this.#tasks), limit]);
+    clearTimeout(timer);
+    await this.#piscina.destroy();
+  }
+
+  #start(workerId: number): Promise<void> {
+    return new Promise<void>((ready, failed) => {
+      const { port1, port2 } = new MessageChannel();
+      this.#ports[workerId] = port1;
+      port1.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') {
+          this.#restartDelay[workerId] = 0;
+          this.#ready[workerId] = true;
+          ready();
+        } else if (m.type === 'failed') failed(new Error(m.message));
+        else this.#onMessage(workerId, m);
+      });
+      const task: WorkerTask = { ...this.#makeTask(workerId), port: port2 };
+      // piscina types transferList loosely; a MessagePort is transferable.
+      const done = this.#piscina.run(task, { transferList: [port2] as never });
+      this.#tasks[workerId] = done.then(
+        () => {
+          this.#ready[workerId] = false;
+          port1.close();
+        },
+        (err: Error) => {
+          this.#ready[workerId] = false;
+          port1.close();
+          this.#ports[workerId] = null;
+          failed(err);
+          if (!this.#stopping) this.#restart(workerId, err);
+        },
+      );
+    });
+  }
+
+  #restart(workerId: number, err: Error): void {
+    this.#onDied(workerId);
+    const delay = Math.min(
+      RESTART_DELAY_MAX_MS,
+      Math.max(RESTART_DELAY_MIN_MS, this.#restartDelay[workerId] * 2),
+    );
+    this.#restartDelay[workerId] = delay;
+    this.#log.error(
+      { worker: workerId, err: err.message, restart_in_ms: delay },
+      'worker %d died: %s; restarting it',
+      workerId,
+      err.message,
+    );
+    setTimeout(() => {
+      if (this.#stopping) return;
+      this.#start(workerId).then(
+        () => this.#log.info({ worker: workerId }, 'worker %d restarted', workerId),
+        (e: Error) =>
+          this.#log.error(
+            { worker: workerId, err: e.message },
+            'worker %d failed to restart: %s',
+            workerId,
+            e.message,
+          ),
+      );
+    }, delay).unref();
+  }
+}

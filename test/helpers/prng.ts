@@ -1,0 +1,20 @@
+/** mulberry32: a small seeded PRNG, so generated command sequences repeat exactly run to run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in [0, n). */
+export function below(random: () => number, n: number): number {
+  return Math.floor(random() * n);
+}
+
+export function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[below(random, items.length)];
+}

@@ -1,0 +1,175 @@
+// Starting the real programs the tests run against: redis-server shards, legate, nutcracker.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, type RedisProcess, startRedisServer } from '../../engine/cli/redis-process.ts';
+
+export { freePort, type RedisProcess, startRedisServer };
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+/** The Node that runs legate: the one running the tests (the project's pinned Node 24). */
+export const NODE = process.execPath;
+export const LEGATE_BIN = join(ROOT, 'bin/legate.js');
+
+/** Starts `count` redis-server shards on free loopback ports. */
+export async function startShards(count: number): Promise<RedisProcess[]> {
+  return Promise.all(Array.from({ length: count }, () => startRedisServer()));
+}
+
+export async function stopAll(processes: readonly { stop(): Promise<void> }[]): Promise<void> {
+  await Promise.all(processes.map((p) => p.stop()));
+}
+
+/** A config file in a fresh temporary directory (removed by the returned cleanup). */
+export function writeConfig(text: string, name = 'legate.yml'): { file: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'legate-test-'));
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** nutcracker-dialect text for one pool over the given shard ports. */
+export function poolYaml(options: {
+  name?: string;
+  port: number;
+  shards: readonly number[];
+  extra?: Record<string, string | number | boolean>;
+}): string {
+  const lines = [
+    `${options.name ?? 'redis'}:`,
+    `  listen: 127.0.0.1:${options.port}`,
+    '  redis: true',
+  ];
+  for (const [k, v] of Object.entries(options.extra ?? {})) lines.push(`  ${k}: ${v}`);
+  lines.push('  servers:', ...options.shards.map((p) => `    - 127.0.0.1:${p}:1`), '');
+  return lines.join('\n');
+}
+
+export interface RunningProcess {
+  readonly child: ChildProcess;
+  /** For legate: the admin and stats ports it bound (read from its log). */
+  adminPort?: number;
+  statsPort?: number;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function track(child: ChildProcess): RunningProcess {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return {
+    child,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+async function waitFor(
+  proc: RunningProcess,
+  pattern: RegExp,
+  what: string,
+  timeoutMs = 15000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(proc.output())) {
+    if (proc.child.exitCode !== null)
+      throw new Error(`${what} exited (${proc.child.exitCode}):\n${proc.output()}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not start in ${timeoutMs} ms:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Runs `legate` with args (e.g. `-c FILE -w 2`) and waits until every pool listens. */
+export async function startLegate(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProcess> {
+  const child = spawn(NODE, [LEGATE_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = track(child);
+  await waitFor(proc, /"msg":"legate [^"]* started on pid/, 'legate');
+  return proc;
+}
+
+/** Runs Debian's nutcracker on a config file and waits until it accepts connections. */
+export async function startNutcracker(
+  configFile: string,
+  listenPort: number,
+): Promise<RunningProcess> {
+  const statsPort = await freePort();
+  const child = spawn(
+    'nutcracker',
+    ['-c', configFile, '-s', String(statsPort), '-a', '127.0.0.1', '-v', '4'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const proc = track(child);
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(listenPort, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return proc;
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`nutcracker did not start:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Runs a command to completion, capturing its output. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { input?: Buffer | string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: err });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Runs the legate CLI to completion. */
+export function runLegate(args: readonly string[], options: Parameters<typeof run>[2] = {}) {
+  return run(NODE, [LEGATE_BIN, ...args], options);
+}
