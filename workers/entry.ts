@@ -1,42 +1,140 @@
 import { formatAddress } from '../engine/config/address.ts';
-import { createLogger } from '../engine/log.ts';
-import type { ControlMessage, WorkerMessage, WorkerTask } from '../engine/supervisor/protocol.ts';
-import { RedisPool } from './redis/pool.ts';
+import type { RedisPoolConfig } from '../engine/config/types.ts';
+import { createLogger, type Logger } from '../engine/log.ts';
+import type {
+  ControlMessage,
+  Generation,
+  WorkerMessage,
+  WorkerTask,
+} from '../engine/supervisor/protocol.ts';
+import { RedisPool, type WorkerIdentity } from './redis/pool.ts';
 import { FlushScheduler } from './redis/write-batch.ts';
+
+/** Same pool, same address: a reload can change it in place rather than re-open it. */
+function sameListen(a: RedisPoolConfig, b: RedisPoolConfig): boolean {
+  return formatAddress(a.listen) === formatAddress(b.listen);
+}
+
+/** Everything one worker serves, and how it changes on reload and stop. */
+class WorkerRuntime {
+  readonly #task: WorkerTask;
+  readonly #log: Logger;
+  readonly #scheduler = new FlushScheduler();
+  readonly #identity: WorkerIdentity;
+  #pools = new Map<string, RedisPool>();
+
+  constructor(task: WorkerTask) {
+    this.#task = task;
+    this.#log = createLogger(task.logLevel, { worker: task.workerId });
+    this.#identity = { id: task.workerId, count: task.workers, startedAt: task.startedAt };
+  }
+
+  post(m: WorkerMessage): void {
+    this.#task.port.postMessage(m);
+  }
+
+  #newPool(config: RedisPoolConfig, generation: Generation, index: number): RedisPool {
+    return new RedisPool(
+      config,
+      generation.pools[index],
+      this.#scheduler,
+      this.#log,
+      this.#identity,
+      (pool, server, reason) => this.post({ type: 'server-failing', pool, server, reason }),
+    );
+  }
+
+  /** Opens every pool of the first generation; throws if one cannot listen. */
+  async start(generation: Generation): Promise<void> {
+    for (const [i, config] of generation.config.redis.entries()) {
+      const pool = this.#newPool(config, generation, i);
+      this.#pools.set(config.name, pool);
+      if (await pool.listen())
+        this.#log.debug({ pool: config.name, address: formatAddress(config.listen) }, 'listening');
+    }
+  }
+
+  /** A new config generation: pools change in place, new ones listen, removed ones drain. */
+  async reload(generation: Generation): Promise<void> {
+    const next = new Map<string, RedisPool>();
+    const retired: RedisPool[] = [];
+    const opened: RedisPool[] = [];
+    for (const [i, config] of generation.config.redis.entries()) {
+      const current = this.#pools.get(config.name);
+      if (current !== undefined && sameListen(current.config, config)) {
+        current.reconfigure(config, generation.pools[i]);
+        next.set(config.name, current);
+      } else {
+        if (current !== undefined) retired.push(current);
+        const pool = this.#newPool(config, generation, i);
+        opened.push(pool);
+        next.set(config.name, pool);
+      }
+    }
+    for (const [name, pool] of this.#pools) if (!next.has(name)) retired.push(pool);
+    this.#pools = next;
+    const deadline = Date.now() + generation.config.drainTimeoutMs;
+    // Close before opening: a pool that moved may reuse an address another pool gave up.
+    await Promise.all(retired.map((p) => p.drain(deadline)));
+    for (const p of opened) await p.listen();
+  }
+
+  snapshot(): void {
+    this.post({
+      type: 'metrics',
+      snapshot: {
+        worker: this.#task.workerId,
+        at: Date.now(),
+        pools: [...this.#pools.values()].map((p) => p.snapshot()),
+      },
+    });
+  }
+
+  async drain(drainTimeoutMs: number): Promise<void> {
+    const deadline = Date.now() + drainTimeoutMs;
+    await Promise.all([...this.#pools.values()].map((p) => p.drain(deadline)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+  }
+}
 
 /**
  * A data-plane worker: one long-lived piscina task that serves every pool until told to stop.
  * Resolves when it has stopped; rejects only if the thread itself fails.
  */
 export default async function serve(task: WorkerTask): Promise<void> {
-  const log = createLogger(task.logLevel, { worker: task.workerId });
-  const scheduler = new FlushScheduler();
-  const identity = { id: task.workerId, count: task.workers, startedAt: task.startedAt };
-  const { config, pools: shared } = task.generation;
-  const pools = config.redis.map(
-    (p, i) => new RedisPool(p, shared[i].ring, scheduler, log, identity),
-  );
-  const post = (m: WorkerMessage) => task.port.postMessage(m);
+  const runtime = new WorkerRuntime(task);
   try {
-    for (const pool of pools) {
-      if (await pool.listen())
-        log.debug(
-          { pool: pool.config.name, address: formatAddress(pool.config.listen) },
-          'listening',
-        );
-    }
+    await runtime.start(task.generation);
   } catch (err) {
-    post({ type: 'failed', message: (err as Error).message });
-    await Promise.all(pools.map((p) => p.close()));
+    runtime.post({ type: 'failed', message: (err as Error).message });
+    await runtime.close();
     task.port.close();
     return;
   }
-  post({ type: 'ready' });
-  await new Promise<void>((resolve) => {
+  runtime.post({ type: 'ready' });
+  const metrics = setInterval(() => runtime.snapshot(), task.statsIntervalMs);
+  runtime.snapshot();
+  const drainTimeoutMs = await new Promise<number>((resolve) => {
     task.port.on('message', (m: ControlMessage) => {
-      if (m.type === 'stop') resolve();
+      if (m.type === 'stop') resolve(m.drainTimeoutMs);
+      else if (m.type === 'reload') {
+        runtime.reload(m.generation).then(
+          () => runtime.post({ type: 'reloaded' }),
+          (err: Error) => runtime.post({ type: 'reloaded', error: err.message }),
+        );
+      } else if (m.type === 'crash' && task.testHooks) {
+        // Test hook (LEGATE_TEST_HOOKS=1 only): an uncaught error kills this thread, as a bug would.
+        setImmediate(() => {
+          throw new Error('worker crashed on purpose (LEGATE_TEST_HOOKS)');
+        });
+      }
     });
   });
-  await Promise.all(pools.map((p) => p.close()));
+  clearInterval(metrics);
+  await runtime.drain(drainTimeoutMs);
+  runtime.snapshot();
   task.port.close();
 }

@@ -2,17 +2,32 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { RedisPoolConfig } from '../../engine/config/types.ts';
 import type { Logger } from '../../engine/log.ts';
+import type { PoolSnapshot } from '../../engine/metrics/snapshot.ts';
 import { KeyLocator } from '../../engine/ring/key-locator.ts';
+import { HealthTable } from '../../engine/shared/health-memory.ts';
 import { RingReader } from '../../engine/shared/ring-memory.ts';
+import type { PoolShared } from '../../engine/supervisor/pool-state.ts';
 import { VERSION } from '../../engine/version.ts';
+import { tick } from '../clock.ts';
 import { REDIS_VERSION } from './commands/table.generated.ts';
 import type { Keyspace } from './fanout.ts';
-import { bulkReply } from './resp/encode.ts';
+import { bulkReply, errorReply } from './resp/encode.ts';
+import { DEFAULT_LIMITS, type RequestLimits } from './resp/request-parser.ts';
 import { ClientSession } from './session.ts';
 import { ShardServer } from './shard/server.ts';
+import { PoolStats } from './stats.ts';
 import type { FlushScheduler } from './write-batch.ts';
 
 const EMPTY = Buffer.alloc(0);
+const MAX_CLIENTS = errorReply('ERR max number of clients reached');
+
+function limitsOf(config: RedisPoolConfig): RequestLimits {
+  return {
+    ...DEFAULT_LIMITS,
+    maxBulkBytes: config.maxRequestBytes,
+    maxRequestBytes: config.maxRequestBytes,
+  };
+}
 
 /** Where the worker shares its place among all workers, for ids unique across the process. */
 export interface WorkerIdentity {
@@ -23,30 +38,67 @@ export interface WorkerIdentity {
 
 /** One Redis pool as one worker serves it: its listener, its client sessions, its shard connections. */
 export class RedisPool {
-  readonly config: RedisPoolConfig;
-  readonly locator: KeyLocator;
-  readonly servers: readonly ShardServer[];
+  config: RedisPoolConfig;
+  locator: KeyLocator;
+  servers: readonly ShardServer[];
+  requestLimits: RequestLimits;
+  readonly stats = new PoolStats();
   readonly scheduler: FlushScheduler;
   readonly log: Logger;
   readonly #worker: WorkerIdentity;
   readonly #sessions = new Set<ClientSession>();
+  readonly #onFailing: (pool: string, server: number, reason: string) => void;
+  #clients: Int32Array;
   #listener: Server | null = null;
   #timeoutSweep: NodeJS.Timeout | null = null;
-  #accepted = 0;
 
   constructor(
     config: RedisPoolConfig,
-    ring: SharedArrayBuffer,
+    shared: PoolShared,
     scheduler: FlushScheduler,
     log: Logger,
     worker: WorkerIdentity,
+    onFailing: (pool: string, server: number, reason: string) => void,
   ) {
     this.config = config;
-    this.locator = new KeyLocator(config, new RingReader(ring));
     this.scheduler = scheduler;
     this.log = log.child({ pool: config.name });
     this.#worker = worker;
-    this.servers = config.servers.map((s, i) => new ShardServer(config, s, i, scheduler, this.log));
+    this.#onFailing = onFailing;
+    this.locator = new KeyLocator(config, new RingReader(shared.ring));
+    this.#clients = new Int32Array(shared.clients);
+    this.requestLimits = limitsOf(config);
+    this.servers = this.#makeServers(config, new HealthTable(shared.health), []);
+  }
+
+  /**
+   * A reload: the pool keeps its listener and its clients; the ring, limits and servers change.
+   * Servers that stay keep their connections; the others close once their replies are in.
+   */
+  reconfigure(config: RedisPoolConfig, shared: PoolShared): void {
+    const old = this.servers;
+    this.config = config;
+    this.locator = new KeyLocator(config, new RingReader(shared.ring));
+    this.#clients = new Int32Array(shared.clients);
+    this.requestLimits = limitsOf(config);
+    this.servers = this.#makeServers(config, new HealthTable(shared.health), old);
+    for (const s of old) if (!this.servers.includes(s)) s.retire();
+    this.#startTimeoutSweep();
+  }
+
+  #makeServers(
+    config: RedisPoolConfig,
+    health: HealthTable,
+    reusable: readonly ShardServer[],
+  ): ShardServer[] {
+    const failing = (server: number, reason: string) =>
+      this.#onFailing(config.name, server, reason);
+    return config.servers.map(
+      (spec, i) =>
+        // Kept only at the same index: health and ring entries are by index.
+        (reusable[i]?.sameAs(config, spec, health) ? reusable[i] : undefined) ??
+        new ShardServer(config, spec, i, this.scheduler, this.log, health, failing),
+    );
   }
 
   /** Starts listening (SO_REUSEPORT, so every worker shares the port); false when this worker should not (unix socket, not worker 0). */
@@ -70,16 +122,36 @@ export class RedisPool {
     });
     if (listen.kind === 'unix' && listen.mode !== undefined) chmodSync(listen.path, listen.mode);
     if (this.config.preconnect) for (const s of this.servers) s.preconnect();
-    const timeout = this.config.timeoutMs;
-    if (timeout !== null) {
-      const sweep = Math.max(5, Math.min(100, timeout / 4));
-      this.#timeoutSweep = setInterval(() => {
-        const now = performance.now();
-        for (const s of this.servers) s.checkTimeouts(now, timeout);
-      }, sweep);
-      this.#timeoutSweep.unref();
-    }
+    this.#startTimeoutSweep();
     return true;
+  }
+
+  #startTimeoutSweep(): void {
+    if (this.#timeoutSweep) clearInterval(this.#timeoutSweep);
+    this.#timeoutSweep = null;
+    const timeout = this.config.timeoutMs;
+    if (timeout === null) return;
+    const every = Math.max(5, Math.min(100, timeout / 4));
+    this.#timeoutSweep = setInterval(() => {
+      const at = tick();
+      for (const s of this.servers) s.checkTimeouts(at, timeout);
+    }, every);
+    this.#timeoutSweep.unref();
+  }
+
+  /** This worker's numbers for the main thread. */
+  snapshot(): PoolSnapshot {
+    this.stats.counters.client_connections = this.#sessions.size;
+    return {
+      name: this.config.name,
+      counters: this.stats.counters,
+      latency: this.stats.encodeLatency(),
+      servers: this.servers.map((s) => ({
+        name: s.name,
+        counters: s.snapshotCounters(),
+        latency: s.stats.encodeLatency(),
+      })),
+    };
   }
 
   /** A live server for commands any shard can answer: the ring's owner of hash 0. */
@@ -88,7 +160,7 @@ export class RedisPool {
   }
 
   sessionClosed(session: ClientSession): void {
-    this.#sessions.delete(session);
+    if (this.#sessions.delete(session)) Atomics.sub(this.#clients, this.#worker.id, 1);
   }
 
   /** INFO: legate's own sections, and the keyspace summed over the shards that answered. */
@@ -109,7 +181,7 @@ export class RedisPool {
       `connected_clients:${this.#sessions.size}`,
       '',
       '# Stats',
-      `total_connections_received:${this.#accepted}`,
+      `total_connections_received:${this.stats.counters.client_accepted}`,
       '',
       '# Keyspace',
       ...[...keyspace].map(([db, v]) => `${db}:keys=${v.keys},expires=${v.expires},avg_ttl=0`),
@@ -118,17 +190,49 @@ export class RedisPool {
     return bulkReply(lines.join('\r\n'));
   }
 
+  /** Stops accepting; clients get the replies they are owed, then are closed; all by `deadline` (ms). */
+  async drain(deadline: number): Promise<void> {
+    await this.#closeListener();
+    for (const s of this.#sessions) s.drain();
+    while (this.#sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.#timeoutSweep) clearInterval(this.#timeoutSweep);
-    const listener = this.#listener;
-    if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
+    await this.#closeListener();
     for (const s of this.#sessions) s.close();
     for (const s of this.servers) s.close();
   }
 
+  async #closeListener(): Promise<void> {
+    const listener = this.#listener;
+    this.#listener = null;
+    if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
+  }
+
   readonly #onConnection = (socket: Socket): void => {
-    this.#accepted++;
-    const id = this.#accepted * this.#worker.count + this.#worker.id;
+    const counters = this.stats.counters;
+    const limit = this.config.clientConnections;
+    if (limit !== null && this.#openClients() >= limit) {
+      // twemproxy ignores client_connections; legate refuses clearly and keeps what it has.
+      counters.forward_error++;
+      socket.on('error', () => socket.destroy());
+      socket.end(MAX_CLIENTS);
+      return;
+    }
+    counters.client_accepted++;
+    Atomics.add(this.#clients, this.#worker.id, 1);
+    const id = counters.client_accepted * this.#worker.count + this.#worker.id;
     this.#sessions.add(new ClientSession(id, this, socket));
   };
+
+  /** Open clients of this pool across all workers (each counts its own in shared memory). */
+  #openClients(): number {
+    let n = 0;
+    for (let i = 0; i < this.#clients.length; i++) n += Atomics.load(this.#clients, i);
+    return n;
+  }
 }

@@ -14,9 +14,12 @@ export class RequestSlot implements ReplyWaiter {
   buf: Buffer | null = null;
   start = 0;
   end = 0;
+  /** When the request's last byte was read (the worker clock, ms), for the latency histogram. */
+  readonly readAt: number;
 
-  constructor(queue: ReplyQueue) {
+  constructor(queue: ReplyQueue, readAt: number) {
     this.#queue = queue;
+    this.readAt = readAt;
   }
 
   get done(): boolean {

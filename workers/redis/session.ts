@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { NO_SERVER } from '../../engine/shared/ring-memory.ts';
+import { now, tick } from '../clock.ts';
 import { Fifo } from '../fifo.ts';
 import {
   arityOk,
@@ -38,12 +39,11 @@ import {
 } from './resp/request-parser.ts';
 import type { ShardConnection } from './shard/connection.ts';
 import type { ReplyWaiter } from './shard/reply-waiter.ts';
+import type { DrainWaiter } from './shard/server.ts';
 import { WriteBatch } from './write-batch.ts';
 
-/** Past this many replies owed to a client, its reads pause until half are written. */
-const MAX_PENDING_REPLIES = 16384;
-/** Past this many bytes queued toward a slow client, its reads pause until the socket drains. */
-const MAX_CLIENT_BACKLOG_BYTES = 8 * 1024 * 1024;
+/** Past this many bytes queued toward one shard connection, the sending client pauses until it drains. */
+const SHARD_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 const NOAUTH = errorReply('NOAUTH Authentication required.');
 
@@ -52,7 +52,7 @@ const NOAUTH = errorReply('NOAUTH Authentication required.');
  * it), and writes the replies back strictly in request order. Hot path: requests are forwarded as
  * their own bytes; the only per-request allocation is the reply slot.
  */
-export class ClientSession implements LocalSession {
+export class ClientSession implements LocalSession, DrainWaiter {
   readonly id: number;
   readonly pool: RedisPool;
   name: Buffer | null = null;
@@ -60,17 +60,24 @@ export class ClientSession implements LocalSession {
   readonly #socket: Socket;
   readonly #batch: WriteBatch;
   readonly #input = new InputBuffer();
-  readonly #parser = new RequestParser();
+  readonly #parser: RequestParser;
   readonly #slots = new Fifo<RequestSlot>();
   #keys = new Int32Array(16);
   #servers = new Int32Array(16);
   #closing = false;
+  /** Reads are paused: too many replies owed, too many bytes queued toward us, or a shard backlog. */
   #paused = false;
+  #waitingOnShard = false;
+  #maxPending: number;
+  #maxOutput: number;
 
   constructor(id: number, pool: RedisPool, socket: Socket) {
     this.id = id;
     this.pool = pool;
     this.authenticated = pool.config.redisAuth === null;
+    this.#parser = new RequestParser(pool.requestLimits);
+    this.#maxPending = pool.config.clientMaxPending;
+    this.#maxOutput = pool.config.clientMaxOutputBytes;
     this.#socket = socket;
     this.#batch = new WriteBatch(socket, pool.scheduler);
     socket.setNoDelay(true);
@@ -89,20 +96,49 @@ export class ClientSession implements LocalSession {
   /** Called by a slot when its reply is ready: writes every reply at the head of the order. */
   replyReady(): void {
     const slots = this.#slots;
+    const stats = this.pool.stats;
+    const at = now;
     for (let s = slots.peek(); s?.buf; s = slots.peek()) {
       slots.shift();
       this.#batch.pushRange(s.buf, s.start, s.end);
+      stats.replied((at - s.readAt) * 1000);
     }
     if (this.#closing && slots.size === 0) {
       this.#finish();
-    } else if (
-      this.#paused &&
-      slots.size < MAX_PENDING_REPLIES / 2 &&
-      this.#socket.writableLength < MAX_CLIENT_BACKLOG_BYTES
-    ) {
-      this.#paused = false;
-      this.#socket.resume();
+    } else if (this.#paused) {
+      this.#maybeResume();
     }
+  }
+
+  /** A shard connection this client was paused on has drained. */
+  shardDrained(): void {
+    this.#waitingOnShard = false;
+    this.#maybeResume();
+  }
+
+  /** Graceful stop: read nothing more, answer what was asked, then close. */
+  drain(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#socket.pause();
+    if (this.#slots.size === 0) this.#finish();
+  }
+
+  #overLimits(): boolean {
+    return this.#slots.size > this.#maxPending || this.#socket.writableLength > this.#maxOutput;
+  }
+
+  #maybeResume(): void {
+    if (
+      this.#closing ||
+      this.#waitingOnShard ||
+      this.#slots.size > this.#maxPending / 2 ||
+      this.#socket.writableLength > this.#maxOutput / 2
+    ) {
+      return;
+    }
+    this.#paused = false;
+    this.#socket.resume();
   }
 
   /** Answers with `reply`, then closes once every earlier reply has been written (QUIT, errors). */
@@ -126,6 +162,7 @@ export class ClientSession implements LocalSession {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    const at = tick();
     const input = this.#input;
     input.push(chunk);
     const buf = input.buf;
@@ -136,33 +173,27 @@ export class ClientSession implements LocalSession {
       const r = parser.parse(buf, pos, length);
       if (r === INCOMPLETE) break;
       if (r === PROTOCOL_ERROR) {
-        this.closeAfter(this.#newSlot(), errorReply(`ERR ${parser.error}`));
+        this.pool.stats.counters.client_err++;
+        this.closeAfter(this.#newSlot(at), errorReply(`ERR ${parser.error}`));
         pos = length;
         break;
       }
       if (r === COMPLETE) {
         const inline = parser.inline;
-        if (inline === null) this.#dispatch(buf, pos, parser.end);
-        else this.#dispatch(inline, 0, inline.length);
+        if (inline === null) this.#dispatch(buf, pos, parser.end, at);
+        else this.#dispatch(inline, 0, inline.length, at);
       }
       pos = parser.end;
     }
     input.consume(pos);
-    if (
-      !this.#closing &&
-      (this.#slots.size > MAX_PENDING_REPLIES ||
-        this.#socket.writableLength > MAX_CLIENT_BACKLOG_BYTES)
-    ) {
+    if (!this.#closing && (this.#waitingOnShard || this.#overLimits())) {
       this.#paused = true;
       this.#socket.pause();
     }
   };
 
   readonly #onDrain = (): void => {
-    if (this.#paused && this.#slots.size < MAX_PENDING_REPLIES / 2) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
+    if (this.#paused) this.#maybeResume();
   };
 
   /**
@@ -170,11 +201,13 @@ export class ClientSession implements LocalSession {
    * before closing ours. The listener allows half-open sockets, so Node does not end ours first.
    */
   readonly #onEnd = (): void => {
+    this.pool.stats.counters.client_eof++;
     this.#closing = true;
     if (this.#slots.size === 0) this.#finish();
   };
 
   readonly #onError = (): void => {
+    this.pool.stats.counters.client_err++;
     this.#socket.destroy();
   };
 
@@ -183,19 +216,19 @@ export class ClientSession implements LocalSession {
     this.pool.sessionClosed(this);
   };
 
-  #newSlot(): RequestSlot {
-    const slot = new RequestSlot(this);
+  #newSlot(at: number): RequestSlot {
+    const slot = new RequestSlot(this, at);
     this.#slots.push(slot);
     return slot;
   }
 
   /** One complete request in buf[start, end), its arguments in the parser. */
-  #dispatch(buf: Buffer, start: number, end: number): void {
+  #dispatch(buf: Buffer, start: number, end: number, at: number): void {
     const parser = this.#parser;
     const argc = parser.argc;
     const argStart = parser.argStart;
     const argEnd = parser.argEnd;
-    const slot = this.#newSlot();
+    const slot = this.#newSlot(at);
     let cmd = lookupCommand(buf, argStart[0], argEnd[0]);
     if (cmd?.hasSubcommands && argc > 1) {
       const sub = lookupSubcommand(cmd, buf, argStart[1], argEnd[1]);
@@ -308,13 +341,30 @@ export class ClientSession implements LocalSession {
       return;
     }
     conn.send(buf, start, end, waiter);
+    if (conn.bufferedBytes > SHARD_BACKLOG_BYTES && !this.#waitingOnShard) {
+      this.#waitingOnShard = true;
+      this.pool.servers[server].waitForDrain(this);
+    }
   }
 
   /** A connection to `server`, or the error message telling why there is none. */
-  #connection(server: number) {
-    if (server === NO_SERVER) return `ERR no live server in pool '${this.pool.config.name}'`;
-    const shard = this.pool.servers[server];
-    return shard.pick() ?? `ERR shard ${shard.name} unavailable: ${shard.lastError}`;
+  #connection(server: number): ShardConnection | string {
+    const pool = this.pool;
+    if (server === NO_SERVER) {
+      pool.stats.counters.forward_error++;
+      return `ERR no live server in pool '${pool.config.name}'`;
+    }
+    const shard = pool.servers[server];
+    const conn = shard.pick();
+    if (conn === null) {
+      pool.stats.counters.forward_error++;
+      return `ERR shard ${shard.name} unavailable: ${shard.lastError}`;
+    }
+    if (conn.inFlight >= pool.config.serverMaxInflight) {
+      pool.stats.counters.forward_error++;
+      return `ERR legate overloaded: shard ${shard.name} has ${conn.inFlight} requests in flight (server_max_inflight)`;
+    }
+    return conn;
   }
 
   /** MGET, MSET, DEL, UNLINK, TOUCH, EXISTS: one part per shard, merged in key order. */
@@ -377,6 +427,7 @@ export class ClientSession implements LocalSession {
         partArgs[p].push(buf.subarray(argStart[k + 1], argEnd[k + 1]));
       }
     }
+    this.pool.stats.counters.fragments += partConns.length;
     const fanout = new Fanout(slot, merge, keyPart, keyIndex);
     // Sent on the connections checked above (picking again could land on one in backoff), and
     // only once every part is counted, so no early reply can complete the whole too soon.

@@ -18,12 +18,15 @@ export interface RequestLimits {
   readonly maxArgs: number;
   /** Longest inline command or length line, in bytes. */
   readonly maxInlineBytes: number;
+  /** Largest whole request (all its arguments), in bytes: legate's max_request_bytes. */
+  readonly maxRequestBytes: number;
 }
 
 export const DEFAULT_LIMITS: RequestLimits = {
   maxBulkBytes: 512 * 1024 * 1024,
   maxArgs: 1024 * 1024,
   maxInlineBytes: 64 * 1024,
+  maxRequestBytes: 512 * 1024 * 1024,
 };
 
 const CR = 13;
@@ -94,6 +97,11 @@ export class RequestParser {
       const len = parseLength(buf, pos + 1, lineEnd);
       if (len < 0 || len > this.#limits.maxBulkBytes) return this.#fail('invalid bulk length');
       const dataStart = lineEnd + 2;
+      if (dataStart + len - start > this.#limits.maxRequestBytes) {
+        return this.#fail(
+          `request larger than max_request_bytes (${this.#limits.maxRequestBytes})`,
+        );
+      }
       if (dataStart + len + 2 > length) break;
       if (buf[dataStart + len] !== CR || buf[dataStart + len + 1] !== LF) {
         return this.#fail('bulk string not terminated by CRLF');

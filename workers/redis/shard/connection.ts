@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { now, tick } from '../../clock.ts';
 import { Fifo } from '../../fifo.ts';
 import { errorReply } from '../resp/encode.ts';
 import { InputBuffer } from '../resp/input-buffer.ts';
@@ -9,6 +9,9 @@ import type { FlushScheduler } from '../write-batch.ts';
 import { WriteBatch } from '../write-batch.ts';
 import { fail, type ReplyWaiter } from './reply-waiter.ts';
 
+/** Why a connection ended, for the server's counters: twemproxy's server_eof, server_err, server_timedout. */
+export type LossKind = 'eof' | 'error' | 'timeout' | 'closed';
+
 /** What a connection tells the server it belongs to. */
 export interface ConnectionOwner {
   readonly name: string;
@@ -17,9 +20,15 @@ export interface ConnectionOwner {
   readonly tcpKeepalive: boolean;
   readonly connectTimeoutMs: number;
   connectionReady(conn: ShardConnection): void;
-  connectionLost(conn: ShardConnection, reason: string, wasReady: boolean): void;
-  /** A reply arrived: `isError` when it is an error reply, for failure counting. */
-  replyReceived(buf: Buffer, start: number, end: number): void;
+  connectionLost(conn: ShardConnection, reason: string, wasReady: boolean, kind: LossKind): void;
+  /** A request went out: its size. */
+  requestSent(bytes: number): void;
+  /** A reply came back: its bytes, and how long the request waited for it. */
+  replyReceived(buf: Buffer, start: number, end: number, micros: number): void;
+  /** At least one reply of a read was not a failure reply: the consecutive-failure count resets. */
+  repliesHealthy(): void;
+  /** The socket took all queued bytes: clients paused on this connection may go on. */
+  connectionDrained(conn: ShardConnection): void;
 }
 
 /** Checks that a handshake step (AUTH, SELECT) answered +OK; otherwise the connection is useless. */
@@ -32,9 +41,35 @@ class HandshakeStep implements ReplyWaiter {
   }
   complete(buf: Buffer, start: number, end: number): void {
     if (buf[start] !== 43 /* + */) {
-      this.#conn.destroy(`${this.#what} failed: ${buf.toString('latin1', start + 1, end - 2)}`);
+      this.#conn.destroy(
+        `${this.#what} failed: ${buf.toString('latin1', start + 1, end - 2)}`,
+        'error',
+      );
     }
   }
+}
+
+/**
+ * Replies that count as a server failure, as twemproxy counts them: -OOM, -BUSY, -LOADING.
+ * The server answers, but it cannot serve, so the reply does not reset the failure count.
+ */
+export function isFailureReply(buf: Buffer, start: number, end: number): boolean {
+  if (buf[start] !== 45 /* - */) return false;
+  return (
+    startsWith(buf, start + 1, end, OOM) ||
+    startsWith(buf, start + 1, end, BUSY) ||
+    startsWith(buf, start + 1, end, LOADING)
+  );
+}
+
+const OOM = Buffer.from('OOM ');
+const BUSY = Buffer.from('BUSY ');
+const LOADING = Buffer.from('LOADING ');
+
+function startsWith(buf: Buffer, from: number, end: number, prefix: Buffer): boolean {
+  if (end - from < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[from + i] !== prefix[i]) return false;
+  return true;
 }
 
 /**
@@ -51,6 +86,8 @@ export class ShardConnection {
   readonly #sentAt = new Fifo<number>();
   #ready = false;
   #closed = false;
+  /** Reload: the server left the pool; close once the last reply is in. */
+  #retiring = false;
 
   constructor(
     owner: ConnectionOwner,
@@ -67,6 +104,7 @@ export class ShardConnection {
     socket.on('connect', this.#onConnect);
     socket.on('timeout', this.#onConnectTimeout);
     socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     // Written before any request: Node queues them until the socket connects.
@@ -88,6 +126,10 @@ export class ShardConnection {
     return this.#closed;
   }
 
+  get ready(): boolean {
+    return this.#ready && !this.#closed;
+  }
+
   /** Requests waiting for a reply on this connection. */
   get inFlight(): number {
     return this.#waiters.size;
@@ -98,23 +140,36 @@ export class ShardConnection {
     return this.#socket.writableLength + this.#batch.pendingBytes;
   }
 
-  /** Queues buf[start, end) (one or more whole requests) and the waiter for its reply. */
+  /** Requests queued in this turn's batch, not yet handed to the socket. */
+  get queuedBytes(): number {
+    return this.#batch.pendingBytes;
+  }
+
+  /** Queues buf[start, end) (one whole request) and the waiter for its reply. */
   send(buf: Buffer, start: number, end: number, waiter: ReplyWaiter): void {
     this.#batch.pushRange(buf, start, end);
     this.#waiters.push(waiter);
-    this.#sentAt.push(performance.now());
+    this.#sentAt.push(now);
+    this.#owner.requestSent(end - start);
   }
 
-  /** Fails the oldest waiters when the oldest has waited longer than `timeoutMs`. */
-  checkTimeout(now: number, timeoutMs: number): void {
+  /** Fails every waiter when the oldest has waited longer than `timeoutMs`. */
+  checkTimeout(at: number, timeoutMs: number): void {
     const oldest = this.#sentAt.peek();
-    if (oldest !== undefined && now - oldest > timeoutMs)
-      this.destroy(`timed out after ${timeoutMs} ms`);
+    if (oldest !== undefined && at - oldest > timeoutMs) {
+      this.destroy(`timed out after ${timeoutMs} ms`, 'timeout');
+    }
   }
 
-  destroy(reason: string): void {
+  /** Closes now if idle, else once the requests in flight have their replies. */
+  retire(): void {
+    this.#retiring = true;
+    if (this.#waiters.size === 0) this.destroy('server left the pool', 'closed');
+  }
+
+  destroy(reason: string, kind: LossKind): void {
     if (this.#closed) return;
-    this.#close(reason);
+    this.#close(reason, kind);
     this.#socket.destroy();
   }
 
@@ -129,48 +184,61 @@ export class ShardConnection {
   };
 
   readonly #onConnectTimeout = (): void => {
-    if (!this.#ready) this.destroy(`connect timed out after ${this.#owner.connectTimeoutMs} ms`);
+    if (!this.#ready)
+      this.destroy(`connect timed out after ${this.#owner.connectTimeoutMs} ms`, 'timeout');
   };
 
   readonly #onData = (chunk: Buffer): void => {
+    const at = tick();
+    const owner = this.#owner;
     const input = this.#input;
     input.push(chunk);
     const buf = input.buf;
     const length = input.length;
     let pos = 0;
+    let healthy = false;
     while (pos < length) {
       const end = this.#scanner.scan(buf, pos, length);
       if (end === REPLY_INCOMPLETE) break;
       if (end === REPLY_MALFORMED) {
-        this.destroy('malformed reply from shard');
+        this.destroy('malformed reply from shard', 'error');
         return;
       }
       const waiter = this.#waiters.shift();
-      this.#sentAt.shift();
+      const sentAt = this.#sentAt.shift() ?? at;
       if (waiter === undefined) {
-        this.destroy('reply with no request waiting for it');
+        this.destroy('reply with no request waiting for it', 'error');
         return;
       }
-      this.#owner.replyReceived(buf, pos, end);
+      owner.replyReceived(buf, pos, end, (at - sentAt) * 1000);
+      if (!healthy && !isFailureReply(buf, pos, end)) healthy = true;
       waiter.complete(buf, pos, end);
       pos = end;
     }
     input.consume(pos);
+    if (healthy) owner.repliesHealthy();
+    if (this.#retiring && this.#waiters.size === 0) this.destroy('server left the pool', 'closed');
+  };
+
+  readonly #onDrain = (): void => {
+    this.#owner.connectionDrained(this);
   };
 
   readonly #onError = (err: Error): void => {
-    this.#close(err.message);
+    this.#close(err.message, 'error');
   };
 
   readonly #onClose = (): void => {
-    this.#close('connection closed by shard');
+    this.#close('connection closed by shard', 'eof');
   };
 
-  #close(reason: string): void {
+  #close(reason: string, kind: LossKind): void {
     if (this.#closed) return;
     this.#closed = true;
     const error = errorReply(`ERR shard ${this.#owner.name} ${reason}`);
     for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) fail(w, error);
-    this.#owner.connectionLost(this, reason, this.#ready);
+    this.#owner.connectionLost(this, reason, this.#ready, kind);
+    // Clients paused on this connection's backlog must not wait for a drain that never comes.
+    this.#owner.connectionDrained(this);
   }
 }

@@ -1,29 +1,52 @@
 import type { RedisPoolConfig, ServerSpec } from '../../../engine/config/types.ts';
 import type { Logger } from '../../../engine/log.ts';
+import type { ServerCounters } from '../../../engine/metrics/snapshot.ts';
+import type { HealthTable } from '../../../engine/shared/health-memory.ts';
+import { ServerStats } from '../stats.ts';
 import type { FlushScheduler } from '../write-batch.ts';
-import { type ConnectionOwner, ShardConnection } from './connection.ts';
+import {
+  type ConnectionOwner,
+  isFailureReply,
+  type LossKind,
+  ShardConnection,
+} from './connection.ts';
 
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
 /** Connect timeout when the pool sets no `timeout`. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
 
+/** Told when a server reaches the pool's failure limit, for the main thread to eject it. */
+export type FailingListener = (server: number, reason: string) => void;
+
+/** Someone paused until a connection's backlog drains (a client session). */
+export interface DrainWaiter {
+  shardDrained(): void;
+}
+
 /**
  * One shard as seen from one worker: this worker's `server_connections` connections to it,
  * used round-robin, reconnected on demand, with a backoff after a failed connect during which
- * requests are refused at once rather than queued on a dead socket.
+ * requests are refused at once rather than queued on a dead socket. Failures are counted in
+ * shared memory, across workers, for ejection.
  */
 export class ShardServer implements ConnectionOwner {
   readonly name: string;
   readonly index: number;
+  readonly spec: ServerSpec;
   readonly redisAuth: string | null;
   readonly redisDb: number;
   readonly tcpKeepalive: boolean;
   readonly connectTimeoutMs: number;
+  readonly stats = new ServerStats();
   readonly #address: { host: string; port: number } | { path: string };
   readonly #conns: (ShardConnection | null)[];
   readonly #scheduler: FlushScheduler;
   readonly #log: Logger;
+  readonly #health: HealthTable;
+  readonly #failureLimit: number;
+  readonly #onFailing: FailingListener;
+  readonly #drainWaiters = new Set<DrainWaiter>();
   #next = 0;
   #backoffMs = 0;
   #downUntil = 0;
@@ -36,9 +59,12 @@ export class ShardServer implements ConnectionOwner {
     index: number,
     scheduler: FlushScheduler,
     log: Logger,
+    health: HealthTable,
+    onFailing: FailingListener,
   ) {
     this.name = spec.name;
     this.index = index;
+    this.spec = spec;
     this.redisAuth = pool.redisAuth;
     this.redisDb = pool.redisDb;
     this.tcpKeepalive = pool.tcpKeepalive;
@@ -50,6 +76,22 @@ export class ShardServer implements ConnectionOwner {
     this.#conns = new Array(pool.serverConnections).fill(null);
     this.#scheduler = scheduler;
     this.#log = log;
+    this.#health = health;
+    this.#failureLimit = pool.autoEjectHosts ? pool.serverFailureLimit : 0;
+    this.#onFailing = onFailing;
+  }
+
+  /** Whether a reload may keep this server as it is: the same connections, the same health memory. */
+  sameAs(pool: RedisPoolConfig, spec: ServerSpec, health: HealthTable): boolean {
+    return (
+      this.#health.sab === health.sab &&
+      this.name === spec.name &&
+      JSON.stringify(this.spec.address) === JSON.stringify(spec.address) &&
+      this.redisAuth === pool.redisAuth &&
+      this.redisDb === pool.redisDb &&
+      this.#conns.length === pool.serverConnections &&
+      this.connectTimeoutMs === (pool.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
+    );
   }
 
   /** A connection to send on, or null while the shard is in connect backoff. */
@@ -70,24 +112,57 @@ export class ShardServer implements ConnectionOwner {
     for (let i = 0; i < this.#conns.length; i++) this.pick();
   }
 
-  checkTimeouts(now: number, timeoutMs: number): void {
-    for (const c of this.#conns) if (c !== null) c.checkTimeout(now, timeoutMs);
+  checkTimeouts(at: number, timeoutMs: number): void {
+    for (const c of this.#conns) if (c !== null) c.checkTimeout(at, timeoutMs);
+  }
+
+  /** Pauses `waiter` until this server's connections drain (backpressure). */
+  waitForDrain(waiter: DrainWaiter): void {
+    this.#drainWaiters.add(waiter);
+  }
+
+  /** The server left the pool (reload): close each connection once its last reply is in. */
+  retire(): void {
+    for (const c of this.#conns) c?.retire();
   }
 
   close(): void {
-    for (const c of this.#conns) c?.destroy('legate is shutting down');
+    for (const c of this.#conns) c?.destroy('legate is shutting down', 'closed');
+  }
+
+  /** Counters with the gauges filled in from the connections as they are now. */
+  snapshotCounters(): ServerCounters {
+    const c = this.stats.counters;
+    let inQueue = 0;
+    let outQueueBytes = 0;
+    for (const conn of this.#conns) {
+      if (conn === null || conn.closed) continue;
+      inQueue += conn.inFlight;
+      outQueueBytes += conn.queuedBytes;
+    }
+    c.in_queue = inQueue;
+    c.out_queue_bytes = outQueueBytes;
+    return c;
   }
 
   connectionReady(): void {
-    if (this.#backoffMs !== 0)
+    this.stats.counters.server_connections++;
+    if (this.#backoffMs !== 0) {
       this.#log.info({ server: this.name }, 'shard %s reachable again', this.name);
+    }
     this.#backoffMs = 0;
     this.#downUntil = 0;
   }
 
-  connectionLost(conn: ShardConnection, reason: string, wasReady: boolean): void {
+  connectionLost(conn: ShardConnection, reason: string, wasReady: boolean, kind: LossKind): void {
     const i = this.#conns.indexOf(conn);
     if (i !== -1) this.#conns[i] = null;
+    const c = this.stats.counters;
+    if (wasReady) c.server_connections--;
+    if (kind === 'closed') return;
+    if (kind === 'eof') c.server_eof++;
+    else if (kind === 'error') c.server_err++;
+    else c.server_timedout++;
     this.lastError = reason;
     if (!wasReady) {
       this.#backoffMs = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, this.#backoffMs * 2));
@@ -99,7 +174,34 @@ export class ShardServer implements ConnectionOwner {
       this.name,
       reason,
     );
+    this.#failure(reason);
   }
 
-  replyReceived(): void {}
+  requestSent(bytes: number): void {
+    this.stats.sent(bytes);
+  }
+
+  replyReceived(buf: Buffer, start: number, end: number, micros: number): void {
+    this.stats.received(end - start, micros);
+    if (buf[start] === 45 /* - */ && isFailureReply(buf, start, end)) {
+      this.#failure(`replied ${buf.toString('latin1', start + 1, Math.min(end - 2, start + 80))}`);
+    }
+  }
+
+  repliesHealthy(): void {
+    this.#health.recordSuccess(this.index);
+  }
+
+  connectionDrained(): void {
+    if (this.#drainWaiters.size === 0) return;
+    const waiters = [...this.#drainWaiters];
+    this.#drainWaiters.clear();
+    for (const w of waiters) w.shardDrained();
+  }
+
+  /** Counts a failure across workers; the worker that reaches the limit tells the main thread. */
+  #failure(reason: string): void {
+    const failures = this.#health.recordFailure(this.index);
+    if (failures === this.#failureLimit) this.#onFailing(this.index, reason);
+  }
 }
