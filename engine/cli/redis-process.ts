@@ -34,28 +34,40 @@ export function requireProgram(program: string, debianPackage: string): void {
   }
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** Whether something accepts TCP connections on 127.0.0.1:port right now. */
+export function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Waits until `child` (named `what` in errors) accepts connections on 127.0.0.1:port. */
+export async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null)
+    if (child.exitCode !== null) {
       throw new LegateError(
-        'LEGATE_REDIS_START',
-        `redis-server on port ${port} exited with code ${child.exitCode}`,
+        'LEGATE_PROCESS_START',
+        `${what} on port ${port} exited with code ${child.exitCode}`,
       );
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
+    }
+    if (await acceptsConnections(port)) return;
+    if (Date.now() > deadline) {
       throw new LegateError(
-        'LEGATE_REDIS_START',
-        `redis-server on port ${port} did not start in ${timeoutMs} ms`,
+        'LEGATE_PROCESS_START',
+        `${what} on port ${port} did not start in ${timeoutMs} ms`,
       );
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -85,7 +97,7 @@ export async function startRedisServer(
     { stdio: 'ignore' },
   );
   try {
-    await waitForPort(port, child, 5000);
+    await waitForPort(port, child, 5000, 'redis-server');
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

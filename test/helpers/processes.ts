@@ -3,7 +3,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RedisProcess, startRedisServer } from '../../engine/cli/redis-process.ts';
+import {
+  freePort,
+  type RedisProcess,
+  startRedisServer,
+  waitForPort,
+} from '../../engine/cli/redis-process.ts';
 
 export { freePort, type RedisProcess, startRedisServer };
 
@@ -96,17 +101,30 @@ async function waitFor(
   }
 }
 
-/** Runs `legate` with args (e.g. `-c FILE -w 2`) and waits until every pool listens. */
+/**
+ * Runs `legate` with args (e.g. `-c FILE -w 2`) and waits until every pool listens. Unless the
+ * args choose them, the admin endpoint and the stats port bind free ports (read back from the
+ * log into `adminPort` and `statsPort`), so tests never collide on 9909 or 22222.
+ */
 export async function startLegate(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<RunningProcess> {
-  const child = spawn(NODE, [LEGATE_BIN, ...args], {
+  const given = (pattern: RegExp) => args.some((a) => pattern.test(a));
+  const extra = [
+    ...(given(/^--admin(=|$)/) ? [] : ['--admin', '127.0.0.1:0']),
+    ...(given(/^(-s|--stats-port(=|$))/) ? [] : ['-s', '0']),
+  ];
+  const child = spawn(NODE, [LEGATE_BIN, ...args, ...extra], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc = track(child);
   await waitFor(proc, /"msg":"legate [^"]* started on pid/, 'legate');
+  const admin = /"msg":"admin listening on [^"]*:(\d+) /.exec(proc.output());
+  const stats = /"msg":"stats listening on [^"]*:(\d+)"/.exec(proc.output());
+  if (admin) proc.adminPort = Number(admin[1]);
+  if (stats) proc.statsPort = Number(stats[1]);
   return proc;
 }
 
@@ -124,22 +142,12 @@ export async function startNutcracker(
     },
   );
   const proc = track(child);
-  const { connect } = await import('node:net');
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(listenPort, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return proc;
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`nutcracker did not start:\n${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await waitForPort(listenPort, child, 10000, 'nutcracker');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${proc.output()}`);
   }
+  return proc;
 }
 
 /** Runs a command to completion, capturing its output. */
