@@ -10,6 +10,10 @@ declare -A NEEDED=(
   [redis-benchmark]=redis-tools
   [nutcracker]=nutcracker
   [tmux]=tmux
+  # observability tests: `promtool check metrics` on /metrics
+  [promtool]=prometheus
+  # scripts/debian13-root.sh: a Debian 13 root for the uWebSockets.js tests where glibc < 2.38
+  [debootstrap]=debootstrap
 )
 
 missing=()
@@ -28,6 +32,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Debian's packages start their own daemons where systemd runs; legate's tests start their own.
-for service in redis-server nutcracker; do
+for service in redis-server nutcracker prometheus; do
   $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true
 done

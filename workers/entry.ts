@@ -73,10 +73,12 @@ class WorkerRuntime {
     }
     for (const [name, pool] of this.#pools) if (!next.has(name)) retired.push(pool);
     this.#pools = next;
-    const deadline = Date.now() + generation.config.drainTimeoutMs;
-    // Close before opening: a pool that moved may reuse an address another pool gave up.
-    await Promise.all(retired.map((p) => p.drain(deadline)));
+    // Close before opening: a pool that moved may reuse an address another pool gave up. The
+    // retired pools' clients drain after the new listeners are up, not before.
+    for (const p of retired) p.stopAccepting();
     for (const p of opened) await p.listen();
+    const deadline = Date.now() + generation.config.drainTimeoutMs;
+    await Promise.all(retired.map((p) => p.drain(deadline)));
   }
 
   snapshot(): void {

@@ -1,4 +1,5 @@
 import type { LegateConfig } from '../config/types.ts';
+import type { PoolCounters, ServerCounters } from '../metrics/snapshot.ts';
 import type { PoolView } from '../metrics/store.ts';
 import type { HttpEngine, HttpRequest, HttpResponse } from './http-engine.ts';
 
@@ -39,19 +40,64 @@ export function redactedConfig(config: LegateConfig): unknown {
   };
 }
 
-const PERCENTILES = [50, 90, 99, 99.9];
+const PERCENTILES = [50, 90, 99, 99.9] as const;
 
-/** GET /stats: the same numbers as /metrics, as JSON, with latency percentiles in microseconds. */
-export function statsJson(source: AdminSource): unknown {
-  const states = source.serverStates();
-  const latency = (h: PoolView['latency']) => ({
+/** Latency percentiles in microseconds, from merged HDR histograms (cumulative since start). */
+export interface LatencyJson {
+  readonly count: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly 'p99.9': number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export interface ServerJson extends ServerCounters {
+  readonly name: string;
+  readonly ejected: boolean;
+  readonly ejects: number;
+  /** Unix seconds of the last ejection; 0 if never. */
+  readonly ejected_at: number;
+  readonly latency_us: LatencyJson;
+}
+
+export interface PoolJson extends PoolCounters {
+  readonly name: string;
+  /** Mean Unix ms of the worker snapshots these numbers come from (for rates); 0 before any. */
+  readonly updated_at_ms: number;
+  readonly latency_us: LatencyJson;
+  readonly servers: readonly ServerJson[];
+}
+
+/** The document GET /stats answers (and `legate top` reads). */
+export interface StatsJson {
+  readonly service: 'legate';
+  readonly version: string;
+  readonly uptime_s: number;
+  readonly workers: number;
+  readonly workers_ready: number;
+  readonly latency_unit: 'us';
+  readonly pools: readonly PoolJson[];
+}
+
+function latencyJson(h: PoolView['latency']): LatencyJson {
+  const at = (p: (typeof PERCENTILES)[number]) =>
+    h.totalCount === 0 ? 0 : h.getValueAtPercentile(p);
+  return {
     count: h.totalCount,
-    ...Object.fromEntries(
-      PERCENTILES.map((p) => [`p${p}`, h.totalCount === 0 ? 0 : h.getValueAtPercentile(p)]),
-    ),
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    'p99.9': at(99.9),
     max: h.maxValue,
     mean: Math.round(h.mean),
-  });
+  };
+}
+
+/** GET /stats: the same numbers as /metrics, as JSON, with latency percentiles in microseconds. */
+export function statsJson(source: AdminSource): StatsJson {
+  const states = source.serverStates();
   return {
     service: 'legate',
     version: source.version,
@@ -62,7 +108,8 @@ export function statsJson(source: AdminSource): unknown {
     pools: source.pools().map((p) => ({
       name: p.name,
       ...p.counters,
-      latency_us: latency(p.latency),
+      updated_at_ms: p.updatedAt,
+      latency_us: latencyJson(p.latency),
       servers: p.servers.map((s, i) => {
         const st = states.get(p.name)?.[i];
         return {
@@ -71,7 +118,7 @@ export function statsJson(source: AdminSource): unknown {
           ejects: st?.ejects ?? 0,
           ejected_at: st?.ejectedAt ?? 0,
           ...s.counters,
-          latency_us: latency(s.latency),
+          latency_us: latencyJson(s.latency),
         };
       }),
     })),

@@ -4,6 +4,14 @@ import { STATUS_TEXT } from './http-engine.ts';
 
 // uWebSockets.js ships as CommonJS with native binaries; its types come from its index.d.ts.
 type Uws = typeof import('uWebSockets.js');
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (token: import('uWebSockets.js').us_listen_socket | false) => void,
+) => void;
+// `ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT` in index.d.ts; the binding exports no such object.
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
 /** Loads uWebSockets.js; throws with the reason (e.g. glibc older than 2.38) when it cannot. */
 export function loadUws(): Uws {
@@ -46,15 +54,27 @@ export class UwsHttpEngine implements HttpEngine {
             res
               .writeStatus(STATUS_TEXT[r.status] ?? String(r.status))
               .writeHeader('content-type', r.contentType)
-              .writeHeader('cache-control', 'no-store')
-              .end(r.body);
+              .writeHeader('cache-control', 'no-store');
+            // uWS writes whatever body it is given, even to HEAD (node:http drops it); the client
+            // would then read those bytes as the start of its next response on the connection.
+            if (method === 'HEAD') res.endWithoutBody(Buffer.byteLength(r.body));
+            else res.end(r.body);
           });
         });
     });
     return new Promise((resolve, reject) => {
-      app.listen(host, port, (token) => {
+      // uWS binds with SO_REUSEPORT unless told otherwise: a second legate on the same admin
+      // port would start and silently take half the scrapes. node:http refuses it; so does this.
+      // index.d.ts lacks the (host, port, options, cb) form that the binding accepts.
+      const listen = app.listen as unknown as ListenWithOptions;
+      listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
         if (!token) {
-          reject(new Error(`cannot listen on ${host}:${port}`));
+          // An app left open keeps a uWS handle that aborts Node when its thread exits.
+          app.close();
+          if (this.#app === app) this.#app = null;
+          reject(
+            new Error(`cannot listen on ${host}:${port} (in use, or not an address of this host)`),
+          );
           return;
         }
         this.#listenSocket = token;

@@ -32,7 +32,10 @@ export function twemproxyStats(source: AdminSource): Record<string, unknown> {
       fragments: p.counters.fragments,
     };
     p.servers.forEach((s, i) => {
+      // nutcracker counts server connections in both totals. Workers report only the open
+      // ones, so those stand for "opened" too: a lower bound, but never below curr_connections.
       current += s.counters.server_connections;
+      total += s.counters.server_connections;
       const c = s.counters;
       pool[s.name] = {
         server_eof: c.server_eof,

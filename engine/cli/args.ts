@@ -25,6 +25,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { long: 'mbuf-size', short: 'm', takes: 'value' },
   { long: 'admin', takes: 'value' },
   { long: 'pool', takes: 'value' },
+  { long: 'interval', takes: 'value' },
+  { long: 'once', takes: 'flag' },
 ];
 
 export interface ParsedArgs {

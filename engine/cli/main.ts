@@ -8,7 +8,7 @@ import { intOption, type ParsedArgs, parseArgs } from './args.ts';
 import { choosePool, locateKeys, splitKeys } from './locate.ts';
 import { USAGE } from './usage.ts';
 
-const COMMANDS = ['run', 'demo', 'locate'] as const;
+const COMMANDS = ['run', 'demo', 'locate', 'top'] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** nutcracker's -v levels (0-11, default 5) mapped onto pino's. */
@@ -54,6 +54,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'demo') {
       const { runDemo } = await import('./demo.ts');
       return await runDemo(args);
+    }
+    if (command === 'top') {
+      if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+      const { runTop } = await import('./top.ts');
+      return await runTop(args);
     }
     const file = configFile(args);
     const config = loadConfig(file);

@@ -9,6 +9,10 @@ Usage:
                                        print KEY<TAB>POOL<TAB>SERVER for each key
                                        (keys from standard input, one a line, when none given)
   legate demo [-w N]                   three local redis-server shards and legate on 127.0.0.1:6379
+  legate top [--admin ADDR:PORT] [--interval MS] [--once]
+                                       live view of a running legate (from its admin server):
+                                       per pool and server ops/s, errors/s, p50/p99/max latency,
+                                       connections, ejections; --once prints one plain frame
 
 Options (nutcracker's letters where nutcracker has the flag):
   -h, --help                 this help
@@ -21,6 +25,8 @@ Options (nutcracker's letters where nutcracker has the flag):
                              error (<=3), warn (4), info (5), debug (6-7), trace (>=8)
       --admin=ADDR:PORT      admin server address (default: $LEGATE_ADMIN, else 127.0.0.1:9909)
       --pool=NAME            with 'locate': the pool (needed when the file has several)
+      --interval=MS          with 'top': how often to poll and redraw (default 1000)
+      --once                 with 'top': print one frame without terminal control codes, exit
 
 Environment: LEGATE_CONFIG, LEGATE_WORKERS, LEGATE_LOG_LEVEL, LEGATE_ADMIN.
 `;

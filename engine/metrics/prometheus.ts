@@ -176,13 +176,13 @@ export function renderPrometheus(pools: readonly PoolView[], facts: ProcessFacts
   serverMetric(
     'legate_server_in_queue',
     'in_queue',
-    'Requests sent to the server awaiting a reply.',
+    'Requests queued for the server, not yet written.',
     'gauge',
   );
   serverMetric(
     'legate_server_out_queue',
     'out_queue',
-    'Requests queued for the server, not yet written.',
+    'Requests written to the server, awaiting their reply.',
     'gauge',
   );
   x.family('legate_server_ejected', 'gauge', '1 while the server is ejected from its ring.', () => {

@@ -30,10 +30,10 @@ export interface ServerCounters {
   request_bytes: number;
   responses: number;
   response_bytes: number;
-  /** Gauge: requests sent, awaiting their reply. */
+  /** Gauge: requests queued for the server, not yet written (twemproxy's in_queue). */
   in_queue: number;
   in_queue_bytes: number;
-  /** Gauge: requests queued, not yet written to the socket. */
+  /** Gauge: requests written to the server, awaiting their reply (twemproxy's out_queue). */
   out_queue: number;
   out_queue_bytes: number;
 }

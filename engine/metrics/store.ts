@@ -21,6 +21,12 @@ export interface PoolView {
   readonly counters: PoolCounters;
   readonly latency: Histogram;
   readonly servers: ServerView[];
+  /**
+   * Mean time (Unix ms) of the live workers' snapshots merged here; 0 before any. Rates are
+   * counter differences over differences of this, not of the reader's clock: counters move only
+   * when a snapshot lands, so a reader's own clock would see steps, not a rate.
+   */
+  updatedAt: number;
 }
 
 function addCounters<T extends object>(into: T, from: T, includeGauges: boolean): void {
@@ -30,14 +36,24 @@ function addCounters<T extends object>(into: T, from: T, includeGauges: boolean)
   }
 }
 
+/** What replaced workers had counted, per pool, folded into one total. */
+interface Retired {
+  readonly counters: PoolCounters;
+  readonly latency: Histogram;
+  readonly servers: Map<string, { counters: ServerCounters; latency: Histogram }>;
+}
+
 /**
  * The main thread's merge of the workers' snapshots: the latest from each live worker, plus
  * what workers that died had counted (their gauges die with them, their counters do not).
  */
 export class MetricsStore {
   readonly #latest = new Map<number, WorkerSnapshot>();
-  /** Counters and histograms of workers that were replaced. */
-  #retired: WorkerSnapshot[] = [];
+  /**
+   * Counters and histograms of workers that were replaced, folded in as they retire: a worker
+   * in a crash loop must not make every later /metrics request decode one more snapshot.
+   */
+  readonly #retired = new Map<string, Retired>();
 
   update(snapshot: WorkerSnapshot): void {
     this.#latest.set(snapshot.worker, snapshot);
@@ -48,7 +64,24 @@ export class MetricsStore {
     const last = this.#latest.get(worker);
     if (last === undefined) return;
     this.#latest.delete(worker);
-    this.#retired.push(last);
+    for (const ps of last.pools) {
+      let r = this.#retired.get(ps.name);
+      if (r === undefined) {
+        r = { counters: emptyPoolCounters(), latency: latencyHistogram(), servers: new Map() };
+        this.#retired.set(ps.name, r);
+      }
+      addCounters(r.counters, ps.counters, false);
+      addEncoded(r.latency, ps.latency);
+      for (const ss of ps.servers) {
+        let rs = r.servers.get(ss.name);
+        if (rs === undefined) {
+          rs = { counters: emptyServerCounters(), latency: latencyHistogram() };
+          r.servers.set(ss.name, rs);
+        }
+        addCounters(rs.counters, ss.counters, false);
+        addEncoded(rs.latency, ss.latency);
+      }
+    }
   }
 
   /** Merged view of every pool in `poolOrder` (names of the running config). */
@@ -64,24 +97,42 @@ export class MetricsStore {
           counters: emptyServerCounters(),
           latency: latencyHistogram(),
         })),
+        updatedAt: 0,
       });
     }
-    const add = (snapshot: WorkerSnapshot, live: boolean) => {
+    for (const [name, r] of this.#retired) {
+      const pv = pools.get(name);
+      if (pv === undefined) continue;
+      addCounters(pv.counters, r.counters, false);
+      pv.latency.add(r.latency);
+      for (const sv of pv.servers) {
+        const rs = r.servers.get(sv.name);
+        if (rs === undefined) continue;
+        addCounters(sv.counters, rs.counters, false);
+        sv.latency.add(rs.latency);
+      }
+    }
+    const reporting = new Map<string, number>();
+    for (const snapshot of this.#latest.values()) {
       for (const ps of snapshot.pools) {
         const pv = pools.get(ps.name);
         if (pv === undefined) continue;
-        addCounters(pv.counters, ps.counters, live);
+        pv.updatedAt += snapshot.at;
+        reporting.set(ps.name, (reporting.get(ps.name) ?? 0) + 1);
+        addCounters(pv.counters, ps.counters, true);
         addEncoded(pv.latency, ps.latency);
         for (const ss of ps.servers) {
           const sv = pv.servers.find((s) => s.name === ss.name);
           if (sv === undefined) continue;
-          addCounters(sv.counters, ss.counters, live);
+          addCounters(sv.counters, ss.counters, true);
           addEncoded(sv.latency, ss.latency);
         }
       }
-    };
-    for (const s of this.#retired) add(s, false);
-    for (const s of this.#latest.values()) add(s, true);
+    }
+    for (const [name, n] of reporting) {
+      const pv = pools.get(name);
+      if (pv !== undefined) pv.updatedAt = Math.round(pv.updatedAt / n);
+    }
     return [...pools.values()];
   }
 

@@ -128,20 +128,25 @@ export async function startLegate(
   return proc;
 }
 
-/** Runs Debian's nutcracker on a config file and waits until it accepts connections. */
+/**
+ * Runs Debian's nutcracker on a config file and waits until it accepts connections; its stats
+ * port is a free one, in `statsPort`. `extra` adds flags (e.g. `-i 100` for fresher stats).
+ */
 export async function startNutcracker(
   configFile: string,
   listenPort: number,
+  extra: readonly string[] = [],
 ): Promise<RunningProcess> {
   const statsPort = await freePort();
   const child = spawn(
     'nutcracker',
-    ['-c', configFile, '-s', String(statsPort), '-a', '127.0.0.1', '-v', '4'],
+    ['-c', configFile, '-s', String(statsPort), '-a', '127.0.0.1', '-v', '4', ...extra],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   const proc = track(child);
+  proc.statsPort = statsPort;
   try {
     await waitForPort(listenPort, child, 10000, 'nutcracker');
   } catch (err) {
@@ -173,6 +178,8 @@ export function run(
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(out), stderr: err });
     });
+    // A program that exits without reading its input (tmux) must not fail the caller with EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }

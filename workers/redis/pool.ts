@@ -19,14 +19,16 @@ import { PoolStats } from './stats.ts';
 import type { FlushScheduler } from './write-batch.ts';
 
 const EMPTY = Buffer.alloc(0);
+/** How long a closing pool lets its last error replies reach the clients before cutting them off. */
+const CLOSE_GRACE_MS = 100;
 const MAX_CLIENTS = errorReply('ERR max number of clients reached');
 
+/**
+ * The bulk limit stays Redis's own (so a length Redis calls invalid gets Redis's words); a
+ * request within it but over max_request_bytes is told that limit by name.
+ */
 function limitsOf(config: RedisPoolConfig): RequestLimits {
-  return {
-    ...DEFAULT_LIMITS,
-    maxBulkBytes: config.maxRequestBytes,
-    maxRequestBytes: config.maxRequestBytes,
-  };
+  return { ...DEFAULT_LIMITS, maxRequestBytes: config.maxRequestBytes };
 }
 
 /** Where the worker shares its place among all workers, for ids unique across the process. */
@@ -192,7 +194,7 @@ export class RedisPool {
 
   /** Stops accepting; clients get the replies they are owed, then are closed; all by `deadline` (ms). */
   async drain(deadline: number): Promise<void> {
-    await this.#closeListener();
+    this.stopAccepting();
     for (const s of this.#sessions) s.drain();
     while (this.#sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
@@ -200,17 +202,28 @@ export class RedisPool {
     await this.close();
   }
 
+  /**
+   * Shards first: requests still waiting are answered `-ERR shard … legate is shutting down`, and
+   * draining sessions end once that is written; after a short grace the rest are cut off.
+   */
   async close(): Promise<void> {
     if (this.#timeoutSweep) clearInterval(this.#timeoutSweep);
-    await this.#closeListener();
-    for (const s of this.#sessions) s.close();
+    this.stopAccepting();
+    // Stopped first, so that the failed replies below cannot let a session dispatch anew.
+    for (const s of this.#sessions) s.stop();
     for (const s of this.servers) s.close();
+    if (this.#sessions.size > 0) await new Promise((r) => setTimeout(r, CLOSE_GRACE_MS));
+    for (const s of this.#sessions) s.close();
   }
 
-  async #closeListener(): Promise<void> {
+  /**
+   * Closes the listening socket now, freeing its address. Not awaited: `server.close`'s callback
+   * waits for every accepted connection to end, which is what draining them is for.
+   */
+  stopAccepting(): void {
     const listener = this.#listener;
     this.#listener = null;
-    if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
+    listener?.close();
   }
 
   readonly #onConnection = (socket: Socket): void => {

@@ -45,7 +45,14 @@ import { WriteBatch } from './write-batch.ts';
 /** Past this many bytes queued toward one shard connection, the sending client pauses until it drains. */
 const SHARD_BACKLOG_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Requests a client may have in flight before its first reply tells how large its replies are:
+ * its reply-size estimate starts at client_max_output_bytes / INITIAL_WINDOW.
+ */
+const INITIAL_WINDOW = 16;
+
 const NOAUTH = errorReply('NOAUTH Authentication required.');
+const TRUNCATED = errorReply('ERR Protocol error: the connection ended in the middle of a request');
 
 /**
  * One client connection: parses its requests, routes each to a shard (or splits it, or answers
@@ -65,11 +72,21 @@ export class ClientSession implements LocalSession, DrainWaiter {
   #keys = new Int32Array(16);
   #servers = new Int32Array(16);
   #closing = false;
+  /** The client ended its side of the connection (it may still read). */
+  #ended = false;
+  /** legate is stopping (or the pool was removed): no more reads; answer, then close. */
+  #draining = false;
   /** Reads are paused: too many replies owed, too many bytes queued toward us, or a shard backlog. */
   #paused = false;
   #waitingOnShard = false;
   #maxPending: number;
   #maxOutput: number;
+  /**
+   * The size of this client's replies (fast to rise, slow to fall), so that requests in flight
+   * count toward client_max_output_bytes before their replies arrive: without it a client that
+   * pipelines large MGETs and never reads would have thousands of them answered into memory.
+   */
+  #replyEstimate: number;
 
   constructor(id: number, pool: RedisPool, socket: Socket) {
     this.id = id;
@@ -78,6 +95,7 @@ export class ClientSession implements LocalSession, DrainWaiter {
     this.#parser = new RequestParser(pool.requestLimits);
     this.#maxPending = pool.config.clientMaxPending;
     this.#maxOutput = pool.config.clientMaxOutputBytes;
+    this.#replyEstimate = this.#maxOutput / INITIAL_WINDOW;
     this.#socket = socket;
     this.#batch = new WriteBatch(socket, pool.scheduler);
     socket.setNoDelay(true);
@@ -98,11 +116,15 @@ export class ClientSession implements LocalSession, DrainWaiter {
     const slots = this.#slots;
     const stats = this.pool.stats;
     const at = now;
+    let estimate = this.#replyEstimate;
     for (let s = slots.peek(); s?.buf; s = slots.peek()) {
       slots.shift();
+      const size = s.end - s.start;
+      estimate = size > estimate ? size : estimate + (size - estimate) * 0.125;
       this.#batch.pushRange(s.buf, s.start, s.end);
       stats.replied((at - s.readAt) * 1000);
     }
+    this.#replyEstimate = estimate;
     if (this.#closing && slots.size === 0) {
       this.#finish();
     } else if (this.#paused) {
@@ -116,16 +138,33 @@ export class ClientSession implements LocalSession, DrainWaiter {
     this.#maybeResume();
   }
 
-  /** Graceful stop: read nothing more, answer what was asked, then close. */
+  /**
+   * Graceful stop: read nothing more, answer what was asked (requests already read but held back
+   * by a limit included), then close. A request only partly read is dropped.
+   */
   drain(): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (this.#closing || this.#draining) return;
+    this.#draining = true;
     this.#socket.pause();
-    if (this.#slots.size === 0) this.#finish();
+    if (!this.#paused) this.#inputEnded();
   }
 
+  /** Bytes queued toward this client, plus its replies not yet written at their estimated size. */
+  #owedBytes(): number {
+    return (
+      this.#socket.writableLength +
+      this.#batch.pendingBytes +
+      this.#slots.size * this.#replyEstimate
+    );
+  }
+
+  /** Whether to stop taking requests: checked after each one, so one read cannot overshoot. */
   #overLimits(): boolean {
-    return this.#slots.size > this.#maxPending || this.#socket.writableLength > this.#maxOutput;
+    return (
+      this.#waitingOnShard ||
+      this.#slots.size >= this.#maxPending ||
+      this.#owedBytes() > this.#maxOutput
+    );
   }
 
   #maybeResume(): void {
@@ -133,12 +172,25 @@ export class ClientSession implements LocalSession, DrainWaiter {
       this.#closing ||
       this.#waitingOnShard ||
       this.#slots.size > this.#maxPending / 2 ||
-      this.#socket.writableLength > this.#maxOutput / 2
+      this.#owedBytes() > this.#maxOutput / 2
     ) {
       return;
     }
     this.#paused = false;
-    this.#socket.resume();
+    // Requests read before the pause come first; they may pause the client again.
+    if (this.#input.length > 0) {
+      this.#parseInput(tick());
+      if (this.#paused || this.#closing) return;
+    }
+    if (this.#ended || this.#draining) this.#inputEnded();
+    else this.#socket.resume();
+  }
+
+  /** Dispatches nothing more, buffered requests included; closes once the replies owed are written. */
+  stop(): void {
+    this.#closing = true;
+    this.#socket.pause();
+    if (this.#slots.size === 0) this.#finish();
   }
 
   /** Answers with `reply`, then closes once every earlier reply has been written (QUIT, errors). */
@@ -163,8 +215,14 @@ export class ClientSession implements LocalSession, DrainWaiter {
 
   readonly #onData = (chunk: Buffer): void => {
     const at = tick();
+    this.#input.push(chunk);
+    // Paused with requests still buffered, a read that was already on its way waits its turn.
+    if (!this.#paused && !this.#draining) this.#parseInput(at);
+  };
+
+  /** Dispatches the buffered requests until the input runs out or a limit pauses the client. */
+  #parseInput(at: number): void {
     const input = this.#input;
-    input.push(chunk);
     const buf = input.buf;
     const length = input.length;
     const parser = this.#parser;
@@ -178,19 +236,21 @@ export class ClientSession implements LocalSession, DrainWaiter {
         pos = length;
         break;
       }
+      const end = parser.end;
       if (r === COMPLETE) {
         const inline = parser.inline;
-        if (inline === null) this.#dispatch(buf, pos, parser.end, at);
+        if (inline === null) this.#dispatch(buf, pos, end, at);
         else this.#dispatch(inline, 0, inline.length, at);
       }
-      pos = parser.end;
+      pos = end;
+      if (this.#overLimits()) break;
     }
     input.consume(pos);
-    if (!this.#closing && (this.#waitingOnShard || this.#overLimits())) {
+    if (!this.#closing && this.#overLimits()) {
       this.#paused = true;
       this.#socket.pause();
     }
-  };
+  }
 
   readonly #onDrain = (): void => {
     if (this.#paused) this.#maybeResume();
@@ -202,9 +262,24 @@ export class ClientSession implements LocalSession, DrainWaiter {
    */
   readonly #onEnd = (): void => {
     this.pool.stats.counters.client_eof++;
+    this.#ended = true;
+    // Paused, requests may still be buffered: they are answered first, then #inputEnded runs.
+    if (!this.#paused) this.#inputEnded();
+  };
+
+  /** Every request the client sent is dispatched: close once they are answered. */
+  #inputEnded(): void {
+    if (!this.#closing && !this.#draining && this.#input.length > 0) {
+      // The last request was cut short: say so rather than close without a word.
+      this.pool.stats.counters.client_err++;
+      this.#parser.reset();
+      this.#input.consume(this.#input.length);
+      this.closeAfter(this.#newSlot(now), TRUNCATED);
+      return;
+    }
     this.#closing = true;
     if (this.#slots.size === 0) this.#finish();
-  };
+  }
 
   readonly #onError = (): void => {
     this.pool.stats.counters.client_err++;

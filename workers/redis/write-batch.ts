@@ -24,6 +24,11 @@ export class WriteBatch {
     return this.#bytes;
   }
 
+  /** Parts (whole requests or replies) collected this turn, not yet written. */
+  get pendingParts(): number {
+    return this.#bufs.length;
+  }
+
   push(bytes: Buffer): void {
     this.pushRange(bytes, 0, bytes.length);
   }

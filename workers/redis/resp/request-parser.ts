@@ -67,8 +67,10 @@ export class RequestParser {
     if (buf[start] !== 42 /* '*' */) return this.#parseInline(buf, start, length);
     if (this.#wanted < 0) {
       const lineEnd = this.#findLineEnd(buf, start, length);
-      if (lineEnd < 0)
-        return lineEnd === -1 ? INCOMPLETE : this.#fail('too big mbulk count string');
+      if (lineEnd === -1) return INCOMPLETE;
+      // A count line ended by a bare LF is not a number, as Redis reads it.
+      if (lineEnd === -3) return this.#fail('invalid multibulk length');
+      if (lineEnd < 0) return this.#fail('too big mbulk count string');
       const n = parseLength(buf, start + 1, lineEnd);
       if (n < -1 || n === NOT_A_NUMBER || n > this.#limits.maxArgs) {
         return this.#fail('invalid multibulk length');
@@ -93,6 +95,7 @@ export class RequestParser {
       }
       const lineEnd = this.#findLineEnd(buf, pos, length);
       if (lineEnd === -1) break;
+      if (lineEnd === -3) return this.#fail('invalid bulk length');
       if (lineEnd < 0) return this.#fail('too big bulk count string');
       const len = parseLength(buf, pos + 1, lineEnd);
       if (len < 0 || len > this.#limits.maxBulkBytes) return this.#fail('invalid bulk length');

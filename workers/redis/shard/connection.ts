@@ -84,6 +84,9 @@ export class ShardConnection {
   readonly #scanner = new ReplyScanner();
   readonly #waiters = new Fifo<ReplyWaiter>();
   readonly #sentAt = new Fifo<number>();
+  /** Sizes of the requests awaiting replies, for twemproxy's in_queue_bytes. */
+  readonly #sizes = new Fifo<number>();
+  #inFlightBytes = 0;
   #ready = false;
   #closed = false;
   /** Reload: the server left the pool; close once the last reply is in. */
@@ -140,9 +143,14 @@ export class ShardConnection {
     return this.#socket.writableLength + this.#batch.pendingBytes;
   }
 
+  /** Bytes of the requests awaiting replies. */
+  get inFlightBytes(): number {
+    return this.#inFlightBytes;
+  }
+
   /** Requests queued in this turn's batch, not yet handed to the socket. */
-  get queuedBytes(): number {
-    return this.#batch.pendingBytes;
+  get queuedRequests(): number {
+    return this.#batch.pendingParts;
   }
 
   /** Queues buf[start, end) (one whole request) and the waiter for its reply. */
@@ -150,6 +158,8 @@ export class ShardConnection {
     this.#batch.pushRange(buf, start, end);
     this.#waiters.push(waiter);
     this.#sentAt.push(now);
+    this.#sizes.push(end - start);
+    this.#inFlightBytes += end - start;
     this.#owner.requestSent(end - start);
   }
 
@@ -206,6 +216,7 @@ export class ShardConnection {
       }
       const waiter = this.#waiters.shift();
       const sentAt = this.#sentAt.shift() ?? at;
+      this.#inFlightBytes -= this.#sizes.shift() ?? 0;
       if (waiter === undefined) {
         this.destroy('reply with no request waiting for it', 'error');
         return;

@@ -130,18 +130,28 @@ export class ShardServer implements ConnectionOwner {
     for (const c of this.#conns) c?.destroy('legate is shutting down', 'closed');
   }
 
-  /** Counters with the gauges filled in from the connections as they are now. */
+  /**
+   * Counters with the gauges filled in from the connections as they are now, in twemproxy's
+   * sense: in_queue is requests not yet written to the server, out_queue those written and
+   * awaiting their reply.
+   */
   snapshotCounters(): ServerCounters {
     const c = this.stats.counters;
-    let inQueue = 0;
-    let outQueueBytes = 0;
+    let waiting = 0;
+    let waitingBytes = 0;
+    let unsent = 0;
+    let unsentBytes = 0;
     for (const conn of this.#conns) {
       if (conn === null || conn.closed) continue;
-      inQueue += conn.inFlight;
-      outQueueBytes += conn.queuedBytes;
+      waiting += conn.inFlight;
+      waitingBytes += conn.inFlightBytes;
+      unsent += conn.queuedRequests;
+      unsentBytes += conn.bufferedBytes;
     }
-    c.in_queue = inQueue;
-    c.out_queue_bytes = outQueueBytes;
+    c.in_queue = unsent;
+    c.in_queue_bytes = unsentBytes;
+    c.out_queue = Math.max(0, waiting - unsent);
+    c.out_queue_bytes = Math.max(0, waitingBytes - unsentBytes);
     return c;
   }
 

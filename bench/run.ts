@@ -1,0 +1,51 @@
+// `npm run bench -- NAME [options]`: one entry point for every benchmark in bench/.
+import { existsSync } from 'node:fs';
+
+type BenchMain = (args: readonly string[]) => Promise<number>;
+
+const BENCHES: Record<string, { file: string; what: string }> = {
+  redis: {
+    file: './redis.ts',
+    what: 'legate vs nutcracker vs direct redis-server (redis-benchmark)',
+  },
+  ring: { file: './ring.ts', what: 'ketama ring building and lookup' },
+};
+
+function usage(): string {
+  const lines = Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(8)}${b.what}`);
+  return `usage: npm run bench -- NAME [options]   (NAME --help for its options)\n\n${lines.join('\n')}\n`;
+}
+
+/** Loads a bench module by path at run time, so one missing bench does not break the others. */
+async function load(name: string, file: string): Promise<BenchMain> {
+  const url = new URL(file, import.meta.url);
+  if (!existsSync(url))
+    throw new Error(`bench '${name}' is not there yet: ${url.pathname} does not exist`);
+  const mod: unknown = await import(url.href);
+  const main = (mod as { main?: unknown }).main;
+  if (typeof main !== 'function')
+    throw new Error(`bench '${name}': ${url.pathname} does not export a main(args) function`);
+  return main as BenchMain;
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const bench = BENCHES[name];
+  if (!bench) {
+    process.stderr.write(`unknown bench '${name}'\n${usage()}`);
+    return 2;
+  }
+  try {
+    const main = await load(name, bench.file);
+    return await main(rest);
+  } catch (err) {
+    process.stderr.write(`bench ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await run(process.argv.slice(2));
