@@ -96,7 +96,7 @@ it('SIGTERM: requests in flight get their replies, new connections are refused, 
   legate.child.kill('SIGTERM');
   await waitForLog(legate, /"msg":"received SIGTERM, draining"/, 2000, from);
   // The listeners close at once: no new connection gets in while the old ones are answered.
-  await until(async () => !(await accepts(port)), 500, 'listeners closed after SIGTERM');
+  await until(async () => !(await accepts(port)), 3000, 'listeners closed after SIGTERM');
   for (let i = 0; i < 5; i++) assert.equal(await accepts(port), false, 'refused during the drain');
 
   for (const [i, r] of replies.entries()) {

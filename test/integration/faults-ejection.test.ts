@@ -172,7 +172,7 @@ describe('auto_eject_hosts: true, two workers', () => {
       new RegExp(
         `"msg":"server ${name.replace(/\./g, '\\.')} ejected from pool main after 2 failures: [^"]*"`,
       ),
-      1000,
+      5000,
       logFrom,
     );
     assert.ok(line, `ejected within ${took} ms`);
