@@ -161,7 +161,8 @@ function generators(): Gen[] {
     (r) => ['EXPIRE', key(r), EX, pick(r, ['NX', 'XX'])],
     (r) => ['PEXPIRE', key(r), PX],
     (r) => ['EXPIREAT', key(r), '4102444800'],
-    (r) => ['EXPIRETIME', key(r)],
+    // No EXPIRETIME: after a relative EXPIRE it reads each server's clock, so the two runs
+    // differ by a second whenever they straddle one.
     (r) => ['TTL', key(r)],
     (r) => ['PERSIST', key(r)],
     // keyspace, single key

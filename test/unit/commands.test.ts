@@ -22,10 +22,10 @@ import {
   keysErrorMessage,
   lookupCommand,
   lookupSubcommand,
-  parseIntBytes,
 } from '../../workers/redis/commands/lookup.ts';
 import { CommandId, FIRST_TABLE_ID, Reason } from '../../workers/redis/commands/policy.ts';
 import { COMMAND_TABLE, REDIS_VERSION } from '../../workers/redis/commands/table.generated.ts';
+import { parseIntBytes } from '../../workers/redis/resp/integer.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TABLE = join(ROOT, 'workers/redis/commands/table.generated.ts');

@@ -1,7 +1,7 @@
 import type { RequestSlot } from './request-slot.ts';
 import { errorReply, integerReply, OK } from './resp/encode.ts';
+import { parseIntBytes } from './resp/integer.ts';
 import { ReplyScanner } from './resp/reply-scanner.ts';
-import { parseLength } from './resp/request-parser.ts';
 import type { ReplyWaiter } from './shard/reply-waiter.ts';
 
 /** How the parts' replies become the client's one reply. */
@@ -86,7 +86,7 @@ export class Fanout {
         for (const p of this.parts) {
           const n =
             p.buf![p.start] === 58 /* : */
-              ? parseLength(p.buf!, p.start + 1, p.end - 2)
+              ? parseIntBytes(p.buf!, p.start + 1, p.end - 2)
               : Number.NaN;
           if (!(n >= 0)) return errorReply('ERR unexpected reply from shard in fan-out');
           sum += n;

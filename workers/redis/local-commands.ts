@@ -1,4 +1,4 @@
-import { type CommandInfo, parseIntBytes } from './commands/lookup.ts';
+import type { CommandInfo } from './commands/lookup.ts';
 import { CommandId } from './commands/policy.ts';
 import { REDIS_VERSION } from './commands/table.generated.ts';
 import type { RedisPool } from './pool.ts';
@@ -14,6 +14,7 @@ import {
   PONG,
   simpleReply,
 } from './resp/encode.ts';
+import { parseIntBytes } from './resp/integer.ts';
 
 /** What answering a local command needs of the client session. */
 export interface LocalSession {

@@ -51,6 +51,9 @@ const SHARD_BACKLOG_BYTES = 4 * 1024 * 1024;
  */
 const INITIAL_WINDOW = 16;
 
+/** Key positions and their servers for the request being dispatched; shared, as dispatch is synchronous. */
+const scratch = { keys: new Int32Array(64), servers: new Int32Array(64) };
+
 const NOAUTH = errorReply('NOAUTH Authentication required.');
 const TRUNCATED = errorReply('ERR Protocol error: the connection ended in the middle of a request');
 
@@ -69,8 +72,6 @@ export class ClientSession implements LocalSession, DrainWaiter {
   readonly #input = new InputBuffer();
   readonly #parser: RequestParser;
   readonly #slots = new Fifo<RequestSlot>();
-  #keys = new Int32Array(16);
-  #servers = new Int32Array(16);
   #closing = false;
   /** The client ended its side of the connection (it may still read). */
   #ended = false;
@@ -358,11 +359,11 @@ export class ClientSession implements LocalSession, DrainWaiter {
     argStart: Int32Array,
     argEnd: Int32Array,
   ): number {
-    if (this.#keys.length < argc) {
-      this.#keys = new Int32Array(argc);
-      this.#servers = new Int32Array(argc);
+    if (scratch.keys.length < argc) {
+      scratch.keys = new Int32Array(argc);
+      scratch.servers = new Int32Array(argc);
     }
-    return extractKeys(cmd, buf, argc, argStart, argEnd, this.#keys);
+    return extractKeys(cmd, buf, argc, argStart, argEnd, scratch.keys);
   }
 
   /** Single-key and same-shard commands: forwarded as they are to the one shard of their keys. */
@@ -389,7 +390,7 @@ export class ClientSession implements LocalSession, DrainWaiter {
       );
       return;
     }
-    const keys = this.#keys;
+    const keys = scratch.keys;
     const locator = this.pool.locator;
     const server = locator.locate(buf, argStart[keys[0]], argEnd[keys[0]]);
     for (let i = 1; i < n; i++) {
@@ -458,8 +459,8 @@ export class ClientSession implements LocalSession, DrainWaiter {
       slot.answer(errorReply(`ERR ${n === 0 ? 'no key given' : keysErrorMessage(n, cmd)}`));
       return;
     }
-    const keys = this.#keys;
-    const servers = this.#servers;
+    const keys = scratch.keys;
+    const servers = scratch.servers;
     const locator = this.pool.locator;
     let single = true;
     for (let i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-import { parseLength } from './request-parser.ts';
+import { parseIntBytes } from './integer.ts';
 
 /**
  * Finds where each RESP2 reply from a shard ends, including nested arrays, without decoding it:
@@ -28,15 +28,15 @@ export class ReplyScanner {
       if (lf === pos || buf[lf - 1] !== CR) return this.#malformed();
       let next = lf + 1;
       if (type === 36 /* $ */) {
-        const len = parseLength(buf, pos + 1, lf - 1);
-        if (len < -1) return this.#malformed();
+        const len = parseIntBytes(buf, pos + 1, lf - 1);
+        if (!(len >= -1)) return this.#malformed();
         if (len >= 0) {
           next = lf + 1 + len + 2;
           if (next > length) break;
         }
       } else if (type === 42 /* * */) {
-        const n = parseLength(buf, pos + 1, lf - 1);
-        if (n < -1) return this.#malformed();
+        const n = parseIntBytes(buf, pos + 1, lf - 1);
+        if (!(n >= -1)) return this.#malformed();
         if (n > 0) {
           owed.push(n);
           pos = next;

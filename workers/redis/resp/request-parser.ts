@@ -5,6 +5,8 @@
  * Hot path: no allocation for RESP requests (inline ones are rare and are re-encoded).
  */
 
+import { parseIntBytes } from './integer.ts';
+
 export const INCOMPLETE = 0;
 export const COMPLETE = 1;
 /** An empty request (`*0`, a blank inline line): consumed, nothing to answer. */
@@ -32,11 +34,18 @@ export const DEFAULT_LIMITS: RequestLimits = {
 const CR = 13;
 const LF = 10;
 
+/**
+ * Argument offsets of the request being parsed and dispatched, shared by every parser of the
+ * worker: parsing and dispatch run to completion one request at a time, so an idle connection
+ * holds no arrays of its own (a request split across reads keeps a private copy meanwhile).
+ */
+const SHARED = { start: new Int32Array(64), end: new Int32Array(64) };
+
 export class RequestParser {
   /** Arguments of the last complete request: buf[argStart[i], argEnd[i]). */
   argc = 0;
-  argStart: Int32Array = new Int32Array(16);
-  argEnd: Int32Array = new Int32Array(16);
+  argStart: Int32Array = SHARED.start;
+  argEnd: Int32Array = SHARED.end;
   /** Offset just past the last complete request. */
   end = 0;
   /** For an inline request, its RESP encoding: the args point into it, not into the input. */
@@ -48,6 +57,8 @@ export class RequestParser {
   // Resume state, relative to the request's first byte.
   #wanted = -1;
   #scan = 0;
+  /** argStart/argEnd are this parser's own (a request split across reads), not the shared ones. */
+  #private = false;
 
   constructor(limits: RequestLimits = DEFAULT_LIMITS) {
     this.#limits = limits;
@@ -71,8 +82,8 @@ export class RequestParser {
       // A count line ended by a bare LF is not a number, as Redis reads it.
       if (lineEnd === -3) return this.#fail('invalid multibulk length');
       if (lineEnd < 0) return this.#fail('too big mbulk count string');
-      const n = parseLength(buf, start + 1, lineEnd);
-      if (n < -1 || n === NOT_A_NUMBER || n > this.#limits.maxArgs) {
+      const n = parseIntBytes(buf, start + 1, lineEnd);
+      if (!(n >= -1 && n <= this.#limits.maxArgs)) {
         return this.#fail('invalid multibulk length');
       }
       if (n <= 0) {
@@ -82,10 +93,7 @@ export class RequestParser {
       this.#wanted = n;
       this.argc = 0;
       this.#scan = lineEnd + 2 - start;
-      if (this.argStart.length < n) {
-        this.argStart = new Int32Array(n);
-        this.argEnd = new Int32Array(n);
-      }
+      this.#useShared(n);
     }
     let pos = start + this.#scan;
     while (this.argc < this.#wanted) {
@@ -97,8 +105,8 @@ export class RequestParser {
       if (lineEnd === -1) break;
       if (lineEnd === -3) return this.#fail('invalid bulk length');
       if (lineEnd < 0) return this.#fail('too big bulk count string');
-      const len = parseLength(buf, pos + 1, lineEnd);
-      if (len < 0 || len > this.#limits.maxBulkBytes) return this.#fail('invalid bulk length');
+      const len = parseIntBytes(buf, pos + 1, lineEnd);
+      if (!(len >= 0 && len <= this.#limits.maxBulkBytes)) return this.#fail('invalid bulk length');
       const dataStart = lineEnd + 2;
       if (dataStart + len - start > this.#limits.maxRequestBytes) {
         return this.#fail(
@@ -116,7 +124,10 @@ export class RequestParser {
       pos = dataStart + len + 2;
     }
     this.#scan = pos - start;
-    if (this.argc < this.#wanted) return INCOMPLETE;
+    if (this.argc < this.#wanted) {
+      this.#keepPrivate();
+      return INCOMPLETE;
+    }
     for (let i = 0; i < this.argc; i++) {
       this.argStart[i] += start;
       this.argEnd[i] += start;
@@ -125,6 +136,26 @@ export class RequestParser {
     this.#wanted = -1;
     this.#scan = 0;
     return COMPLETE;
+  }
+
+  /** Starts a request on the worker's shared offset arrays, grown to hold `n` arguments. */
+  #useShared(n: number): void {
+    if (SHARED.start.length < n) {
+      const size = Math.max(n, SHARED.start.length * 2);
+      SHARED.start = new Int32Array(size);
+      SHARED.end = new Int32Array(size);
+    }
+    this.argStart = SHARED.start;
+    this.argEnd = SHARED.end;
+    this.#private = false;
+  }
+
+  /** A request waits for more bytes: its offsets so far move to arrays of its own. */
+  #keepPrivate(): void {
+    if (this.#private) return;
+    this.argStart = this.argStart.slice(0, this.#wanted);
+    this.argEnd = this.argEnd.slice(0, this.#wanted);
+    this.#private = true;
   }
 
   /** Index of the CR of the line starting at `from`; -1 when not there yet; -2 when too long. */
@@ -159,10 +190,7 @@ export class RequestParser {
     if (args.length === 0) return EMPTY;
     if (args.length > this.#limits.maxArgs) return this.#fail('invalid multibulk length');
     const encoded = encodeCommand(args);
-    if (this.argStart.length < args.length) {
-      this.argStart = new Int32Array(args.length);
-      this.argEnd = new Int32Array(args.length);
-    }
+    this.#useShared(args.length);
     let pos = encoded.indexOf(LF) + 1;
     for (let i = 0; i < args.length; i++) {
       pos = encoded.indexOf(LF, pos) + 1;
@@ -174,25 +202,6 @@ export class RequestParser {
     this.inline = encoded;
     return COMPLETE;
   }
-}
-
-const NOT_A_NUMBER = -(2 ** 31);
-
-/** Parses an optionally negative decimal in buf[from, to); NOT_A_NUMBER when it is not one. */
-export function parseLength(buf: Uint8Array, from: number, to: number): number {
-  let negative = false;
-  if (from < to && buf[from] === 45 /* '-' */) {
-    negative = true;
-    from++;
-  }
-  if (from === to || to - from > 15) return NOT_A_NUMBER;
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const d = buf[i] - 48;
-    if (d < 0 || d > 9) return NOT_A_NUMBER;
-    n = n * 10 + d;
-  }
-  return negative ? -n : n;
 }
 
 /** Encodes arguments as a RESP array of bulk strings. */
