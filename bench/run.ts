@@ -9,6 +9,10 @@ const BENCHES: Record<string, { file: string; what: string }> = {
     what: 'legate vs nutcracker vs direct redis-server (redis-benchmark)',
   },
   ring: { file: './ring.ts', what: 'ketama ring building and lookup' },
+  'socket-floor': {
+    file: './socket-floor.ts',
+    what: 'RSS of idle TCP sockets in a bare Node process',
+  },
 };
 
 function usage(): string {
