@@ -291,3 +291,33 @@ describe('bin/legate.js on an old Node', () => {
     assert.match(r.stderr, /legate needs Node\.js >= 22\.18/);
   });
 });
+
+describe('legate run when it cannot listen', () => {
+  it('names the pool, the address and the likely cause, and exits 1', async () => {
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    const config = writeConfig(
+      `busy:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers: [127.0.0.1:1:1]\n`,
+    );
+    try {
+      const r = await runLegate(
+        ['-c', config.file, '-w', '1', '--admin', '127.0.0.1:0', '-s', '0'],
+        {
+          timeoutMs: 20000,
+        },
+      );
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stdout.toString(),
+        new RegExp(
+          `"msg":"cannot start: pool busy cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`,
+        ),
+      );
+    } finally {
+      holder.close();
+      config.cleanup();
+    }
+  });
+});

@@ -1,6 +1,8 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { formatAddress } from '../../engine/config/address.ts';
 import type { RedisPoolConfig } from '../../engine/config/types.ts';
+import { LegateError } from '../../engine/errors.ts';
 import type { Logger } from '../../engine/log.ts';
 import type { PoolSnapshot } from '../../engine/metrics/snapshot.ts';
 import { KeyLocator } from '../../engine/ring/key-locator.ts';
@@ -27,6 +29,22 @@ const MAX_CLIENTS = errorReply('ERR max number of clients reached');
  * The bulk limit stays Redis's own (so a length Redis calls invalid gets Redis's words); a
  * request within it but over max_request_bytes is told that limit by name.
  */
+/** Why a pool cannot listen, in words a person can act on. */
+function listenError(config: RedisPoolConfig, err: NodeJS.ErrnoException): LegateError {
+  const hint =
+    err.code === 'EADDRINUSE'
+      ? 'the address is in use (another legate, nutcracker or redis-server?)'
+      : err.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : err.code === 'EADDRNOTAVAIL'
+          ? 'that address is not one of this host'
+          : err.message;
+  return new LegateError(
+    'LEGATE_LISTEN',
+    `pool ${config.name} cannot listen on ${formatAddress(config.listen)}: ${hint}`,
+  );
+}
+
 function limitsOf(config: RedisPoolConfig): RequestLimits {
   return { ...DEFAULT_LIMITS, maxRequestBytes: config.maxRequestBytes };
 }
@@ -111,7 +129,7 @@ export class RedisPool {
     const server = createServer({ noDelay: true, allowHalfOpen: true }, this.#onConnection);
     this.#listener = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(this.config, err)));
       if (listen.kind === 'unix') {
         rmSync(listen.path, { force: true });
         server.listen({ path: listen.path, backlog: this.config.backlog }, resolve);
