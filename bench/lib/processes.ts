@@ -1,8 +1,9 @@
 // The programs a benchmark compares: legate and nutcracker, started on loopback and stopped
 // again. redis-server comes from engine/cli/redis-process.ts; the bench never imports test/.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+
+import { acceptsConnections } from '../../engine/cli/redis-process.ts';
 
 export { freePort, type RedisProcess, startRedisServer } from '../../engine/cli/redis-process.ts';
 
@@ -64,18 +65,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:port right now. */
-export function portAccepts(port: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /** Runs `legate -c FILE -w N [extra]` and waits for its "started" log line. */
 export async function startLegate(
   configFile: string,
@@ -115,7 +104,7 @@ export async function startNutcracker(
   );
   const proc = track(child);
   const deadline = Date.now() + timeoutMs;
-  while (!(await portAccepts(listenPort))) {
+  while (!(await acceptsConnections(listenPort))) {
     if (proc.exited()) throw new Error(`nutcracker exited (${child.exitCode}):\n${proc.output()}`);
     if (Date.now() > deadline) {
       await proc.stop('SIGKILL');

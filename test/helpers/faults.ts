@@ -1,9 +1,10 @@
 // What the fault tests share: the admin endpoint, the legate process's memory, waiting on its
 // log, keys on a chosen shard, and a checked workload that tells wrong replies from errors.
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { acceptsConnections } from '../../engine/cli/redis-process.ts';
 import { locate, portOf } from './keys.ts';
 import type { RunningProcess } from './processes.ts';
 import { encode, RawClient } from './resp.ts';
@@ -86,17 +87,8 @@ export async function waitForLog(
   return match;
 }
 
-/** Whether a TCP connection to 127.0.0.1:port is accepted (and not reset at once). */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+/** Whether a TCP connection to 127.0.0.1:port is accepted now. */
+export const accepts = acceptsConnections;
 
 /** `count` keys starting with `prefix` that the config's ring puts on the server at `port`. */
 export async function keysOn(

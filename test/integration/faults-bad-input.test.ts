@@ -1,9 +1,11 @@
 // Bad input: each malformed request gets `-ERR Protocol error: …` and only its own connection
 // closes; a seeded fuzzer throws random and mutated RESP at a live legate while checked clients
 // run beside it; client_connections is enforced across workers.
+
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CheckedLoad, sleep, until, workerOf } from '../helpers/faults.ts';
+import { prng } from '../helpers/prng.ts';
 import {
   freePort,
   poolYaml,
@@ -136,18 +138,6 @@ describe('malformed requests', () => {
     assert.ok(r.ok > 100, `${r.ok} checked replies`);
   });
 });
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CORPUS: Buffer[] = [
   encode('SET', 'fz:k', 'value'),
