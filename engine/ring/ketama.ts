@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { md5Digest } from '../hash/md5.ts';
 import type { Continuum, RingMember } from './continuum.ts';
 
 const POINTS_PER_SERVER = 160;
@@ -34,7 +34,7 @@ export function buildKetama(members: readonly RingMember[]): Continuum {
     if (!m.live) continue;
     const perServer = ketamaPointCount(m.weight, totalWeight, liveCount);
     for (let i = 0; i < perServer / POINTS_PER_HASH; i++) {
-      const digest = createHash('md5').update(`${m.name}-${i}`).digest();
+      const digest = Buffer.from(md5Digest(Buffer.from(`${m.name}-${i}`)).buffer);
       for (let x = 0; x < POINTS_PER_HASH; x++) pairs.push([digest.readUInt32LE(x * 4), idx]);
     }
   }
@@ -47,21 +47,4 @@ export function buildKetama(members: readonly RingMember[]): Continuum {
     servers[i] = pairs[i][1];
   }
   return { points, servers };
-}
-
-/** Index of the first point >= hash, wrapping to 0 past the end (twemproxy's ketama_dispatch). */
-export function ketamaSearch(
-  points: Uint32Array,
-  from: number,
-  count: number,
-  hash: number,
-): number {
-  let left = from;
-  let right = from + count;
-  while (left < right) {
-    const mid = (left + right) >>> 1;
-    if (points[mid] < hash) left = mid + 1;
-    else right = mid;
-  }
-  return right === from + count ? from : right;
 }

@@ -5,7 +5,7 @@ import { parseConfig } from '../../engine/config/load.ts';
 import type { RedisPoolConfig } from '../../engine/config/types.ts';
 import { hashFunction } from '../../engine/hash/index.ts';
 import type { Continuum, RingMember } from '../../engine/ring/continuum.ts';
-import { buildKetama, ketamaPointCount, ketamaSearch } from '../../engine/ring/ketama.ts';
+import { buildKetama, ketamaPointCount } from '../../engine/ring/ketama.ts';
 import { KeyLocator } from '../../engine/ring/key-locator.ts';
 import { buildModula, buildRandom } from '../../engine/ring/modula.ts';
 import { PoolRing } from '../../engine/ring/pool-ring.ts';
@@ -134,27 +134,23 @@ describe('ketama continuum', () => {
   });
 });
 
-describe('ketamaSearch: the first point >= hash, wrapping to the first', () => {
-  const points = Uint32Array.of(100, 200, 300);
+describe('ring lookup: the first point >= hash, wrapping to the first', () => {
+  const lookup = reader('ketama', {
+    points: Uint32Array.of(100, 200, 300),
+    servers: Uint16Array.of(0, 1, 2),
+  });
 
   it('is a lower bound', () => {
-    assert.equal(ketamaSearch(points, 0, 3, 0), 0);
-    assert.equal(ketamaSearch(points, 0, 3, 100), 0);
-    assert.equal(ketamaSearch(points, 0, 3, 101), 1);
-    assert.equal(ketamaSearch(points, 0, 3, 200), 1);
-    assert.equal(ketamaSearch(points, 0, 3, 300), 2);
+    assert.equal(lookup.serverFor(0), 0);
+    assert.equal(lookup.serverFor(100), 0);
+    assert.equal(lookup.serverFor(101), 1);
+    assert.equal(lookup.serverFor(200), 1);
+    assert.equal(lookup.serverFor(300), 2);
   });
 
   it('wraps past the last point', () => {
-    assert.equal(ketamaSearch(points, 0, 3, 301), 0);
-    assert.equal(ketamaSearch(points, 0, 3, 0xffffffff), 0);
-  });
-
-  it('searches only its slot of a larger array', () => {
-    const slotted = Uint32Array.of(1, 1, 100, 200, 300, 0xffffffff);
-    assert.equal(ketamaSearch(slotted, 2, 3, 0), 2);
-    assert.equal(ketamaSearch(slotted, 2, 3, 150), 3);
-    assert.equal(ketamaSearch(slotted, 2, 3, 301), 2);
+    assert.equal(lookup.serverFor(301), 0);
+    assert.equal(lookup.serverFor(0xffffffff), 0);
   });
 
   it('a shared ring answers as a linear scan does, for random hashes and every point', () => {
@@ -267,7 +263,7 @@ describe('KeyLocator', () => {
     const fnv = hashFunction('fnv1a_64');
     const direct = (bytes: string) => {
       const b = enc.encode(bytes);
-      return c.servers[ketamaSearch(c.points, 0, c.points.length, fnv(b, 0, b.length))];
+      return bruteForce(c, fnv(b, 0, b.length));
     };
     for (let i = 0; i < 200; i++) {
       const id = `user${i}`;
