@@ -184,7 +184,9 @@ export class ShardServer implements ConnectionOwner {
       this.name,
       reason,
     );
-    this.#failure(reason);
+    // Timeouts are per request, as in twemproxy; a lost connection is one event for all workers.
+    if (kind === 'timeout') this.#failure(reason);
+    else this.#failed(this.#health.recordConnectionLoss(this.index, Date.now()), reason);
   }
 
   requestSent(bytes: number): void {
@@ -211,7 +213,11 @@ export class ShardServer implements ConnectionOwner {
 
   /** Counts a failure across workers; the worker that reaches the limit tells the main thread. */
   #failure(reason: string): void {
-    const failures = this.#health.recordFailure(this.index);
+    this.#failed(this.#health.recordFailure(this.index), reason);
+  }
+
+  /** The worker whose failure reaches the limit tells the main thread (exactly one does). */
+  #failed(failures: number, reason: string): void {
     if (failures === this.#failureLimit) this.#onFailing(this.index, reason);
   }
 }
