@@ -25,7 +25,7 @@ class WorkerRuntime {
 
   constructor(task: WorkerTask) {
     this.#task = task;
-    this.#log = createLogger(task.logLevel, { worker: task.workerId });
+    this.#log = createLogger(task.logLevel, { worker: task.workerId }, task.logFile);
     this.#identity = { id: task.workerId, count: task.workers, startedAt: task.startedAt };
   }
 

@@ -69,3 +69,39 @@ export function startStatsPort(host: string, port: number, source: AdminSource):
     server.listen({ host, port }, () => resolve(server));
   });
 }
+
+/** nutcracker -D: the stats fields and what they mean (legate's meanings, nutcracker's names). */
+export const STATS_DESCRIPTIONS: {
+  readonly pool: readonly [string, string][];
+  readonly server: readonly [string, string][];
+} = {
+  pool: [
+    ['client_eof', '# eof on client connections'],
+    ['client_err', '# errors on client connections'],
+    ['client_connections', '# active client connections'],
+    ['server_ejects', '# times backend server was ejected'],
+    ['forward_error', '# times we encountered a forwarding error'],
+    ['fragments', '# fragments created from a multi-vector request'],
+  ],
+  server: [
+    ['server_eof', '# eof on server connections'],
+    ['server_err', '# errors on server connections'],
+    ['server_timedout', '# timeouts on server connections'],
+    ['server_connections', '# active server connections'],
+    ['server_ejected_at', 'timestamp when server was ejected in usec since epoch'],
+    ['requests', '# requests'],
+    ['request_bytes', 'total request bytes'],
+    ['responses', '# responses'],
+    ['response_bytes', 'total response bytes'],
+    ['in_queue', '# requests in incoming queue'],
+    ['in_queue_bytes', 'current request bytes in incoming queue'],
+    ['out_queue', '# requests in outgoing queue'],
+    ['out_queue_bytes', 'current request bytes in outgoing queue'],
+  ],
+};
+
+export function describeStats(): string {
+  const rows = (list: readonly [string, string][]) =>
+    list.map(([k, v]) => `  ${k.padEnd(20)}"${v}"`).join('\n');
+  return `pool stats:\n${rows(STATS_DESCRIPTIONS.pool)}\n\nserver stats:\n${rows(STATS_DESCRIPTIONS.server)}\n`;
+}

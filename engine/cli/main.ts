@@ -39,6 +39,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`This is legate-${VERSION}\n`);
       return 0;
     }
+    if (args.options.has('describe-stats')) {
+      const { describeStats } = await import('../admin/stats-port.ts');
+      process.stdout.write(`This is legate-${VERSION}\n\n${describeStats()}`);
+      return 0;
+    }
     if (args.options.has('daemonize')) {
       throw new UsageError(
         'legate does not daemonize (-d); run it under a supervisor (systemd, a container)',
@@ -93,6 +98,10 @@ export interface RunOptions {
   readonly statsAddr: string;
   /** How often workers report their counters and histograms (nutcracker's -i). */
   readonly statsIntervalMs: number;
+  /** nutcracker's -o: append logs to this file. */
+  readonly logFile: string | null;
+  /** nutcracker's -p: write the process id here while running. */
+  readonly pidFile: string | null;
 }
 
 /** `host:port` or `[v6]:port` with a port from 0 (any free port) to 65535. */
@@ -118,6 +127,8 @@ export function runOptions(config: LegateConfig, args: ParsedArgs): RunOptions {
     statsPort: intOption(args, 'stats-port', 0, 65535) ?? 22222,
     statsAddr: args.options.get('stats-addr') ?? '127.0.0.1',
     statsIntervalMs: intOption(args, 'stats-interval', 100, 3600000) ?? 1000,
+    logFile: args.options.get('output') ?? null,
+    pidFile: args.options.get('pid-file') ?? null,
   };
 }
 

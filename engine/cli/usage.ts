@@ -23,6 +23,14 @@ Options (nutcracker's letters where nutcracker has the flag):
                              'workers', else one per core)
   -v, --verbose[=N]          log more: -v is debug; nutcracker's levels N (0-11) map to
                              error (<=3), warn (4), info (5), debug (6-7), trace (>=8)
+  -s, --stats-port=PORT      twemproxy stats port (default 22222; 0: any free port)
+  -a, --stats-addr=ADDR      stats address (default 127.0.0.1, loopback only)
+  -i, --stats-interval=MS    how often workers report their numbers (default 1000)
+  -D, --describe-stats       print the stats fields and what they mean, and exit
+  -o, --output=FILE          append the log to FILE rather than standard output
+  -p, --pid-file=FILE        write the process id to FILE while running
+  -m, --mbuf-size=N          accepted for nutcracker compatibility; no effect (legate has no mbufs)
+  -d, --daemonize            refused: run legate under a supervisor (systemd, a container)
       --admin=ADDR:PORT      admin server address (default: $LEGATE_ADMIN, else 127.0.0.1:9909)
       --pool=NAME            with 'locate': the pool (needed when the file has several)
       --interval=MS          with 'top': how often to poll and redraw (default 1000)

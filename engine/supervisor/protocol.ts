@@ -9,6 +9,8 @@ export interface WorkerTask {
   readonly workers: number;
   readonly generation: Generation;
   readonly logLevel: LogLevel;
+  /** Append logs to this file (-o) rather than standard output. */
+  readonly logFile: string | null;
   readonly startedAt: number;
   /** Enables the test-only `crash` message (LEGATE_TEST_HOOKS=1); off in normal runs. */
   readonly testHooks: boolean;

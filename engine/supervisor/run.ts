@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { type AdminSource, adminHandler } from '../admin/admin-server.ts';
@@ -62,6 +63,7 @@ export class Supervisor {
         workers: count,
         generation: this.#generation,
         logLevel: options.logLevel,
+        logFile: options.logFile,
         startedAt: this.#startedAt,
         testHooks: process.env.LEGATE_TEST_HOOKS === '1',
         statsIntervalMs: options.statsIntervalMs,
@@ -251,7 +253,20 @@ export class Supervisor {
 
 /** `legate run`: starts, then serves until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
 export async function runProxy(config: LegateConfig, options: RunOptions): Promise<number> {
-  const log = createLogger(options.logLevel);
+  const log = createLogger(options.logLevel, {}, options.logFile);
+  if (options.pidFile !== null) writeFileSync(options.pidFile, `${process.pid}\n`);
+  try {
+    return await serveUntilSignal(config, options, log);
+  } finally {
+    if (options.pidFile !== null) rmSync(options.pidFile, { force: true });
+  }
+}
+
+async function serveUntilSignal(
+  config: LegateConfig,
+  options: RunOptions,
+  log: Logger,
+): Promise<number> {
   const supervisor = new Supervisor(config, options, log);
   try {
     await supervisor.start();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { LEGATE_BIN, run, runLegate, writeConfig } from '../helpers/processes.ts';
+import { freePort, LEGATE_BIN, run, runLegate, writeConfig } from '../helpers/processes.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 // The messages name the config file as given; run from the repo root so `config/…` resolves.
@@ -318,6 +318,74 @@ describe('legate run when it cannot listen', () => {
     } finally {
       holder.close();
       config.cleanup();
+    }
+  });
+});
+
+describe("nutcracker's -D, -o, -p and -m", () => {
+  it('-D lists every stats field with its meaning, as nutcracker -D does', async () => {
+    const r = await runLegate(['-D']);
+    assert.equal(r.code, 0);
+    const out = r.stdout.toString();
+    for (const field of [
+      'client_eof',
+      'server_ejects',
+      'fragments',
+      'server_ejected_at',
+      'out_queue_bytes',
+    ]) {
+      assert.match(out, new RegExp(`^  ${field} +"[^"]+"$`, 'm'));
+    }
+  });
+
+  it('-o appends the log to a file, -p writes the pid while running, -m is accepted', async () => {
+    const { spawn } = await import('node:child_process');
+    const { existsSync, mkdtempSync, readFileSync: read, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/legate-cli-`);
+    const config = writeConfig(
+      `p:\n  listen: 127.0.0.1:${await freePort()}\n  redis: true\n  servers: [127.0.0.1:1:1]\n`,
+    );
+    const logFile = `${dir}/legate.log`;
+    const pidFile = `${dir}/legate.pid`;
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          LEGATE_BIN,
+          '-c',
+          config.file,
+          '-w',
+          '1',
+          '-o',
+          logFile,
+          '-p',
+          pidFile,
+          '-m',
+          '16384',
+          '--admin',
+          '127.0.0.1:0',
+          '-s',
+          '0',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const deadline = Date.now() + 15000;
+      while (!(existsSync(logFile) && /started on pid/.test(read(logFile, 'utf8')))) {
+        assert.ok(Date.now() < deadline, 'legate logged its start to the -o file');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(read(pidFile, 'utf8').trim(), String(child.pid));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.equal(existsSync(pidFile), false, 'the pid file is removed on exit');
+      const lines = read(logFile, 'utf8').trim().split('\n');
+      for (const line of lines) JSON.parse(line);
+      assert.match(lines.at(-1) ?? '', /"msg":"stopped"/);
+    } finally {
+      config.cleanup();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
