@@ -334,13 +334,13 @@ export class ClientSession implements LocalSession, DrainWaiter {
     switch (cmd.kind) {
       case 'single':
       case 'samehash':
-        this.#route(cmd, slot, buf, start, end, argc, argStart, argEnd);
+        this.#route(cmd, slot, buf, start, end);
         return;
       case 'fanout':
-        this.#fanout(cmd, slot, buf, start, end, argc, argStart, argEnd);
+        this.#fanout(cmd, slot, buf, start, end);
         return;
       case 'local':
-        this.#local(cmd, slot, buf, start, end, argc, argStart, argEnd);
+        this.#local(cmd, slot, buf, start, end);
         return;
       case 'unsupported':
         slot.answer(
@@ -352,13 +352,8 @@ export class ClientSession implements LocalSession, DrainWaiter {
     }
   }
 
-  #keyIndexes(
-    cmd: CommandInfo,
-    buf: Buffer,
-    argc: number,
-    argStart: Int32Array,
-    argEnd: Int32Array,
-  ): number {
+  #keyIndexes(cmd: CommandInfo, buf: Buffer): number {
+    const { argc, argStart, argEnd } = this.#parser;
     if (scratch.keys.length < argc) {
       scratch.keys = new Int32Array(argc);
       scratch.servers = new Int32Array(argc);
@@ -367,17 +362,10 @@ export class ClientSession implements LocalSession, DrainWaiter {
   }
 
   /** Single-key and same-shard commands: forwarded as they are to the one shard of their keys. */
-  #route(
-    cmd: CommandInfo,
-    slot: RequestSlot,
-    buf: Buffer,
-    start: number,
-    end: number,
-    argc: number,
-    argStart: Int32Array,
-    argEnd: Int32Array,
-  ): void {
-    const n = this.#keyIndexes(cmd, buf, argc, argStart, argEnd);
+  #route(cmd: CommandInfo, slot: RequestSlot, buf: Buffer, start: number, end: number): void {
+    // The arguments of the request being dispatched (see #dispatch).
+    const { argStart, argEnd } = this.#parser;
+    const n = this.#keyIndexes(cmd, buf);
     if (n < 0) {
       slot.answer(errorReply(`ERR ${keysErrorMessage(n, cmd)}`));
       return;
@@ -444,17 +432,10 @@ export class ClientSession implements LocalSession, DrainWaiter {
   }
 
   /** MGET, MSET, DEL, UNLINK, TOUCH, EXISTS: one part per shard, merged in key order. */
-  #fanout(
-    cmd: CommandInfo,
-    slot: RequestSlot,
-    buf: Buffer,
-    start: number,
-    end: number,
-    argc: number,
-    argStart: Int32Array,
-    argEnd: Int32Array,
-  ): void {
-    const n = this.#keyIndexes(cmd, buf, argc, argStart, argEnd);
+  #fanout(cmd: CommandInfo, slot: RequestSlot, buf: Buffer, start: number, end: number): void {
+    // The arguments of the request being dispatched (see #dispatch).
+    const { argStart, argEnd } = this.#parser;
+    const n = this.#keyIndexes(cmd, buf);
     if (n <= 0) {
       slot.answer(errorReply(`ERR ${n === 0 ? 'no key given' : keysErrorMessage(n, cmd)}`));
       return;
@@ -515,16 +496,9 @@ export class ClientSession implements LocalSession, DrainWaiter {
     }
   }
 
-  #local(
-    cmd: CommandInfo,
-    slot: RequestSlot,
-    buf: Buffer,
-    start: number,
-    end: number,
-    argc: number,
-    argStart: Int32Array,
-    argEnd: Int32Array,
-  ): void {
+  #local(cmd: CommandInfo, slot: RequestSlot, buf: Buffer, start: number, end: number): void {
+    // The arguments of the request being dispatched (see #dispatch).
+    const { argc, argStart, argEnd } = this.#parser;
     const answer = answerLocally(this, cmd, slot, buf, argc, argStart, argEnd);
     if (answer === FORWARD_ANY) {
       this.#send(this.pool.anyServer(), buf, start, end, slot);
