@@ -188,3 +188,43 @@ export function run(
 export function runLegate(args: readonly string[], options: Parameters<typeof run>[2] = {}) {
   return run(NODE, [LEGATE_BIN, ...args], options);
 }
+
+/** Shards, a one-pool config over them and legate on a free port: the setup most tests share. */
+export interface Cluster {
+  readonly shards: RedisProcess[];
+  readonly port: number;
+  readonly config: { file: string; cleanup(): void };
+  readonly legate: RunningProcess;
+  /** Stops legate and the shards and removes the config. */
+  stop(): Promise<void>;
+}
+
+export async function startCluster(
+  options: {
+    shards?: number;
+    workers?: number;
+    extra?: Record<string, string | number | boolean>;
+    env?: NodeJS.ProcessEnv;
+  } = {},
+): Promise<Cluster> {
+  const shards = await startShards(options.shards ?? 3);
+  const port = await freePort();
+  const config = writeConfig(
+    poolYaml({ port, shards: shards.map((s) => s.port), extra: options.extra }),
+  );
+  const legate = await startLegate(
+    ['-c', config.file, '-w', String(options.workers ?? 2)],
+    options.env,
+  );
+  return {
+    shards,
+    port,
+    config,
+    legate,
+    async stop() {
+      await legate.stop();
+      await stopAll(shards);
+      config.cleanup();
+    },
+  };
+}

@@ -6,14 +6,10 @@ import { connect } from 'node:net';
 import { after, before, it } from 'node:test';
 import { CheckedLoad, percentile, rssBytes, sleep } from '../helpers/faults.ts';
 import {
-  freePort,
-  poolYaml,
+  type Cluster,
   type RedisProcess,
   type RunningProcess,
-  startLegate,
-  startShards,
-  stopAll,
-  writeConfig,
+  startCluster,
 } from '../helpers/processes.ts';
 import { encode, RawClient } from '../helpers/resp.ts';
 
@@ -24,28 +20,21 @@ const REPLY_BYTES = VALUE_BYTES * KEYS;
 const OUTPUT_LIMIT = 16 * 1024 * 1024;
 const MAX_REQUEST = 1024 * 1024;
 
+let cluster: Cluster;
 let shards: RedisProcess[] = [];
 let legate: RunningProcess;
 let port: number;
-let config: { file: string; cleanup(): void };
 
 before(async () => {
-  shards = await startShards(2);
-  port = await freePort();
-  config = writeConfig(
-    poolYaml({
-      port,
-      shards: shards.map((s) => s.port),
-      extra: { client_max_output_bytes: OUTPUT_LIMIT, max_request_bytes: MAX_REQUEST },
-    }),
-  );
-  legate = await startLegate(['-c', config.file, '-w', '2']);
+  cluster = await startCluster({
+    shards: 2,
+    extra: { client_max_output_bytes: OUTPUT_LIMIT, max_request_bytes: MAX_REQUEST },
+  });
+  ({ shards, port, legate } = cluster);
 });
 
 after(async () => {
-  await legate?.stop();
-  await stopAll(shards);
-  config?.cleanup();
+  await cluster?.stop();
 });
 
 it('a client that never reads its MGET replies leaves legate bounded and other clients fast', async () => {

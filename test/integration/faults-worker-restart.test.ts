@@ -4,34 +4,20 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { CheckedLoad, httpGet, sleep, waitForLog, workerOf } from '../helpers/faults.ts';
-import {
-  freePort,
-  poolYaml,
-  type RedisProcess,
-  type RunningProcess,
-  startLegate,
-  startShards,
-  stopAll,
-  writeConfig,
-} from '../helpers/processes.ts';
+import { type Cluster, type RunningProcess, startCluster } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/resp.ts';
 
-let shards: RedisProcess[] = [];
+let cluster: Cluster;
 let legate: RunningProcess;
 let port: number;
-let config: { file: string; cleanup(): void };
 
 before(async () => {
-  shards = await startShards(3);
-  port = await freePort();
-  config = writeConfig(poolYaml({ port, shards: shards.map((s) => s.port) }));
-  legate = await startLegate(['-c', config.file, '-w', '2'], { LEGATE_TEST_HOOKS: '1' });
+  cluster = await startCluster({ env: { LEGATE_TEST_HOOKS: '1' } });
+  ({ port, legate } = cluster);
 });
 
 after(async () => {
-  await legate?.stop();
-  await stopAll(shards);
-  config?.cleanup();
+  await cluster?.stop();
 });
 
 it('a worker that dies is restarted; the other worker’s clients see no error', async () => {

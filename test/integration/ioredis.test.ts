@@ -6,23 +6,14 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { keysOnDistinctShards, locate, portOf } from '../helpers/keys.ts';
 import { below, pick, prng } from '../helpers/prng.ts';
-import {
-  freePort,
-  poolYaml,
-  type RedisProcess,
-  type RunningProcess,
-  startLegate,
-  startShards,
-  stopAll,
-  writeConfig,
-} from '../helpers/processes.ts';
+import { type Cluster, type RedisProcess, startCluster } from '../helpers/processes.ts';
 import { holders } from '../helpers/resp.ts';
 
+let cluster: Cluster;
 let shards: RedisProcess[] = [];
 let shardPorts: number[] = [];
-let legate: RunningProcess;
 let port: number;
-let config: { file: string; cleanup(): void };
+let config: Cluster['config'];
 const clients: Redis[] = [];
 
 function client(): Redis {
@@ -32,18 +23,14 @@ function client(): Redis {
 }
 
 before(async () => {
-  shards = await startShards(3);
+  cluster = await startCluster();
+  ({ shards, port, config } = cluster);
   shardPorts = shards.map((s) => s.port);
-  port = await freePort();
-  config = writeConfig(poolYaml({ port, shards: shardPorts }));
-  legate = await startLegate(['-c', config.file, '-w', '2']);
 });
 
 after(async () => {
   for (const c of clients) c.disconnect();
-  await legate?.stop();
-  await stopAll(shards);
-  config?.cleanup();
+  await cluster?.stop();
 });
 
 type Expected = { value: unknown } | { error: RegExp } | { between: [number, number] };

@@ -3,34 +3,20 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { locate, portOf } from '../helpers/keys.ts';
-import {
-  freePort,
-  poolYaml,
-  type RedisProcess,
-  type RunningProcess,
-  run,
-  startLegate,
-  startShards,
-  stopAll,
-  writeConfig,
-} from '../helpers/processes.ts';
+import { type Cluster, type RedisProcess, run, startCluster } from '../helpers/processes.ts';
 
+let cluster: Cluster;
 let shards: RedisProcess[] = [];
-let legate: RunningProcess;
 let port: number;
-let config: { file: string; cleanup(): void };
+let config: Cluster['config'];
 
 before(async () => {
-  shards = await startShards(3);
-  port = await freePort();
-  config = writeConfig(poolYaml({ port, shards: shards.map((s) => s.port) }));
-  legate = await startLegate(['-c', config.file, '-w', '2']);
+  cluster = await startCluster();
+  ({ shards, port, config } = cluster);
 });
 
 after(async () => {
-  await legate?.stop();
-  await stopAll(shards);
-  config?.cleanup();
+  await cluster?.stop();
 });
 
 /** redis-benchmark 7.0's default tests, as it names them in its output. */

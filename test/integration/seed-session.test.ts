@@ -2,39 +2,27 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  freePort,
-  poolYaml,
+  type Cluster,
   type RedisProcess,
   type RunningProcess,
   run,
-  startLegate,
-  startShards,
-  stopAll,
-  writeConfig,
+  startCluster,
 } from '../helpers/processes.ts';
 
+let cluster: Cluster;
 let shards: RedisProcess[] = [];
 let legate: RunningProcess;
 let port: number;
-let config: { file: string; cleanup(): void };
 
 before(async () => {
-  shards = await startShards(3);
-  port = await freePort();
-  config = writeConfig(
-    poolYaml({
-      port,
-      shards: shards.map((s) => s.port),
-      extra: { hash: 'fnv1a_64', distribution: 'ketama', auto_eject_hosts: true, timeout: 400 },
-    }),
-  );
-  legate = await startLegate(['-c', config.file, '-w', '2']);
+  cluster = await startCluster({
+    extra: { hash: 'fnv1a_64', distribution: 'ketama', auto_eject_hosts: true, timeout: 400 },
+  });
+  ({ shards, port, legate } = cluster);
 });
 
 after(async () => {
-  await legate?.stop();
-  await stopAll(shards);
-  config?.cleanup();
+  await cluster?.stop();
 });
 
 async function cli(...args: string[]): Promise<string> {
