@@ -33,8 +33,3 @@ export function bulkReply(value: Uint8Array | string): Buffer {
 export function arrayReply(elements: readonly Uint8Array[]): Buffer {
   return Buffer.concat([Buffer.from(`*${elements.length}\r\n`), ...elements]);
 }
-
-/** A flat array of bulk strings (HELLO's map, CONFIG GET's pairs, CLIENT INFO's fields…). */
-export function bulkArrayReply(values: readonly (string | Uint8Array | null)[]): Buffer {
-  return arrayReply(values.map((v) => (v === null ? NULL_BULK : bulkReply(v))));
-}
