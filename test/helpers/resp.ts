@@ -218,3 +218,18 @@ export async function holders(ports: readonly number[], key: Arg, db = 0): Promi
   }
   return found;
 }
+
+/** Opens RawClients and keeps them, so that a test file's `after` can close every one it opened. */
+export class RawClients {
+  readonly #open: RawClient[] = [];
+
+  async connect(port: number): Promise<RawClient> {
+    const c = await RawClient.connect(port);
+    this.#open.push(c);
+    return c;
+  }
+
+  closeAll(): void {
+    for (const c of this.#open.splice(0)) c.close();
+  }
+}

@@ -18,7 +18,7 @@ import {
   stopAll,
   writeConfig,
 } from '../helpers/processes.ts';
-import { decode, encode, holders, RawClient } from '../helpers/resp.ts';
+import { decode, encode, holders, type RawClient, RawClients } from '../helpers/resp.ts';
 
 const PASSWORD = 's3cret pass';
 
@@ -30,13 +30,9 @@ let secured: number;
 let db2: number;
 let halfdown: number;
 let config: { file: string; cleanup(): void };
-const open: RawClient[] = [];
+const clients = new RawClients();
 
-async function connect(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  open.push(c);
-  return c;
-}
+const connect = (port: number): Promise<RawClient> => clients.connect(port);
 
 /** The same bytes sent to a plain redis-server: what Redis itself answers. */
 async function redisAnswers(...args: (string | Buffer)[]): Promise<string> {
@@ -84,7 +80,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of open) c.close();
+  clients.closeAll();
   await legate?.stop();
   await stopAll([...shards, ...secureShards]);
   config?.cleanup();

@@ -16,7 +16,7 @@ import {
   stopAll,
   writeConfig,
 } from '../helpers/processes.ts';
-import { encode, RawClient, replyEnd } from '../helpers/resp.ts';
+import { encode, RawClient, RawClients, replyEnd } from '../helpers/resp.ts';
 
 const CLIENT_LIMIT = 10;
 
@@ -24,7 +24,7 @@ let shards: RedisProcess[] = [];
 let legate: RunningProcess;
 let ports: { main: number; limited: number };
 let config: { file: string; cleanup(): void };
-const open: RawClient[] = [];
+const clients = new RawClients();
 
 before(async () => {
   shards = await startShards(3);
@@ -45,17 +45,13 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of open) c.close();
+  clients.closeAll();
   await legate?.stop();
   await stopAll(shards);
   config?.cleanup();
 });
 
-async function connect(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  open.push(c);
-  return c;
-}
+const connect = (port: number): Promise<RawClient> => clients.connect(port);
 
 const junk = (n: number, seed: number) => {
   const b = Buffer.alloc(n);

@@ -14,7 +14,7 @@ import {
   stopAll,
   writeConfig,
 } from '../helpers/processes.ts';
-import { encode, RawClient } from '../helpers/resp.ts';
+import { encode, type RawClient, RawClients } from '../helpers/resp.ts';
 
 const TIMEOUT_MS = 300;
 const MAX_INFLIGHT = 4;
@@ -25,7 +25,7 @@ let ports: { slow: number; capped: number };
 let config: { file: string; cleanup(): void };
 let slowKeys: string[];
 let fastKeys: string[];
-const open: RawClient[] = [];
+const clients = new RawClients();
 
 before(async () => {
   // Redis 7 refuses DEBUG unless enabled.
@@ -55,17 +55,13 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of open) c.close();
+  clients.closeAll();
   await legate?.stop();
   await stopAll(shards);
   config?.cleanup();
 });
 
-async function connect(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  open.push(c);
-  return c;
-}
+const connect = (port: number): Promise<RawClient> => clients.connect(port);
 
 /** Blocks shard 0 for `seconds`; `woke` resolves with its reply when it wakes up. */
 async function sleepShard(seconds: number): Promise<{ woke: Promise<Buffer> }> {
