@@ -7,8 +7,8 @@ import type {
   WorkerMessage,
   WorkerTask,
 } from '../engine/supervisor/protocol.ts';
+import { FlushScheduler } from './net/flush-scheduler.ts';
 import { RedisPool, type WorkerIdentity } from './redis/pool.ts';
-import { FlushScheduler } from './redis/write-batch.ts';
 
 /** Same pool, same address: a reload can change it in place rather than re-open it. */
 function sameListen(a: RedisPoolConfig, b: RedisPoolConfig): boolean {

@@ -1,6 +1,7 @@
 /** A growable ring-buffer queue: O(1) push and shift without Array#shift's copying. */
 export class Fifo<T> {
-  #items: (T | undefined)[] = new Array(16);
+  // Nothing until the first push: an idle connection's queues cost no array.
+  #items: (T | undefined)[] = NONE as (T | undefined)[];
   #head = 0;
   #size = 0;
 
@@ -30,9 +31,11 @@ export class Fifo<T> {
 
   #grow(): void {
     const old = this.#items;
-    const next: (T | undefined)[] = new Array(old.length * 2);
+    const next: (T | undefined)[] = new Array(old.length === 0 ? 8 : old.length * 2);
     for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
     this.#items = next;
     this.#head = 0;
   }
 }
+
+const NONE: unknown[] = [];

@@ -11,7 +11,7 @@ export const MERGE_OK = 2; // MSET: +OK once every part said +OK
 export const MERGE_KEYSPACE = 3; // INFO keyspace: db lines summed, handed to `finish`
 export type MergeKind = 0 | 1 | 2 | 3;
 
-/** One shard's share of a fan-out; its reply is kept until all parts have answered. */
+/** One shard's share of a fan-out; its reply is kept (copied) until all parts have answered. */
 class FanoutPart implements ReplyWaiter {
   readonly #fanout: Fanout;
   buf: Buffer | null = null;
@@ -21,9 +21,10 @@ class FanoutPart implements ReplyWaiter {
     this.#fanout = fanout;
   }
   complete(buf: Buffer, start: number, end: number): void {
-    this.buf = buf;
-    this.start = start;
-    this.end = end;
+    // Kept until every part is in: a copy, as the read buffer is reused by the next read.
+    this.buf = Buffer.copyBytesFrom(buf, start, end - start);
+    this.start = 0;
+    this.end = end - start;
     this.#fanout.partDone();
   }
 }

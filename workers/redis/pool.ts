@@ -1,5 +1,4 @@
 import { chmodSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress } from '../../engine/config/address.ts';
 import type { RedisPoolConfig } from '../../engine/config/types.ts';
 import { LegateError } from '../../engine/errors.ts';
@@ -11,6 +10,10 @@ import { RingReader } from '../../engine/shared/ring-memory.ts';
 import type { PoolShared } from '../../engine/supervisor/pool-state.ts';
 import { VERSION } from '../../engine/version.ts';
 import { tick } from '../clock.ts';
+import type { FlushScheduler } from '../net/flush-scheduler.ts';
+import { ListenError, Listener } from '../net/listener.ts';
+import { type StreamEvents, UvStream } from '../net/stream.ts';
+import type { UvHandle } from '../net/uv.ts';
 import { REDIS_VERSION } from './commands/table.generated.ts';
 import type { Keyspace } from './fanout.ts';
 import { bulkReply, errorReply } from './resp/encode.ts';
@@ -18,19 +21,27 @@ import { DEFAULT_LIMITS, type RequestLimits } from './resp/request-parser.ts';
 import { ClientSession } from './session.ts';
 import { ShardServer } from './shard/server.ts';
 import { PoolStats } from './stats.ts';
-import type { FlushScheduler } from './write-batch.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** How long a closing pool lets its last error replies reach the clients before cutting them off. */
 const CLOSE_GRACE_MS = 100;
 const MAX_CLIENTS = errorReply('ERR max number of clients reached');
+/** A refused client's stream: it is told why and closed; nothing it does matters. */
+const IGNORE: StreamEvents = {
+  streamData() {},
+  streamEnd() {},
+  streamError() {},
+  streamDrained() {},
+  streamConnected() {},
+  streamClosed() {},
+};
 
 /**
  * The bulk limit stays Redis's own (so a length Redis calls invalid gets Redis's words); a
  * request within it but over max_request_bytes is told that limit by name.
  */
 /** Why a pool cannot listen, in words a person can act on. */
-function listenError(config: RedisPoolConfig, err: NodeJS.ErrnoException): LegateError {
+function listenError(config: RedisPoolConfig, err: ListenError): LegateError {
   const hint =
     err.code === 'EADDRINUSE'
       ? 'the address is in use (another legate, nutcracker or redis-server?)'
@@ -69,7 +80,7 @@ export class RedisPool {
   readonly #sessions = new Set<ClientSession>();
   readonly #onFailing: (pool: string, server: number, reason: string) => void;
   #clients: Int32Array;
-  #listener: Server | null = null;
+  #listener: Listener | null = null;
   #timeoutSweep: NodeJS.Timeout | null = null;
 
   constructor(
@@ -125,21 +136,16 @@ export class RedisPool {
   async listen(): Promise<boolean> {
     const listen = this.config.listen;
     if (listen.kind === 'unix' && this.#worker.id !== 0) return false;
-    // Half-open: a client that ends its side after its last request still gets the replies.
-    const server = createServer({ noDelay: true, allowHalfOpen: true }, this.#onConnection);
-    this.#listener = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(this.config, err)));
-      if (listen.kind === 'unix') {
-        rmSync(listen.path, { force: true });
-        server.listen({ path: listen.path, backlog: this.config.backlog }, resolve);
-      } else {
-        server.listen(
-          { host: listen.host, port: listen.port, backlog: this.config.backlog, reusePort: true },
-          resolve,
-        );
-      }
-    });
+    if (listen.kind === 'unix') rmSync(listen.path, { force: true });
+    try {
+      this.#listener = await Listener.open(
+        listen.kind === 'unix' ? { path: listen.path } : { host: listen.host, port: listen.port },
+        this.config.backlog,
+        this.#onConnection,
+      );
+    } catch (err) {
+      throw err instanceof ListenError ? listenError(this.config, err) : err;
+    }
     if (listen.kind === 'unix' && listen.mode !== undefined) chmodSync(listen.path, listen.mode);
     if (this.config.preconnect) for (const s of this.servers) s.preconnect();
     this.#startTimeoutSweep();
@@ -244,20 +250,22 @@ export class RedisPool {
     listener?.close();
   }
 
-  readonly #onConnection = (socket: Socket): void => {
+  readonly #onConnection = (handle: UvHandle): void => {
     const counters = this.stats.counters;
     const limit = this.config.clientConnections;
     if (limit !== null && this.#openClients() >= limit) {
       // twemproxy ignores client_connections; legate refuses clearly and keeps what it has.
       counters.forward_error++;
-      socket.on('error', () => socket.destroy());
-      socket.end(MAX_CLIENTS);
+      const refused = UvStream.accept(handle, IGNORE, this.scheduler);
+      refused.pause();
+      refused.push(MAX_CLIENTS);
+      refused.end();
       return;
     }
     counters.client_accepted++;
     Atomics.add(this.#clients, this.#worker.id, 1);
     const id = counters.client_accepted * this.#worker.count + this.#worker.id;
-    this.#sessions.add(new ClientSession(id, this, socket));
+    this.#sessions.add(new ClientSession(id, this, handle));
   };
 
   /** Open clients of this pool across all workers (each counts its own in shared memory). */

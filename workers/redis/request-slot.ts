@@ -1,3 +1,4 @@
+import { READ_BUFFER } from '../net/stream.ts';
 import type { ReplyWaiter } from './shard/reply-waiter.ts';
 
 /** Hands a finished reply to whoever keeps the client's order (the session). */
@@ -14,6 +15,8 @@ export class RequestSlot implements ReplyWaiter {
   buf: Buffer | null = null;
   start = 0;
   end = 0;
+  /** The session has queued the reply for writing. */
+  written = false;
   /** When the request's last byte was read (the worker clock, ms), for the latency histogram. */
   readonly readAt: number;
 
@@ -31,6 +34,12 @@ export class RequestSlot implements ReplyWaiter {
     this.start = start;
     this.end = end;
     this.#queue.replyReady();
+    // Held behind an earlier request: keep the bytes, as the read buffer is reused by the next read.
+    if (!this.written && buf === READ_BUFFER) {
+      this.buf = Buffer.copyBytesFrom(buf, start, end - start);
+      this.start = 0;
+      this.end = end - start;
+    }
   }
 
   /** Completes with a reply legate made itself. */

@@ -1,7 +1,8 @@
-import type { Socket } from 'node:net';
 import { NO_SERVER } from '../../engine/shared/ring-memory.ts';
 import { now, tick } from '../clock.ts';
 import { Fifo } from '../fifo.ts';
+import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
+import type { UvHandle } from '../net/uv.ts';
 import {
   arityOk,
   type CommandInfo,
@@ -40,7 +41,6 @@ import {
 import type { ShardConnection } from './shard/connection.ts';
 import type { ReplyWaiter } from './shard/reply-waiter.ts';
 import type { DrainWaiter } from './shard/server.ts';
-import { WriteBatch } from './write-batch.ts';
 
 /** Past this many bytes queued toward one shard connection, the sending client pauses until it drains. */
 const SHARD_BACKLOG_BYTES = 4 * 1024 * 1024;
@@ -62,13 +62,12 @@ const TRUNCATED = errorReply('ERR Protocol error: the connection ended in the mi
  * it), and writes the replies back strictly in request order. Hot path: requests are forwarded as
  * their own bytes; the only per-request allocation is the reply slot.
  */
-export class ClientSession implements LocalSession, DrainWaiter {
+export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   readonly id: number;
   readonly pool: RedisPool;
   name: Buffer | null = null;
   authenticated: boolean;
-  readonly #socket: Socket;
-  readonly #batch: WriteBatch;
+  readonly #stream: UvStream;
   readonly #input = new InputBuffer();
   readonly #parser: RequestParser;
   readonly #slots = new Fifo<RequestSlot>();
@@ -89,7 +88,7 @@ export class ClientSession implements LocalSession, DrainWaiter {
    */
   #replyEstimate: number;
 
-  constructor(id: number, pool: RedisPool, socket: Socket) {
+  constructor(id: number, pool: RedisPool, handle: UvHandle) {
     this.id = id;
     this.pool = pool;
     this.authenticated = pool.config.redisAuth === null;
@@ -97,19 +96,14 @@ export class ClientSession implements LocalSession, DrainWaiter {
     this.#maxPending = pool.config.clientMaxPending;
     this.#maxOutput = pool.config.clientMaxOutputBytes;
     this.#replyEstimate = this.#maxOutput / INITIAL_WINDOW;
-    this.#socket = socket;
-    this.#batch = new WriteBatch(socket, pool.scheduler);
-    socket.setNoDelay(true);
-    if (pool.config.tcpKeepalive) socket.setKeepAlive(true);
-    socket.on('data', this.#onData);
-    socket.on('drain', this.#onDrain);
-    socket.on('end', this.#onEnd);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
+    const stream = UvStream.accept(handle, this, pool.scheduler);
+    this.#stream = stream;
+    stream.setNoDelay();
+    if (pool.config.tcpKeepalive) stream.setKeepAlive();
   }
 
   get remoteAddress(): string {
-    return `${this.#socket.remoteAddress ?? 'unix'}:${this.#socket.remotePort ?? 0}`;
+    return this.#stream.peerAddress();
   }
 
   /** Called by a slot when its reply is ready: writes every reply at the head of the order. */
@@ -122,7 +116,8 @@ export class ClientSession implements LocalSession, DrainWaiter {
       slots.shift();
       const size = s.end - s.start;
       estimate = size > estimate ? size : estimate + (size - estimate) * 0.125;
-      this.#batch.pushRange(s.buf, s.start, s.end);
+      this.#stream.pushRange(s.buf, s.start, s.end);
+      s.written = true;
       stats.replied((at - s.readAt) * 1000);
     }
     this.#replyEstimate = estimate;
@@ -146,15 +141,15 @@ export class ClientSession implements LocalSession, DrainWaiter {
   drain(): void {
     if (this.#closing || this.#draining) return;
     this.#draining = true;
-    this.#socket.pause();
+    this.#stream.pause();
     if (!this.#paused) this.#inputEnded();
   }
 
   /** Bytes queued toward this client, plus its replies not yet written at their estimated size. */
   #owedBytes(): number {
     return (
-      this.#socket.writableLength +
-      this.#batch.pendingBytes +
+      this.#stream.writeQueueSize +
+      this.#stream.pendingBytes +
       this.#slots.size * this.#replyEstimate
     );
   }
@@ -184,25 +179,25 @@ export class ClientSession implements LocalSession, DrainWaiter {
       if (this.#paused || this.#closing) return;
     }
     if (this.#ended || this.#draining) this.#inputEnded();
-    else this.#socket.resume();
+    else this.#stream.resume();
   }
 
   /** Dispatches nothing more, buffered requests included; closes once the replies owed are written. */
   stop(): void {
     this.#closing = true;
-    this.#socket.pause();
+    this.#stream.pause();
     if (this.#slots.size === 0) this.#finish();
   }
 
   /** Answers with `reply`, then closes once every earlier reply has been written (QUIT, errors). */
   closeAfter(slot: RequestSlot, reply: Buffer): void {
     this.#closing = true;
-    this.#socket.pause();
+    this.#stream.pause();
     slot.answer(reply);
   }
 
   close(): void {
-    this.#socket.destroy();
+    this.#stream.destroy();
   }
 
   /**
@@ -210,16 +205,17 @@ export class ClientSession implements LocalSession, DrainWaiter {
    * our side, so a client that keeps its side open after QUIT or an error does not hold it.
    */
   #finish(): void {
-    this.#batch.flush();
-    this.#socket.destroySoon();
+    this.#stream.end();
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  streamData(length: number): void {
     const at = tick();
-    this.#input.push(chunk);
+    this.#input.push(READ_BUFFER, length);
     // Paused with requests still buffered, a read that was already on its way waits its turn.
     if (!this.#paused && !this.#draining) this.#parseInput(at);
-  };
+    // Whatever was not parsed must not stay in the read buffer, which the next read reuses.
+    else if (this.#input.buf === READ_BUFFER) this.#input.consume(0);
+  }
 
   /** Dispatches the buffered requests until the input runs out or a limit pauses the client. */
   #parseInput(at: number): void {
@@ -249,24 +245,26 @@ export class ClientSession implements LocalSession, DrainWaiter {
     input.consume(pos);
     if (!this.#closing && this.#overLimits()) {
       this.#paused = true;
-      this.#socket.pause();
+      this.#stream.pause();
     }
   }
 
-  readonly #onDrain = (): void => {
+  streamDrained(): void {
     if (this.#paused) this.#maybeResume();
-  };
+  }
+
+  streamConnected(): void {}
 
   /**
    * The client closed its side (`printf … | nc -N`): as Redis does, answer every request it sent
-   * before closing ours. The listener allows half-open sockets, so Node does not end ours first.
+   * before closing ours (our side stays open until then).
    */
-  readonly #onEnd = (): void => {
+  streamEnd(): void {
     this.pool.stats.counters.client_eof++;
     this.#ended = true;
     // Paused, requests may still be buffered: they are answered first, then #inputEnded runs.
     if (!this.#paused) this.#inputEnded();
-  };
+  }
 
   /** Every request the client sent is dispatched: close once they are answered. */
   #inputEnded(): void {
@@ -282,15 +280,14 @@ export class ClientSession implements LocalSession, DrainWaiter {
     if (this.#slots.size === 0) this.#finish();
   }
 
-  readonly #onError = (): void => {
+  streamError(): void {
     this.pool.stats.counters.client_err++;
-    this.#socket.destroy();
-  };
+  }
 
-  readonly #onClose = (): void => {
+  streamClosed(): void {
     this.#closing = true;
     this.pool.sessionClosed(this);
-  };
+  }
 
   #newSlot(at: number): RequestSlot {
     const slot = new RequestSlot(this, at);

@@ -1,12 +1,11 @@
-import { connect, type Socket } from 'node:net';
 import { now, tick } from '../../clock.ts';
 import { Fifo } from '../../fifo.ts';
+import type { FlushScheduler } from '../../net/flush-scheduler.ts';
+import { type DialAddress, READ_BUFFER, type StreamEvents, UvStream } from '../../net/stream.ts';
 import { errorReply } from '../resp/encode.ts';
 import { InputBuffer } from '../resp/input-buffer.ts';
 import { REPLY_INCOMPLETE, REPLY_MALFORMED, ReplyScanner } from '../resp/reply-scanner.ts';
 import { encodeCommand } from '../resp/request-parser.ts';
-import type { FlushScheduler } from '../write-batch.ts';
-import { WriteBatch } from '../write-batch.ts';
 import { fail, type ReplyWaiter } from './reply-waiter.ts';
 
 /** Why a connection ended, for the server's counters: twemproxy's server_eof, server_err, server_timedout. */
@@ -76,10 +75,10 @@ function startsWith(buf: Buffer, from: number, end: number, prefix: Buffer): boo
  * One connection from this worker to one shard. Requests go out as their own bytes, batched per
  * loop turn; replies come back in order and are matched to waiters by a FIFO.
  */
-export class ShardConnection {
+export class ShardConnection implements StreamEvents {
   readonly #owner: ConnectionOwner;
-  readonly #socket: Socket;
-  readonly #batch: WriteBatch;
+  readonly #stream: UvStream;
+  #connectTimer: NodeJS.Timeout | null;
   readonly #input = new InputBuffer();
   readonly #scanner = new ReplyScanner();
   readonly #waiters = new Fifo<ReplyWaiter>();
@@ -92,25 +91,11 @@ export class ShardConnection {
   /** Reload: the server left the pool; close once the last reply is in. */
   #retiring = false;
 
-  constructor(
-    owner: ConnectionOwner,
-    address: { host: string; port: number } | { path: string },
-    scheduler: FlushScheduler,
-  ) {
+  constructor(owner: ConnectionOwner, address: DialAddress, scheduler: FlushScheduler) {
     this.#owner = owner;
-    const socket = connect(address);
-    this.#socket = socket;
-    this.#batch = new WriteBatch(socket, scheduler);
-    socket.setNoDelay(true);
-    if (owner.tcpKeepalive) socket.setKeepAlive(true);
-    socket.setTimeout(owner.connectTimeoutMs);
-    socket.on('connect', this.#onConnect);
-    socket.on('timeout', this.#onConnectTimeout);
-    socket.on('data', this.#onData);
-    socket.on('drain', this.#onDrain);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
-    // Written before any request: Node queues them until the socket connects.
+    this.#stream = UvStream.dial(address, this, scheduler);
+    this.#connectTimer = setTimeout(this.#connectTimedOut, owner.connectTimeoutMs);
+    // Written before any request: the stream holds them until it connects.
     if (owner.redisAuth !== null) {
       this.#enqueue(
         encodeCommand([Buffer.from('AUTH'), Buffer.from(owner.redisAuth)]),
@@ -140,7 +125,7 @@ export class ShardConnection {
 
   /** Bytes queued toward the shard that the kernel has not taken yet. */
   get bufferedBytes(): number {
-    return this.#socket.writableLength + this.#batch.pendingBytes;
+    return this.#stream.writeQueueSize + this.#stream.pendingBytes;
   }
 
   /** Bytes of the requests awaiting replies. */
@@ -150,12 +135,12 @@ export class ShardConnection {
 
   /** Requests queued in this turn's batch, not yet handed to the socket. */
   get queuedRequests(): number {
-    return this.#batch.pendingParts;
+    return this.#stream.pendingParts;
   }
 
   /** Queues buf[start, end) (one whole request) and the waiter for its reply. */
   send(buf: Buffer, start: number, end: number, waiter: ReplyWaiter): void {
-    this.#batch.pushRange(buf, start, end);
+    this.#stream.pushRange(buf, start, end);
     this.#waiters.push(waiter);
     this.#sentAt.push(now);
     this.#sizes.push(end - start);
@@ -180,29 +165,37 @@ export class ShardConnection {
   destroy(reason: string, kind: LossKind): void {
     if (this.#closed) return;
     this.#close(reason, kind);
-    this.#socket.destroy();
+    this.#stream.destroy();
   }
 
   #enqueue(request: Buffer, waiter: ReplyWaiter): void {
     this.send(request, 0, request.length, waiter);
   }
 
-  readonly #onConnect = (): void => {
-    this.#socket.setTimeout(0);
+  streamConnected(): void {
+    this.#clearConnectTimer();
+    this.#stream.setNoDelay();
+    if (this.#owner.tcpKeepalive) this.#stream.setKeepAlive();
     this.#ready = true;
     this.#owner.connectionReady(this);
-  };
+  }
 
-  readonly #onConnectTimeout = (): void => {
+  readonly #connectTimedOut = (): void => {
+    this.#connectTimer = null;
     if (!this.#ready)
       this.destroy(`connect timed out after ${this.#owner.connectTimeoutMs} ms`, 'timeout');
   };
 
-  readonly #onData = (chunk: Buffer): void => {
+  #clearConnectTimer(): void {
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    this.#connectTimer = null;
+  }
+
+  streamData(n: number): void {
     const at = tick();
     const owner = this.#owner;
     const input = this.#input;
-    input.push(chunk);
+    input.push(READ_BUFFER, n);
     const buf = input.buf;
     const length = input.length;
     let pos = 0;
@@ -229,23 +222,28 @@ export class ShardConnection {
     input.consume(pos);
     if (healthy) owner.repliesHealthy();
     if (this.#retiring && this.#waiters.size === 0) this.destroy('server left the pool', 'closed');
-  };
+  }
 
-  readonly #onDrain = (): void => {
+  streamDrained(): void {
     this.#owner.connectionDrained(this);
-  };
+  }
 
-  readonly #onError = (err: Error): void => {
-    this.#close(err.message, 'error');
-  };
+  streamError(message: string): void {
+    this.#close(message, 'error');
+  }
 
-  readonly #onClose = (): void => {
+  streamEnd(): void {
+    this.destroy('connection closed by shard', 'eof');
+  }
+
+  streamClosed(): void {
     this.#close('connection closed by shard', 'eof');
-  };
+  }
 
   #close(reason: string, kind: LossKind): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearConnectTimer();
     const error = errorReply(`ERR shard ${this.#owner.name} ${reason}`);
     for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) fail(w, error);
     this.#owner.connectionLost(this, reason, this.#ready, kind);

@@ -2,8 +2,8 @@ import type { RedisPoolConfig, ServerSpec } from '../../../engine/config/types.t
 import type { Logger } from '../../../engine/log.ts';
 import type { ServerCounters } from '../../../engine/metrics/snapshot.ts';
 import type { HealthTable } from '../../../engine/shared/health-memory.ts';
+import type { FlushScheduler } from '../../net/flush-scheduler.ts';
 import { ServerStats } from '../stats.ts';
-import type { FlushScheduler } from '../write-batch.ts';
 import {
   type ConnectionOwner,
   isFailureReply,

@@ -1,0 +1,374 @@
+import { lookup } from 'node:dns';
+import { isIP } from 'node:net';
+import type { FlushScheduler } from './flush-scheduler.ts';
+import { releaseOut, takeOut } from './out-buffers.ts';
+import {
+  type ConnectReq,
+  errnoName,
+  K_ASYNC,
+  K_READ,
+  PIPE_SOCKET,
+  Pipe,
+  PipeConnectWrap,
+  ShutdownWrap,
+  streamState,
+  TCP,
+  TCP_SOCKET,
+  TCPConnectWrap,
+  UV_EOF,
+  type UvHandle,
+  type UvTcpHandle,
+  type WriteReq,
+  WriteWrap,
+} from './uv.ts';
+
+/**
+ * Every read of this thread lands here, at offset 0 (one buffer, no allocation per read).
+ * Its bytes are valid only until the read callback returns: whoever keeps some copies them.
+ */
+export const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** Past this a range of a stable buffer is written by reference (writev) rather than copied. */
+const COPY_LIMIT = 16 * 1024;
+
+/** What a stream tells its owner (a client session, a shard connection). */
+export interface StreamEvents {
+  /** READ_BUFFER[0, length) was read; valid only during this call. */
+  streamData(length: number): void;
+  /** The peer closed its side (FIN); writing may go on. */
+  streamEnd(): void;
+  /** A read, write or connect failed; the stream is being closed. */
+  streamError(message: string): void;
+  /** Writes that had to wait for the kernel are all done. */
+  streamDrained(): void;
+  /** An outgoing connection is established. */
+  streamConnected(): void;
+  /** The handle is closed; nothing more comes. */
+  streamClosed(): void;
+}
+
+export type DialAddress = { host: string; port: number } | { path: string };
+
+const OPEN = 0;
+const CONNECTING = 1;
+/** Our side is shut down (or shutting down); closes when that completes. */
+const ENDING = 2;
+const CLOSED = 3;
+
+/**
+ * One connection on a bare libuv handle: reads go to the owner's `streamData`; writes are
+ * collected over an event-loop turn and written once at its end (DESIGN.md: writing once per
+ * turn rather than per request is what makes pipelining pay). Hot path: a sync write allocates
+ * nothing but the view of the bytes written.
+ */
+export class UvStream {
+  readonly #handle: UvHandle;
+  readonly #events: StreamEvents;
+  readonly #scheduler: FlushScheduler;
+  #state = OPEN;
+  // This turn's output: bytes copied into #out, and (only once a large range came) #parts,
+  // the earlier output as views followed by the large ranges themselves.
+  #out: Buffer | null = null;
+  #outStart = 0;
+  #outLen = 0;
+  #parts: Uint8Array[] | null = null;
+  #pendingBytes = 0;
+  #pendingParts = 0;
+  #queued = false;
+  /** Writes handed to libuv that it has not finished. */
+  #asyncWrites = 0;
+
+  constructor(handle: UvHandle, events: StreamEvents, scheduler: FlushScheduler, state = OPEN) {
+    this.#handle = handle;
+    this.#events = events;
+    this.#scheduler = scheduler;
+    this.#state = state;
+    handle.stream = this;
+    handle.onread = onRead;
+    handle.useUserBuffer(READ_BUFFER);
+  }
+
+  /** Takes over an accepted connection and starts reading it. */
+  static accept(handle: UvHandle, events: StreamEvents, scheduler: FlushScheduler): UvStream {
+    const stream = new UvStream(handle, events, scheduler);
+    handle.readStart();
+    return stream;
+  }
+
+  /** Connects to a TCP address (names resolved first) or a unix socket; writes wait for it. */
+  static dial(address: DialAddress, events: StreamEvents, scheduler: FlushScheduler): UvStream {
+    if ('path' in address) {
+      const handle = new Pipe(PIPE_SOCKET);
+      const stream = new UvStream(handle, events, scheduler, CONNECTING);
+      const req = new PipeConnectWrap();
+      req.owner = stream;
+      req.address = address.path;
+      req.oncomplete = afterConnect;
+      stream.#connectStarted(handle.connect(req, address.path), address.path);
+      return stream;
+    }
+    const handle = new TCP(TCP_SOCKET);
+    const stream = new UvStream(handle, events, scheduler, CONNECTING);
+    const family = isIP(address.host);
+    if (family !== 0) {
+      stream.#connectTcp(handle, address.host, family, address.port);
+    } else {
+      lookup(address.host, (err, ip, fam) => {
+        if (stream.#state !== CONNECTING) return;
+        if (err) stream.#fail(`getaddrinfo ${err.code ?? err.message} ${address.host}`);
+        else stream.#connectTcp(handle, ip, fam, address.port);
+      });
+    }
+    return stream;
+  }
+
+  #connectTcp(handle: UvTcpHandle, ip: string, family: number, port: number): void {
+    const req = new TCPConnectWrap();
+    req.owner = this;
+    req.address = ip;
+    req.port = port;
+    req.oncomplete = afterConnect;
+    const err = family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
+    this.#connectStarted(err, `${ip}:${port}`);
+  }
+
+  #connectStarted(err: number, where: string): void {
+    // Reported on the next tick: the owner is still being constructed.
+    if (err < 0) process.nextTick(() => this.#fail(`connect ${errnoName(err)} ${where}`));
+  }
+
+  /** Called by afterConnect. */
+  connected(status: number, req: ConnectReq): void {
+    if (this.#state !== CONNECTING) return;
+    if (status < 0) {
+      const where = req.port === undefined ? req.address : `${req.address}:${req.port}`;
+      this.#fail(`connect ${errnoName(status)} ${where}`);
+      return;
+    }
+    this.#state = OPEN;
+    this.#handle.readStart();
+    this.#events.streamConnected();
+    if (this.#pendingBytes > 0) this.flush();
+  }
+
+  get destroyed(): boolean {
+    return this.#state === CLOSED;
+  }
+
+  /** Bytes collected this turn, not yet written. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Ranges (whole requests or replies) collected this turn, not yet written. */
+  get pendingParts(): number {
+    return this.#pendingParts;
+  }
+
+  /** Bytes written but not yet taken by the kernel (the peer is not reading fast enough). */
+  get writeQueueSize(): number {
+    return this.#state === CLOSED ? 0 : this.#handle.writeQueueSize;
+  }
+
+  setNoDelay(): void {
+    this.#handle.setNoDelay?.(true);
+  }
+
+  setKeepAlive(): void {
+    // 0: the system's idle time, as twemproxy's tcpkeepalive leaves it.
+    this.#handle.setKeepAlive?.(true, 0);
+  }
+
+  /** `host:port` of the peer, or `unix:0` for a unix socket. */
+  peerAddress(): string {
+    const out: { address?: string; port?: number } = {};
+    if (this.#state === CLOSED || !this.#handle.getpeername || this.#handle.getpeername(out) < 0)
+      return 'unix:0';
+    return `${out.address}:${out.port}`;
+  }
+
+  pause(): void {
+    if (this.#state === OPEN) this.#handle.readStop();
+  }
+
+  resume(): void {
+    if (this.#state === OPEN) this.#handle.readStart();
+  }
+
+  push(bytes: Buffer): void {
+    this.pushRange(bytes, 0, bytes.length);
+  }
+
+  /**
+   * Queues buf[start, end) for this turn's write. Copied, unless large and not READ_BUFFER: any
+   * other buffer handed here must not change afterwards (legate's input buffers never do).
+   */
+  pushRange(buf: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (n > COPY_LIMIT && buf !== READ_BUFFER) {
+      const parts = this.#parts ?? [];
+      this.#parts = parts;
+      if (this.#out !== null && this.#outLen > this.#outStart) {
+        parts.push(this.#out.subarray(this.#outStart, this.#outLen));
+        this.#outStart = this.#outLen;
+      }
+      parts.push(buf.subarray(start, end));
+    } else {
+      let out = this.#out;
+      if (out === null) {
+        out = takeOut(n);
+        this.#out = out;
+      } else if (this.#outLen + n > out.length) {
+        out = this.#grow(n);
+      }
+      buf.copy(out, this.#outLen, start, end);
+      this.#outLen += n;
+    }
+    this.#pendingBytes += n;
+    this.#pendingParts++;
+    if (!this.#queued) {
+      this.#queued = true;
+      this.#scheduler.queue(this);
+    }
+  }
+
+  /** A larger buffer for this turn; what #out holds so far goes out as a view of the old one. */
+  #grow(n: number): Buffer {
+    const old = this.#out as Buffer;
+    const next = Buffer.allocUnsafeSlow(Math.max(old.length * 2, n));
+    if (this.#parts === null) {
+      old.copy(next, 0, 0, this.#outLen);
+      releaseOut(old);
+    } else {
+      if (this.#outLen > this.#outStart)
+        this.#parts.push(old.subarray(this.#outStart, this.#outLen));
+      this.#outLen = 0;
+      this.#outStart = 0;
+    }
+    this.#out = next;
+    return next;
+  }
+
+  /** Writes what this turn collected. Called by the scheduler once per turn. */
+  flush(): void {
+    this.#queued = false;
+    if (this.#pendingBytes === 0 || this.#state === CONNECTING) return;
+    const out = this.#out;
+    const parts = this.#parts;
+    const outStart = this.#outStart;
+    const outLen = this.#outLen;
+    this.#out = null;
+    this.#parts = null;
+    this.#outStart = 0;
+    this.#outLen = 0;
+    this.#pendingBytes = 0;
+    this.#pendingParts = 0;
+    if (this.#state === CLOSED) {
+      if (out !== null) releaseOut(out);
+      return;
+    }
+    const req = spareReq ?? new WriteWrap();
+    let err: number;
+    if (parts === null) {
+      err = this.#handle.writeBuffer(req, (out as Buffer).subarray(0, outLen));
+    } else {
+      if (out !== null && outLen > outStart) parts.push(out.subarray(outStart, outLen));
+      err = this.#handle.writev(req, parts, true);
+    }
+    if (err < 0) {
+      if (out !== null) releaseOut(out);
+      this.#fail(`write ${errnoName(err)}`);
+      return;
+    }
+    if (streamState[K_ASYNC] === 0) {
+      if (out !== null) releaseOut(out);
+      spareReq = req;
+      return;
+    }
+    // libuv holds the bytes until the kernel takes them: they (and the request) stay alive.
+    spareReq = null;
+    req.owner = this;
+    req.out = out;
+    req.parts = parts;
+    req.oncomplete = afterWrite;
+    this.#asyncWrites++;
+  }
+
+  /** Called by afterWrite. */
+  written(status: number): void {
+    this.#asyncWrites--;
+    if (this.#state === CLOSED) return;
+    if (status < 0) this.#fail(`write ${errnoName(status)}`);
+    else if (this.#asyncWrites === 0) this.#events.streamDrained();
+  }
+
+  /** Writes what is queued, shuts our side down once libuv has written it all, then closes. */
+  end(): void {
+    if (this.#state !== OPEN) {
+      if (this.#state === CONNECTING) this.destroy();
+      return;
+    }
+    this.flush();
+    if (this.#state !== OPEN) return;
+    this.#state = ENDING;
+    this.#handle.readStop();
+    const req = new ShutdownWrap();
+    req.owner = this;
+    req.oncomplete = afterShutdown;
+    if (this.#handle.shutdown(req) < 0) this.destroy();
+  }
+
+  /** Closes now; what is not written yet is dropped. */
+  destroy(): void {
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
+    if (this.#out !== null) releaseOut(this.#out);
+    this.#out = null;
+    this.#parts = null;
+    this.#pendingBytes = 0;
+    this.#pendingParts = 0;
+    this.#handle.readStop();
+    this.#handle.close(() => this.#events.streamClosed());
+  }
+
+  /** Called by onRead with the byte count or a negative error. */
+  read(n: number): void {
+    if (this.#state === CLOSED) return;
+    if (n > 0) {
+      if (this.#state === OPEN || this.#state === ENDING) this.#events.streamData(n);
+    } else if (n === UV_EOF) {
+      this.#events.streamEnd();
+    } else if (n < 0) {
+      this.#fail(`read ${errnoName(n)}`);
+    }
+  }
+
+  #fail(message: string): void {
+    if (this.#state === CLOSED) return;
+    this.#events.streamError(message);
+    this.destroy();
+  }
+}
+
+/** The one read callback of every handle: `this` is the handle (no closure per connection). */
+function onRead(this: UvHandle): void {
+  (this.stream as UvStream).read(streamState[K_READ]);
+}
+
+function afterWrite(this: WriteReq, status: number): void {
+  if (this.out) releaseOut(this.out);
+  this.out = null;
+  this.parts = null;
+  (this.owner as UvStream).written(status);
+}
+
+function afterShutdown(this: { owner?: unknown }): void {
+  (this.owner as UvStream).destroy();
+}
+
+function afterConnect(this: ConnectReq, status: number): void {
+  (this.owner as UvStream).connected(status, this);
+}
+
+/** A write request whose last write finished at once; the next write reuses it. */
+let spareReq: WriteReq | null = null;
