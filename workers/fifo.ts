@@ -39,3 +39,42 @@ export class Fifo<T> {
 }
 
 const NONE: unknown[] = [];
+
+/** Fifo of numbers in a Float64Array: no boxed number per push on the hot path. */
+export class NumberFifo {
+  #items = new Float64Array(0);
+  #head = 0;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(n: number): void {
+    if (this.#size === this.#items.length) this.#grow();
+    this.#items[(this.#head + this.#size) & (this.#items.length - 1)] = n;
+    this.#size++;
+  }
+
+  /** The oldest number, or NaN when empty. */
+  peek(): number {
+    return this.#size === 0 ? Number.NaN : this.#items[this.#head];
+  }
+
+  /** Removes and returns the oldest number, or NaN when empty. */
+  shift(): number {
+    if (this.#size === 0) return Number.NaN;
+    const n = this.#items[this.#head];
+    this.#head = (this.#head + 1) & (this.#items.length - 1);
+    this.#size--;
+    return n;
+  }
+
+  #grow(): void {
+    const old = this.#items;
+    const next = new Float64Array(old.length === 0 ? 8 : old.length * 2);
+    for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
+    this.#items = next;
+    this.#head = 0;
+  }
+}

@@ -68,7 +68,11 @@ export class ReplyScanner {
   }
 }
 
-function indexOfLf(buf: Uint8Array, from: number, length: number): number {
-  const i = buf.indexOf(LF, from);
-  return i === -1 || i >= length ? -1 : i;
+/**
+ * The first LF in buf[from, end), or -1. A plain loop: RESP lines are a few bytes, where a call
+ * into C++ (Buffer#indexOf) costs more than the scan, and it must not look past `end`.
+ */
+export function indexOfLf(buf: Uint8Array, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === LF) return i;
+  return -1;
 }

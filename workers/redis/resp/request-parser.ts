@@ -6,6 +6,7 @@
  */
 
 import { parseIntBytes } from './integer.ts';
+import { indexOfLf } from './reply-scanner.ts';
 
 export const INCOMPLETE = 0;
 export const COMPLETE = 1;
@@ -161,8 +162,8 @@ export class RequestParser {
   /** Index of the CR of the line starting at `from`; -1 when not there yet; -2 when too long. */
   #findLineEnd(buf: Buffer, from: number, length: number): number {
     const limit = Math.min(length, from + this.#limits.maxInlineBytes);
-    const i = buf.indexOf(LF, from);
-    if (i === -1 || i >= length) return length - from >= this.#limits.maxInlineBytes ? -2 : -1;
+    const i = indexOfLf(buf, from, Math.min(limit + 1, length));
+    if (i === -1) return length - from >= this.#limits.maxInlineBytes ? -2 : -1;
     if (i > limit) return -2;
     if (i === from || buf[i - 1] !== CR) return -3;
     return i - 1;
@@ -176,8 +177,8 @@ export class RequestParser {
 
   /** Inline command: split like Redis's sdssplitargs, then re-encode as RESP so one path serves both. */
   #parseInline(buf: Buffer, start: number, length: number): number {
-    const nl = buf.indexOf(LF, start);
-    if (nl === -1 || nl >= length) {
+    const nl = indexOfLf(buf, start, length);
+    if (nl === -1) {
       return length - start > this.#limits.maxInlineBytes
         ? this.#fail('too big inline request')
         : INCOMPLETE;

@@ -1,5 +1,5 @@
 import { now, tick } from '../../clock.ts';
-import { Fifo } from '../../fifo.ts';
+import { Fifo, NumberFifo } from '../../fifo.ts';
 import type { FlushScheduler } from '../../net/flush-scheduler.ts';
 import { type DialAddress, READ_BUFFER, type StreamEvents, UvStream } from '../../net/stream.ts';
 import { errorReply } from '../resp/encode.ts';
@@ -82,9 +82,9 @@ export class ShardConnection implements StreamEvents {
   readonly #input = new InputBuffer();
   readonly #scanner = new ReplyScanner();
   readonly #waiters = new Fifo<ReplyWaiter>();
-  readonly #sentAt = new Fifo<number>();
+  readonly #sentAt = new NumberFifo();
   /** Sizes of the requests awaiting replies, for twemproxy's in_queue_bytes. */
-  readonly #sizes = new Fifo<number>();
+  readonly #sizes = new NumberFifo();
   #inFlightBytes = 0;
   #ready = false;
   #closed = false;
@@ -151,7 +151,7 @@ export class ShardConnection implements StreamEvents {
   /** Fails every waiter when the oldest has waited longer than `timeoutMs`. */
   checkTimeout(at: number, timeoutMs: number): void {
     const oldest = this.#sentAt.peek();
-    if (oldest !== undefined && at - oldest > timeoutMs) {
+    if (at - oldest > timeoutMs) {
       this.destroy(`timed out after ${timeoutMs} ms`, 'timeout');
     }
   }
@@ -208,12 +208,12 @@ export class ShardConnection implements StreamEvents {
         return;
       }
       const waiter = this.#waiters.shift();
-      const sentAt = this.#sentAt.shift() ?? at;
-      this.#inFlightBytes -= this.#sizes.shift() ?? 0;
       if (waiter === undefined) {
         this.destroy('reply with no request waiting for it', 'error');
         return;
       }
+      const sentAt = this.#sentAt.shift();
+      this.#inFlightBytes -= this.#sizes.shift();
       owner.replyReceived(buf, pos, end, (at - sentAt) * 1000);
       if (!healthy && !isFailureReply(buf, pos, end)) healthy = true;
       waiter.complete(buf, pos, end);
