@@ -346,7 +346,7 @@ async function throughput(
   return { runs, sizes };
 }
 
-/** Opens idle clients to one proxy and reads its resident memory before, with them, after. */
+/** Opens idle clients to one proxy and reads its resident memory before, with a quarter, with all, after. */
 async function memoryOf(
   settings: Settings,
   target: Target,
@@ -365,32 +365,43 @@ async function memoryOf(
   await sleep(settle);
   const rssBeforeKb = rssKb(target.pid);
   const t0 = Date.now();
-  const clients = await openIdleClients(target.port, attempted);
-  const openSeconds = (Date.now() - t0) / 1000;
+  // A quarter first, then the rest: the growth between the two is the marginal cost of a
+  // client, which free room left in the heap by the warm-up cannot hide.
+  const firstCount = Math.floor(attempted / 4);
+  const first = await openIdleClients(target.port, firstCount);
+  await sleep(settle);
+  const rssQuarterKb = rssKb(target.pid);
+  const rest = await openIdleClients(target.port, attempted - firstCount);
+  const openSeconds = (Date.now() - t0) / 1000 - settle / 1000;
   await sleep(settle);
   const rssWithClientsKb = rssKb(target.pid);
-  await clients.close();
+  await Promise.all([first.close(), rest.close()]);
   await sleep(settle);
   const rssAfterCloseKb = rssKb(target.pid);
-  const growth = clients.opened > 0 ? (rssWithClientsKb - rssBeforeKb) / clients.opened : null;
+  const opened = first.opened + rest.opened;
+  const failures = [...first.failures, ...rest.failures];
+  const growth = opened > 0 ? (rssWithClientsKb - rssBeforeKb) / opened : null;
+  const marginal = rest.opened > 0 ? (rssWithClientsKb - rssQuarterKb) / rest.opened : null;
   progress(
-    `memory ${target.label}: ${clients.opened} idle clients, RSS ${rssBeforeKb} → ${rssWithClientsKb} KB (${fmt(growth)} KB/client), ${rssAfterCloseKb} KB after close`,
+    `memory ${target.label}: ${opened} idle clients, RSS ${rssBeforeKb} → ${rssQuarterKb} → ${rssWithClientsKb} KB (${fmt(growth)} KB/client, ${fmt(marginal)} at the margin), ${rssAfterCloseKb} KB after close`,
   );
-  if (clients.failures.length > 0)
-    progress(`memory ${target.label}: ${clients.failures.length} failures: ${clients.failures[0]}`);
+  if (failures.length > 0)
+    progress(`memory ${target.label}: ${failures.length} failures: ${failures[0]}`);
   return {
     target: target.id,
     label: target.label,
     requested: settings.idleClients,
     attempted,
-    opened: clients.opened,
+    opened,
     limitNote,
     rssBeforeKb,
+    rssQuarterKb,
     rssWithClientsKb,
     rssAfterCloseKb,
     growthKbPerClient: growth,
+    marginalKbPerClient: marginal,
     openSeconds,
-    failures: clients.failures,
+    failures,
   };
 }
 

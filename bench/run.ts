@@ -11,7 +11,7 @@ const BENCHES: Record<string, { file: string; what: string }> = {
   ring: { file: './ring.ts', what: 'ketama ring building and lookup' },
   'socket-floor': {
     file: './socket-floor.ts',
-    what: 'RSS of idle TCP sockets in a bare Node process',
+    what: 'RSS of idle TCP connections in a bare Node process: net.Socket vs bare handle',
   },
 };
 

@@ -96,9 +96,14 @@ export interface MemoryResult {
   readonly opened: number;
   readonly limitNote: string | null;
   readonly rssBeforeKb: number;
+  /** With the first quarter of the clients open. */
+  readonly rssQuarterKb: number;
   readonly rssWithClientsKb: number;
   readonly rssAfterCloseKb: number;
+  /** (with all − before) ÷ all. */
   readonly growthKbPerClient: number | null;
+  /** (with all − with a quarter) ÷ the other three quarters. */
+  readonly marginalKbPerClient: number | null;
   readonly openSeconds: number;
   readonly failures: readonly string[];
   /** The fresh instance's warning and error log lines. */

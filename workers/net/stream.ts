@@ -232,10 +232,13 @@ export class UvStream {
     }
   }
 
-  /** A larger buffer for this turn; what #out holds so far goes out as a view of the old one. */
+  /**
+   * A larger buffer for this turn, with room for what #out holds and `n` more bytes. What #out
+   * holds is copied over, or, once views of it are in #parts, left there and written from it.
+   */
   #grow(n: number): Buffer {
     const old = this.#out as Buffer;
-    const next = Buffer.allocUnsafeSlow(Math.max(old.length * 2, n));
+    const next = Buffer.allocUnsafeSlow(Math.max(old.length * 2, this.#outLen + n));
     if (this.#parts === null) {
       old.copy(next, 0, 0, this.#outLen);
       releaseOut(old);

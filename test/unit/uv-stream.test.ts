@@ -1,0 +1,152 @@
+// workers/net/stream.ts over a real loopback connection: whatever mix of ranges is pushed in a
+// turn (copied or by reference, from the shared read buffer or not, growing the turn's buffer
+// or not), the peer reads exactly those bytes in order; a peer that stops reading makes writes
+// wait (writeQueueSize, then streamDrained); end() delivers everything before the FIN.
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { FlushScheduler } from '../../workers/net/flush-scheduler.ts';
+import { Listener } from '../../workers/net/listener.ts';
+import { READ_BUFFER, type StreamEvents, UvStream } from '../../workers/net/stream.ts';
+import { prng } from '../helpers/prng.ts';
+
+/** Collects what a stream reads and reports its events. */
+class Sink implements StreamEvents {
+  chunks: Buffer[] = [];
+  bytes = 0;
+  ended = false;
+  closed = false;
+  connected = false;
+  drained = 0;
+  errors: string[] = [];
+  #waiters: (() => void)[] = [];
+
+  streamData(length: number): void {
+    this.chunks.push(Buffer.from(READ_BUFFER.subarray(0, length)));
+    this.bytes += length;
+    this.#wake();
+  }
+  streamEnd(): void {
+    this.ended = true;
+    this.#wake();
+  }
+  streamError(message: string): void {
+    this.errors.push(message);
+    this.#wake();
+  }
+  streamDrained(): void {
+    this.drained++;
+    this.#wake();
+  }
+  streamConnected(): void {
+    this.connected = true;
+    this.#wake();
+  }
+  streamClosed(): void {
+    this.closed = true;
+    this.#wake();
+  }
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+  /** Resolves once `done()` holds; rejects after `ms`. */
+  async until(done: () => boolean, what: string, ms = 10000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+}
+
+const scheduler = new FlushScheduler();
+let listener: Listener;
+const accepted: { stream: UvStream; sink: Sink }[] = [];
+
+before(async () => {
+  listener = await Listener.open({ host: '127.0.0.1', port: 0 }, 64, (handle) => {
+    const sink = new Sink();
+    accepted.push({ stream: UvStream.accept(handle, sink, scheduler), sink });
+  });
+});
+
+after(() => {
+  listener.close();
+  for (const a of accepted) a.stream.destroy();
+});
+
+async function pair(): Promise<{ out: UvStream; outSink: Sink; peer: UvStream; peerSink: Sink }> {
+  const before = accepted.length;
+  const outSink = new Sink();
+  const out = UvStream.dial({ host: '127.0.0.1', port: listener.port }, outSink, scheduler);
+  await outSink.until(() => outSink.connected && accepted.length > before, 'connect');
+  const { stream: peer, sink: peerSink } = accepted[accepted.length - 1];
+  return { out, outSink, peer, peerSink };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+it('any mix of ranges pushed over many turns arrives exactly, in order', async () => {
+  const { out, peer, peerSink } = await pair();
+  const random = prng(0x57e4);
+  const sizes = [0, 1, 7, 100, 4096, 16383, 16384, 16385, 40000, 65536, 100000];
+  const expected: Buffer[] = [];
+  for (let t = 0; t < 60; t++) {
+    const pushes = 1 + Math.floor(random() * 12);
+    for (let p = 0; p < pushes; p++) {
+      const size = sizes[Math.floor(random() * sizes.length)];
+      const fromReadBuffer = size <= READ_BUFFER.length && random() < 0.4;
+      const source = fromReadBuffer ? READ_BUFFER : Buffer.allocUnsafe(size + 20);
+      const start = fromReadBuffer ? 0 : Math.floor(random() * 20);
+      for (let i = 0; i < size; i++) source[start + i] = Math.floor(random() * 256);
+      expected.push(Buffer.from(source.subarray(start, start + size)));
+      out.pushRange(source, start, start + size);
+      // The read buffer is reused by the next read: what was pushed from it must have been copied.
+      if (fromReadBuffer) READ_BUFFER.fill(0xee, 0, size);
+    }
+    await turn();
+  }
+  const all = Buffer.concat(expected);
+  await peerSink.until(() => peerSink.bytes >= all.length, `${all.length} bytes`);
+  assert.equal(peerSink.bytes, all.length);
+  assert.ok(Buffer.concat(peerSink.chunks).equals(all), 'the bytes read are the bytes pushed');
+  out.destroy();
+  peer.destroy();
+});
+
+it('a peer that stops reading makes writes wait, then drain; end() delivers all before the FIN', async () => {
+  const { out, outSink, peer, peerSink } = await pair();
+  peer.pause();
+  const block = Buffer.alloc(1024 * 1024, 0x61);
+  let pushed = 0;
+  // Far more than the kernel buffers hold on loopback: some writes must wait in libuv.
+  for (let i = 0; i < 32 && out.writeQueueSize === 0; i++) {
+    out.push(block);
+    pushed += block.length;
+    await turn();
+  }
+  assert.ok(out.writeQueueSize > 0, `writes wait for the peer (${pushed} bytes pushed)`);
+  assert.equal(outSink.drained, 0);
+  peer.resume();
+  await outSink.until(() => outSink.drained > 0, 'streamDrained');
+  assert.equal(out.writeQueueSize, 0);
+  const tail = Buffer.from('the last bytes');
+  out.push(tail);
+  out.end();
+  await peerSink.until(() => peerSink.ended, 'the FIN');
+  assert.equal(peerSink.bytes, pushed + tail.length);
+  assert.ok(Buffer.concat(peerSink.chunks).subarray(pushed).equals(tail));
+  await outSink.until(() => outSink.closed, 'our side closed after end()');
+  assert.deepEqual(outSink.errors, []);
+  peer.destroy();
+});
+
+it('a refused connect is an error naming the address, then a close', async () => {
+  const sink = new Sink();
+  UvStream.dial({ host: '127.0.0.1', port: 1 }, sink, scheduler);
+  await sink.until(() => sink.closed, 'close');
+  assert.deepEqual(sink.errors, ['connect ECONNREFUSED 127.0.0.1:1']);
+  assert.equal(sink.connected, false);
+});
