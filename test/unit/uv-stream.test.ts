@@ -1,7 +1,8 @@
 // workers/net/stream.ts over a real loopback connection: whatever mix of ranges is pushed in a
 // turn (copied or by reference, from the shared read buffer or not, growing the turn's buffer
 // or not), the peer reads exactly those bytes in order; a peer that stops reading makes writes
-// wait (writeQueueSize, then streamDrained); end() delivers everything before the FIN.
+// wait (writeQueueSize, then streamDrained); end() delivers everything before the FIN; a host
+// name is dialed at each of its addresses until one answers.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { FlushScheduler } from '../../workers/net/flush-scheduler.ts';
@@ -89,7 +90,7 @@ async function pair(): Promise<{ out: UvStream; outSink: Sink; peer: UvStream; p
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 it('any mix of ranges pushed over many turns arrives exactly, in order', async () => {
-  const { out, peer, peerSink } = await pair();
+  const { out, outSink, peer, peerSink } = await pair();
   const random = prng(0x57e4);
   const sizes = [0, 1, 7, 100, 4096, 16383, 16384, 16385, 40000, 65536, 100000];
   const expected: Buffer[] = [];
@@ -108,6 +109,8 @@ it('any mix of ranges pushed over many turns arrives exactly, in order', async (
     }
     await turn();
   }
+  // Each flush that left nothing waiting said so (a paused client must hear it).
+  assert.ok(outSink.drained > 0, 'streamDrained after synchronous flushes');
   const all = Buffer.concat(expected);
   await peerSink.until(() => peerSink.bytes >= all.length, `${all.length} bytes`);
   assert.equal(peerSink.bytes, all.length);
@@ -128,9 +131,11 @@ it('a peer that stops reading makes writes wait, then drain; end() delivers all 
     await turn();
   }
   assert.ok(out.writeQueueSize > 0, `writes wait for the peer (${pushed} bytes pushed)`);
-  assert.equal(outSink.drained, 0);
+  const drainedBefore = outSink.drained;
+  await turn();
+  assert.equal(outSink.drained, drainedBefore, 'no drain while bytes wait');
   peer.resume();
-  await outSink.until(() => outSink.drained > 0, 'streamDrained');
+  await outSink.until(() => outSink.drained > drainedBefore, 'streamDrained');
   assert.equal(out.writeQueueSize, 0);
   const tail = Buffer.from('the last bytes');
   out.push(tail);
@@ -149,4 +154,15 @@ it('a refused connect is an error naming the address, then a close', async () =>
   await sink.until(() => sink.closed, 'close');
   assert.deepEqual(sink.errors, ['connect ECONNREFUSED 127.0.0.1:1']);
   assert.equal(sink.connected, false);
+});
+
+it('a host name is tried at each of its addresses until one answers', async () => {
+  // localhost resolves to 127.0.0.1 (and ::1 where /etc/hosts says so); the listener is on
+  // 127.0.0.1 only, so this connects whichever address comes first.
+  const sink = new Sink();
+  const out = UvStream.dial({ host: 'localhost', port: listener.port }, sink, scheduler);
+  await sink.until(() => sink.connected || sink.closed, 'connect');
+  assert.deepEqual(sink.errors, []);
+  assert.equal(sink.connected, true);
+  out.destroy();
 });

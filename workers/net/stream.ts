@@ -1,4 +1,4 @@
-import { lookup } from 'node:dns';
+import { type LookupAddress, lookup } from 'node:dns';
 import { isIP } from 'node:net';
 import type { FlushScheduler } from './flush-scheduler.ts';
 import { releaseOut, takeOut } from './out-buffers.ts';
@@ -39,7 +39,7 @@ export interface StreamEvents {
   streamEnd(): void;
   /** A read, write or connect failed; the stream is being closed. */
   streamError(message: string): void;
-  /** Writes that had to wait for the kernel are all done. */
+  /** Everything written so far is with the kernel (after each flush that leaves nothing waiting). */
   streamDrained(): void;
   /** An outgoing connection is established. */
   streamConnected(): void;
@@ -62,7 +62,7 @@ const CLOSED = 3;
  * nothing but the view of the bytes written.
  */
 export class UvStream {
-  readonly #handle: UvHandle;
+  #handle: UvHandle;
   readonly #events: StreamEvents;
   readonly #scheduler: FlushScheduler;
   #state = OPEN;
@@ -83,6 +83,11 @@ export class UvStream {
     this.#events = events;
     this.#scheduler = scheduler;
     this.#state = state;
+    this.#adopt(handle);
+  }
+
+  #adopt(handle: UvHandle): void {
+    this.#handle = handle;
     handle.stream = this;
     handle.onread = onRead;
     handle.useUserBuffer(READ_BUFFER);
@@ -104,43 +109,56 @@ export class UvStream {
       req.owner = stream;
       req.address = address.path;
       req.oncomplete = afterConnect;
-      stream.#connectStarted(handle.connect(req, address.path), address.path);
+      stream.#connectStarted(handle.connect(req, address.path), req);
       return stream;
     }
-    const handle = new TCP(TCP_SOCKET);
-    const stream = new UvStream(handle, events, scheduler, CONNECTING);
+    const stream = new UvStream(new TCP(TCP_SOCKET), events, scheduler, CONNECTING);
     const family = isIP(address.host);
     if (family !== 0) {
-      stream.#connectTcp(handle, address.host, family, address.port);
+      stream.#connectTcp([{ address: address.host, family }], 0, address.port);
     } else {
-      lookup(address.host, (err, ip, fam) => {
+      // Every address of the name, in the resolver's order: `localhost` may give ::1 first to a
+      // Redis that listens on 127.0.0.1 only (net.connect's autoSelectFamily does the same).
+      lookup(address.host, { all: true }, (err, found) => {
         if (stream.#state !== CONNECTING) return;
         if (err) stream.#fail(`getaddrinfo ${err.code ?? err.message} ${address.host}`);
-        else stream.#connectTcp(handle, ip, fam, address.port);
+        else stream.#connectTcp(found, 0, address.port);
       });
     }
     return stream;
   }
 
-  #connectTcp(handle: UvTcpHandle, ip: string, family: number, port: number): void {
+  #connectTcp(candidates: readonly LookupAddress[], index: number, port: number): void {
+    const { address: ip, family } = candidates[index];
     const req = new TCPConnectWrap();
     req.owner = this;
     req.address = ip;
     req.port = port;
+    req.candidates = candidates;
+    req.index = index;
     req.oncomplete = afterConnect;
+    const handle = this.#handle as UvTcpHandle;
     const err = family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
-    this.#connectStarted(err, `${ip}:${port}`);
+    this.#connectStarted(err, req);
   }
 
-  #connectStarted(err: number, where: string): void {
-    // Reported on the next tick: the owner is still being constructed.
-    if (err < 0) process.nextTick(() => this.#fail(`connect ${errnoName(err)} ${where}`));
+  #connectStarted(err: number, req: ConnectReq): void {
+    // Reported on the next tick, as a failed connect: the owner is still being constructed.
+    if (err < 0) process.nextTick(() => this.connected(err, req));
   }
 
   /** Called by afterConnect. */
   connected(status: number, req: ConnectReq): void {
     if (this.#state !== CONNECTING) return;
     if (status < 0) {
+      const next = (req.index ?? 0) + 1;
+      if (req.candidates !== undefined && next < req.candidates.length) {
+        // The next address, on a fresh socket (the failed one may be of the other family).
+        this.#handle.close();
+        this.#adopt(new TCP(TCP_SOCKET));
+        this.#connectTcp(req.candidates, next, req.port ?? 0);
+        return;
+      }
       const where = req.port === undefined ? req.address : `${req.address}:${req.port}`;
       this.#fail(`connect ${errnoName(status)} ${where}`);
       return;
@@ -286,6 +304,8 @@ export class UvStream {
     if (streamState[K_ASYNC] === 0) {
       if (out !== null) releaseOut(out);
       spareReq = req;
+      // Everything is with the kernel: whoever paused on this stream's backlog may go on.
+      if (this.#asyncWrites === 0) this.#events.streamDrained();
       return;
     }
     // libuv holds the bytes until the kernel takes them: they (and the request) stay alive.

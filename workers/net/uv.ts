@@ -80,6 +80,9 @@ export interface ConnectReq {
   owner?: unknown;
   address?: string;
   port?: number;
+  /** legate's own: the addresses a host name resolved to, and which one this is. */
+  candidates?: readonly { address: string; family: number }[];
+  index?: number;
 }
 
 interface TcpBinding {
