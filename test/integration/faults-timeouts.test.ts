@@ -1,7 +1,9 @@
 // Timeouts and overload: a shard that stops answering (DEBUG SLEEP) costs its waiting requests a
 // `-ERR … timed out` after about `timeout`, the connection is replaced, and the shard's later
-// requests work; past server_max_inflight, requests are refused at once rather than queued.
+// requests work; past server_max_inflight, requests are refused at once rather than queued; a
+// connect that never completes is given up after `timeout`.
 import assert from 'node:assert/strict';
+import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { keysOn, serverStats, sleep } from '../helpers/faults.ts';
 import {
@@ -141,4 +143,54 @@ it('past server_max_inflight, a pipelined burst gets "-ERR legate overloaded" fo
   assert.ok(took < 1500, `all replies in ${took.toFixed(0)} ms`);
   // The cap frees up as replies come back.
   for (const k of slowKeys) assert.equal((await c.call('GET', k))?.toString(), `v-${k}`);
+});
+
+it('a shard whose connect never completes gets "connect timed out" after `timeout`, then a fast refusal', async () => {
+  // A stopped redis-server with a listen backlog of 1: once two connections fill its accept
+  // queue the kernel drops further SYNs, so a connect hangs, as to a black-holed host.
+  const stuck = await startRedisServer({ args: ['--tcp-backlog', '1'] });
+  const fillers: Socket[] = [];
+  const port = await freePort();
+  const file = writeConfig(
+    poolYaml({ name: 'hole', port, shards: [stuck.port], extra: { timeout: TIMEOUT_MS } }),
+    'hole.yml',
+  );
+  let hole: RunningProcess | undefined;
+  try {
+    stuck.process.kill('SIGSTOP');
+    while (true) {
+      const s = netConnect(stuck.port, '127.0.0.1');
+      fillers.push(s);
+      const connected = await new Promise<boolean>((resolve) => {
+        s.once('connect', () => resolve(true));
+        s.once('error', () => resolve(false));
+        setTimeout(() => resolve(false), 300);
+      });
+      if (!connected) break;
+      assert.ok(fillers.length < 10, 'the accept queue fills');
+    }
+    hole = await startLegate(['-c', file.file, '-w', '1']);
+    const c = await clients.connect(port);
+    const started = Date.now();
+    const reply = (await c.command('GET', 'k')).toString();
+    const waited = Date.now() - started;
+    assert.match(reply, /^-ERR shard \S+ connect timed out after 300 ms\r\n$/);
+    assert.ok(
+      waited >= TIMEOUT_MS - 20 && waited < TIMEOUT_MS + 700,
+      `answered after ${waited} ms`,
+    );
+    // In backoff now: refused at once, saying why, rather than queued on a dead connect.
+    const again = Date.now();
+    assert.match(
+      (await c.command('GET', 'k')).toString(),
+      /^-ERR shard \S+ unavailable: .*timed out/,
+    );
+    assert.ok(Date.now() - again < 200, 'the next request is refused at once');
+  } finally {
+    for (const s of fillers) s.destroy();
+    stuck.process.kill('SIGCONT');
+    await hole?.stop();
+    await stuck.stop();
+    file.cleanup();
+  }
 });
