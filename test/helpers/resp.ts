@@ -107,9 +107,10 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** Connects to 127.0.0.1:port (or host:port), or to a unix socket when given its path. */
+  static connect(port: number | string, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect(port, host);
+      const socket = typeof port === 'string' ? connect({ path: port }) : connect(port, host);
       socket.once('connect', () => {
         socket.off('error', reject);
         resolve(new RawClient(socket));
