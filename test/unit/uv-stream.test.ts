@@ -140,11 +140,14 @@ it('a peer that stops reading makes writes wait, then drain; end() delivers all 
   const tail = Buffer.from('the last bytes');
   out.push(tail);
   out.end();
+  // Pushed after end(): dropped, not an EPIPE that would cut the connection before its FIN.
+  out.push(Buffer.from('too late'));
   await peerSink.until(() => peerSink.ended, 'the FIN');
   assert.equal(peerSink.bytes, pushed + tail.length);
   assert.ok(Buffer.concat(peerSink.chunks).subarray(pushed).equals(tail));
   await outSink.until(() => outSink.closed, 'our side closed after end()');
   assert.deepEqual(outSink.errors, []);
+  assert.equal(peerSink.bytes, pushed + tail.length, 'nothing after the FIN');
   peer.destroy();
 });
 

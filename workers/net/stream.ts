@@ -222,6 +222,8 @@ export class UvStream {
    * other buffer handed here must not change afterwards (legate's input buffers never do).
    */
   pushRange(buf: Buffer, start: number, end: number): void {
+    // After end() or destroy() nothing more can go out (the FIN is sent or the socket gone).
+    if (this.#state >= ENDING) return;
     const n = end - start;
     if (n > COPY_LIMIT && buf !== READ_BUFFER) {
       const parts = this.#parts ?? [];
