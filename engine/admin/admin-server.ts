@@ -1,6 +1,6 @@
 import type { LegateConfig } from '../config/types.ts';
 import type { PoolCounters, ServerCounters } from '../metrics/snapshot.ts';
-import type { PoolView } from '../metrics/store.ts';
+import type { PoolView, RecentLatency } from '../metrics/store.ts';
 import type { HttpEngine, HttpRequest, HttpResponse } from './http-engine.ts';
 
 /** What the admin endpoints read from the running process. */
@@ -13,6 +13,8 @@ export interface AdminSource {
   config(): LegateConfig;
   /** Merged metrics of every pool. */
   pools(): PoolView[];
+  /** Latency of the recent window, per pool in the same order. */
+  recentLatency(): RecentLatency[];
   /** Per pool: whether each server is in the ring, times ejected, last ejection (Unix s). */
   serverStates(): ReadonlyMap<
     string,
@@ -42,7 +44,7 @@ export function redactedConfig(config: LegateConfig): unknown {
 
 const PERCENTILES = [50, 90, 99, 99.9] as const;
 
-/** Latency percentiles in microseconds, from merged HDR histograms (cumulative since start). */
+/** Latency percentiles in microseconds, from merged HDR histograms. */
 export interface LatencyJson {
   readonly count: number;
   readonly p50: number;
@@ -59,14 +61,21 @@ export interface ServerJson extends ServerCounters {
   readonly ejects: number;
   /** Unix seconds of the last ejection; 0 if never. */
   readonly ejected_at: number;
+  /** Since start. */
   readonly latency_us: LatencyJson;
+  /** Over the pool's recent window. */
+  readonly recent_latency_us: LatencyJson;
 }
 
 export interface PoolJson extends PoolCounters {
   readonly name: string;
   /** Mean Unix ms of the worker snapshots these numbers come from (for rates); 0 before any. */
   readonly updated_at_ms: number;
+  /** Since start. */
   readonly latency_us: LatencyJson;
+  /** Over the last `recent_window_s` (ten stats intervals; shorter just after start). */
+  readonly recent_latency_us: LatencyJson;
+  readonly recent_window_s: number;
   readonly servers: readonly ServerJson[];
 }
 
@@ -98,6 +107,7 @@ function latencyJson(h: PoolView['latency']): LatencyJson {
 /** GET /stats: the same numbers as /metrics, as JSON, with latency percentiles in microseconds. */
 export function statsJson(source: AdminSource): StatsJson {
   const states = source.serverStates();
+  const recent = source.recentLatency();
   return {
     service: 'legate',
     version: source.version,
@@ -105,11 +115,13 @@ export function statsJson(source: AdminSource): StatsJson {
     workers: source.workers,
     workers_ready: source.workersReady,
     latency_unit: 'us',
-    pools: source.pools().map((p) => ({
+    pools: source.pools().map((p, pi) => ({
       name: p.name,
       ...p.counters,
       updated_at_ms: p.updatedAt,
       latency_us: latencyJson(p.latency),
+      recent_latency_us: latencyJson(recent[pi].latency),
+      recent_window_s: Math.round(recent[pi].windowMs / 100) / 10,
       servers: p.servers.map((s, i) => {
         const st = states.get(p.name)?.[i];
         return {
@@ -119,6 +131,7 @@ export function statsJson(source: AdminSource): StatsJson {
           ejected_at: st?.ejectedAt ?? 0,
           ...s.counters,
           latency_us: latencyJson(s.latency),
+          recent_latency_us: latencyJson(recent[pi].servers[i]),
         };
       }),
     })),

@@ -186,9 +186,9 @@ export function renderFrame(
       p.name,
       perSecond(r?.ops),
       perSecond(r?.errors),
-      millis(p.latency_us.p50, p.latency_us.count),
-      millis(p.latency_us.p99, p.latency_us.count),
-      millis(p.latency_us.max, p.latency_us.count),
+      millis(p.recent_latency_us.p50, p.recent_latency_us.count),
+      millis(p.recent_latency_us.p99, p.recent_latency_us.count),
+      millis(p.recent_latency_us.max, p.recent_latency_us.count),
       String(p.client_connections),
       `${live}/${p.servers.length} live`,
     ]);
@@ -199,9 +199,9 @@ export function renderFrame(
         `  ${s.name}`,
         perSecond(sr?.ops),
         perSecond(sr?.errors),
-        millis(s.latency_us.p50, s.latency_us.count),
-        millis(s.latency_us.p99, s.latency_us.count),
-        millis(s.latency_us.max, s.latency_us.count),
+        millis(s.recent_latency_us.p50, s.recent_latency_us.count),
+        millis(s.recent_latency_us.p99, s.recent_latency_us.count),
+        millis(s.recent_latency_us.max, s.recent_latency_us.count),
         String(s.server_connections),
         s.ejected ? 'EJECTED' : 'live',
       ]);
@@ -219,9 +219,10 @@ export function renderFrame(
   const header =
     `legate ${stats.version}  up ${duration(stats.uptime_s)}  ` +
     `workers ${stats.workers_ready}/${stats.workers}  admin ${where}`;
+  const window = Math.max(0, ...stats.pools.map((p) => p.recent_window_s));
   return [
     header,
-    'latency: since start; ops/s and errors/s: since the last snapshot',
+    `latency: ${window > 0 ? `the last ${window} s` : 'since start'}; ops/s and errors/s: since the last snapshot`,
     note,
     style.heading(format(COLUMNS)),
     ...rows.map((r, i) => (alerts.has(i) ? style.alert(format(r)) : format(r))),

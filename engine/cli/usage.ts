@@ -25,7 +25,8 @@ Options (nutcracker's letters where nutcracker has the flag):
                              error (<=3), warn (4), info (5), debug (6-7), trace (>=8)
   -s, --stats-port=PORT      twemproxy stats port (default 22222; 0: any free port)
   -a, --stats-addr=ADDR      stats address (default 127.0.0.1, loopback only)
-  -i, --stats-interval=MS    how often workers report their numbers (default 1000)
+  -i, --stats-interval=MS    how often workers report their numbers (default 1000); recent
+                             latency in /stats and 'top' spans ten of them
   -D, --describe-stats       print the stats fields and what they mean, and exit
   -o, --output=FILE          append the log to FILE rather than standard output
   -p, --pid-file=FILE        write the process id to FILE while running

@@ -36,6 +36,14 @@ function addCounters<T extends object>(into: T, from: T, includeGauges: boolean)
   }
 }
 
+/** Latency over the recent window of one pool (and each of its servers, in config order). */
+export interface RecentLatency {
+  /** How far back the window reaches, the mean over the live workers; 0 before two snapshots. */
+  readonly windowMs: number;
+  readonly latency: Histogram;
+  readonly servers: Histogram[];
+}
+
 /** What replaced workers had counted, per pool, folded into one total. */
 interface Retired {
   readonly counters: PoolCounters;
@@ -50,6 +58,17 @@ interface Retired {
 export class MetricsStore {
   readonly #latest = new Map<number, WorkerSnapshot>();
   /**
+   * Each live worker's snapshots, oldest first, back to the newest one at least `windowMs` old:
+   * its cumulative histograms subtracted from the latest give the recent window's latency.
+   */
+  readonly #history = new Map<number, WorkerSnapshot[]>();
+  readonly #windowMs: number;
+
+  /** `windowMs`: how far back recent latency reaches (legate: ten stats intervals). */
+  constructor(windowMs = 10_000) {
+    this.#windowMs = windowMs;
+  }
+  /**
    * Counters and histograms of workers that were replaced, folded in as they retire: a worker
    * in a crash loop must not make every later /metrics request decode one more snapshot.
    */
@@ -57,6 +76,14 @@ export class MetricsStore {
 
   update(snapshot: WorkerSnapshot): void {
     this.#latest.set(snapshot.worker, snapshot);
+    let history = this.#history.get(snapshot.worker);
+    if (history === undefined) {
+      history = [];
+      this.#history.set(snapshot.worker, history);
+    }
+    history.push(snapshot);
+    const horizon = snapshot.at - this.#windowMs;
+    while (history.length > 1 && history[1].at <= horizon) history.shift();
   }
 
   /** A worker died: keep what it counted, drop its gauges with its connections. */
@@ -64,6 +91,8 @@ export class MetricsStore {
     const last = this.#latest.get(worker);
     if (last === undefined) return;
     this.#latest.delete(worker);
+    // Its replacement counts from zero: a window across the two would subtract the wrong base.
+    this.#history.delete(worker);
     for (const ps of last.pools) {
       let r = this.#retired.get(ps.name);
       if (r === undefined) {
@@ -136,8 +165,53 @@ export class MetricsStore {
     return [...pools.values()];
   }
 
+  /**
+   * Latency of the recent window per pool of `poolOrder`: per live worker, its latest
+   * histograms less those of its oldest snapshot in the window (what a worker that died in
+   * the window had counted is not in it).
+   */
+  recent(poolOrder: readonly { name: string; servers: readonly string[] }[]): RecentLatency[] {
+    return poolOrder.map((p) => {
+      const latency = latencyHistogram();
+      const servers = p.servers.map(() => latencyHistogram());
+      let spanMs = 0;
+      let workers = 0;
+      for (const [worker, latest] of this.#latest) {
+        const base = this.#history.get(worker)?.[0] ?? latest;
+        const now = latest.pools.find((ps) => ps.name === p.name);
+        if (now === undefined) continue;
+        const then = base === latest ? undefined : base.pools.find((ps) => ps.name === p.name);
+        spanMs += latest.at - base.at;
+        workers++;
+        addDifference(latency, now.latency, then?.latency);
+        for (const ss of now.servers) {
+          const i = p.servers.indexOf(ss.name);
+          if (i === -1) continue;
+          const before = then?.servers.find((s) => s.name === ss.name)?.latency;
+          addDifference(servers[i], ss.latency, before);
+        }
+      }
+      return { windowMs: workers === 0 ? 0 : Math.round(spanMs / workers), latency, servers };
+    });
+  }
+
   /** Workers that have reported. */
   get reporting(): number {
     return this.#latest.size;
   }
+}
+
+/** Adds `now − before` (two cumulative encoded histograms of one worker) into `into`. */
+function addDifference(into: Histogram, now: string, before: string | undefined): void {
+  if (before === undefined || before === now) {
+    // No older snapshot, or nothing recorded since: all of `now` is recent only without a base.
+    if (before === undefined) addEncoded(into, now);
+    return;
+  }
+  const diff = latencyHistogram();
+  addEncoded(diff, now);
+  const old = latencyHistogram();
+  addEncoded(old, before);
+  diff.subtract(old);
+  into.add(diff);
 }

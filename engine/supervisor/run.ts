@@ -31,6 +31,8 @@ function addressHostPort(a: Address): { host: string; port: number } {
 
 /** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
 const STOP_GRACE_MS = 2000;
+/** Snapshots the recent latency window spans (of `-i`, the stats interval). */
+const RECENT_SNAPSHOTS = 10;
 
 /**
  * The control plane: builds each pool's ring and health tables in shared memory, runs the
@@ -45,13 +47,15 @@ export class Supervisor {
   #pools: PoolState[];
   #generation: Generation;
   #reloads = 0;
-  readonly #metrics = new MetricsStore();
+  readonly #metrics: MetricsStore;
   #admin: HttpEngine | null = null;
   #statsPort: Server | null = null;
 
   constructor(config: LegateConfig, options: RunOptions, log: Logger) {
     this.#log = log;
     this.#options = options;
+    // Recent latency (/stats, legate top) reaches back ten snapshots: 10 s by default.
+    this.#metrics = new MetricsStore(RECENT_SNAPSHOTS * options.statsIntervalMs);
     this.#config = config;
     const count = workerCount(config, options);
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
@@ -115,10 +119,8 @@ export class Supervisor {
         return self.#workers.ready;
       },
       config: () => this.#config,
-      pools: () =>
-        this.#metrics.view(
-          this.#config.redis.map((p) => ({ name: p.name, servers: p.servers.map((s) => s.name) })),
-        ),
+      pools: () => this.#metrics.view(this.#poolOrder()),
+      recentLatency: () => this.#metrics.recent(this.#poolOrder()),
       serverStates: () => this.#serverStates(),
       prometheus: () =>
         renderPrometheus(this.adminSource.pools(), {
@@ -128,6 +130,11 @@ export class Supervisor {
           servers: this.#serverStates(),
         }),
     };
+  }
+
+  /** Pool and server names of the running config, in order. */
+  #poolOrder(): { name: string; servers: string[] }[] {
+    return this.#config.redis.map((p) => ({ name: p.name, servers: p.servers.map((s) => s.name) }));
   }
 
   #serverStates() {

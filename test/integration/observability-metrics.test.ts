@@ -287,6 +287,30 @@ describe('a known load through two workers', () => {
     );
     for (const k of fast) assert.equal(bucket(k.server, '0.1'), count(k.server));
   });
+
+  test('recent latency: the slowed requests while recent, nothing once ten snapshots pass idle', async () => {
+    const pool = poolOf(await getStats(admin), POOL);
+    assert.ok(
+      pool.recent_latency_us.count > 0 && pool.recent_latency_us.count <= pool.latency_us.count,
+      `recent ${pool.recent_latency_us.count} of ${pool.latency_us.count}`,
+    );
+    assert.ok(pool.recent_latency_us.max >= SLOW_US, 'the slowed requests are recent');
+    const idle = poolOf(
+      await waitForStats(
+        admin,
+        (s) => poolOf(s, POOL).recent_latency_us.count === 0,
+        'the recent window to pass with no traffic',
+      ),
+      POOL,
+    );
+    assert.equal(idle.latency_us.count, pool.latency_us.count, 'since-start numbers stay');
+    for (const s of idle.servers) assert.equal(s.recent_latency_us.count, 0, s.name);
+    // Ten snapshots of -i 200: the window reaches back 2 s, to the newest snapshot that old.
+    assert.ok(
+      idle.recent_window_s >= 1.9 && idle.recent_window_s <= 3,
+      `window ${idle.recent_window_s} s`,
+    );
+  });
 });
 
 const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).error === undefined;

@@ -12,9 +12,15 @@ import { MetricsStore } from '../../engine/metrics/store.ts';
 
 const ORDER = [{ name: 'web', servers: ['a', 'b'] }];
 
-function snapshot(worker: number, at: number, requests: number, micros: number): WorkerSnapshot {
+/** A worker's cumulative snapshot: `batches` of (count, micros) recorded so far, `requests` counted. */
+function cumulative(
+  worker: number,
+  at: number,
+  batches: readonly [number, number][],
+  requests = 0,
+): WorkerSnapshot {
   const h = latencyHistogram();
-  for (let i = 0; i < requests; i++) recordMicros(h, micros);
+  for (const [count, micros] of batches) for (let i = 0; i < count; i++) recordMicros(h, micros);
   const latency = encodeHistogram(h);
   return {
     worker,
@@ -34,6 +40,10 @@ function snapshot(worker: number, at: number, requests: number, micros: number):
       },
     ],
   };
+}
+
+function snapshot(worker: number, at: number, requests: number, micros: number): WorkerSnapshot {
+  return cumulative(worker, at, [[requests, micros]], requests);
 }
 
 test('live workers add up; the time is the mean of their snapshots', () => {
@@ -66,4 +76,43 @@ test('a replaced worker keeps its counters and latency, not its gauges, through 
   assert.equal(web.servers[0].counters.in_queue, 1);
   assert.equal(web.servers[0].latency.totalCount, 101);
   assert.equal(web.updatedAt, 9000, 'only live workers date the numbers');
+});
+
+test('recent latency: what each worker recorded within the window, not since start', () => {
+  const store = new MetricsStore(10_000);
+  // Worker 0: 100 slow requests early on, then 50 fast ones; worker 1: 20 fast ones late.
+  store.update(cumulative(0, 0, []));
+  store.update(cumulative(0, 5_000, [[100, 50_000]]));
+  store.update(cumulative(0, 16_000, [[100, 50_000]]));
+  store.update(
+    cumulative(0, 20_000, [
+      [100, 50_000],
+      [50, 200],
+    ]),
+  );
+  store.update(cumulative(1, 19_000, []));
+  store.update(cumulative(1, 20_000, [[20, 300]]));
+  const [web] = store.recent(ORDER);
+  // Worker 0's base is its snapshot at 5 s (the newest at least 10 s before 20 s): the slow
+  // requests are before it. Worker 1's base is its first snapshot.
+  assert.equal(web.latency.totalCount, 70);
+  assert.ok(web.latency.maxValue < 1000, `max ${web.latency.maxValue} µs`);
+  assert.equal(web.windowMs, (15_000 + 1_000) / 2);
+  assert.equal(web.servers[0].totalCount, 70);
+  assert.equal(web.servers[1].totalCount, 0, 'server b: no worker used it');
+  // Since start, the slow ones are all there.
+  assert.equal(store.view(ORDER)[0].latency.totalCount, 170);
+});
+
+test('recent latency: a replaced worker starts a new window; an idle one has none', () => {
+  const store = new MetricsStore(1_000);
+  store.update(cumulative(0, 0, [[10, 100]]));
+  store.update(cumulative(0, 2_000, [[10, 100]]));
+  store.update(cumulative(0, 3_500, [[10, 100]]));
+  assert.equal(store.recent(ORDER)[0].latency.totalCount, 0, 'nothing new in the window');
+  store.retire(0);
+  // The replacement counts from zero; its numbers must not be read against the old base.
+  store.update(cumulative(0, 4_000, [[3, 100]]));
+  assert.equal(store.recent(ORDER)[0].latency.totalCount, 3);
+  assert.equal(store.view(ORDER)[0].latency.totalCount, 13);
 });

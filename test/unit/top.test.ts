@@ -26,6 +26,8 @@ function server(name: string, requests: number, extra: Partial<ServerJson> = {})
     responses: requests,
     server_connections: 2,
     latency_us: latency(40, 900, 12_500),
+    // The frame shows the recent window, not the since-start figures.
+    recent_latency_us: latency(30, 700, 9_000),
     ...extra,
   };
 }
@@ -39,6 +41,8 @@ function doc(at: number, requests: number, servers: ServerJson[], forwardError =
     client_connections: 7,
     updated_at_ms: at,
     latency_us: latency(55, 1_250, 250_000),
+    recent_latency_us: latency(46, 1_000, 100_000),
+    recent_window_s: 10,
     servers,
   };
   return {
@@ -92,12 +96,12 @@ test('a frame: header, pool row, server rows, latency in ms, ejected servers mar
     frame,
     [
       'legate 9.9.9  up 1h02m03s  workers 2/2  admin 127.0.0.1:9909',
-      'latency: since start; ops/s and errors/s: since the last snapshot',
+      'latency: the last 10 s; ops/s and errors/s: since the last snapshot',
       '',
       'POOL / SERVER     OPS/S  ERR/S  P50ms  P99ms  MAXms  CONNS  STATE',
-      'web                2500    0.0   0.06   1.25    250      7  1/2 live',
-      '  127.0.0.1:7001   2500    0.0   0.04   0.90   12.5      2  live',
-      '  127.0.0.1:7002    0.0    0.0   0.04   0.90   12.5      0  EJECTED',
+      'web                2500    0.0   0.05   1.00    100      7  1/2 live',
+      '  127.0.0.1:7001   2500    0.0   0.03   0.70   9.00      2  live',
+      '  127.0.0.1:7002    0.0    0.0   0.03   0.70   9.00      0  EJECTED',
       '',
     ].join('\n'),
   );
