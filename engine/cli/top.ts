@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import type { PoolJson, ServerJson, StatsJson } from '../admin/admin-server.ts';
+import type { LatencyJson, PoolJson, ServerJson, StatsJson } from '../admin/admin-server.ts';
 import { loadConfig } from '../config/load.ts';
 import { LegateError } from '../errors.ts';
 import { intOption, type ParsedArgs } from './args.ts';
@@ -169,6 +169,11 @@ export const ANSI: Style = {
   alert: (t) => `\x1b[1;31m${t}\x1b[0m`,
 };
 
+/** The P50, P99 and MAX columns, in ms. */
+function latencyCells(l: LatencyJson): string[] {
+  return [millis(l.p50, l.count), millis(l.p99, l.count), millis(l.max, l.count)];
+}
+
 /** One screen: a header line, then per pool a row and a row per server. */
 export function renderFrame(
   stats: StatsJson,
@@ -186,9 +191,7 @@ export function renderFrame(
       p.name,
       perSecond(r?.ops),
       perSecond(r?.errors),
-      millis(p.recent_latency_us.p50, p.recent_latency_us.count),
-      millis(p.recent_latency_us.p99, p.recent_latency_us.count),
-      millis(p.recent_latency_us.max, p.recent_latency_us.count),
+      ...latencyCells(p.recent_latency_us),
       String(p.client_connections),
       `${live}/${p.servers.length} live`,
     ]);
@@ -199,9 +202,7 @@ export function renderFrame(
         `  ${s.name}`,
         perSecond(sr?.ops),
         perSecond(sr?.errors),
-        millis(s.recent_latency_us.p50, s.recent_latency_us.count),
-        millis(s.recent_latency_us.p99, s.recent_latency_us.count),
-        millis(s.recent_latency_us.max, s.recent_latency_us.count),
+        ...latencyCells(s.recent_latency_us),
         String(s.server_connections),
         s.ejected ? 'EJECTED' : 'live',
       ]);

@@ -25,10 +25,6 @@ export class RequestSlot implements ReplyWaiter {
     this.readAt = readAt;
   }
 
-  get done(): boolean {
-    return this.buf !== null;
-  }
-
   complete(buf: Buffer, start: number, end: number): void {
     this.buf = buf;
     this.start = start;

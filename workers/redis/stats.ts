@@ -12,19 +12,21 @@ import {
 } from '../../engine/metrics/snapshot.ts';
 
 /**
- * A histogram's encoding, redone only when it recorded something since: encoding takes about
- * 0.4 ms on the worker thread, every stats interval, for each pool and server.
+ * Numbers with an HDR latency histogram. Its encoding for a snapshot is redone only when it
+ * recorded something since: encoding takes about 0.4 ms on the worker thread, every stats
+ * interval, for each pool and server.
  */
-class EncodedLatency {
-  #count = -1;
-  #text = '';
+class LatencyStats {
+  readonly latency: Histogram = latencyHistogram();
+  #encodedCount = -1;
+  #encoded = '';
 
-  of(h: Histogram): string {
-    if (h.totalCount !== this.#count) {
-      this.#text = encodeHistogram(h);
-      this.#count = h.totalCount;
+  encodeLatency(): string {
+    if (this.latency.totalCount !== this.#encodedCount) {
+      this.#encoded = encodeHistogram(this.latency);
+      this.#encodedCount = this.latency.totalCount;
     }
-    return this.#text;
+    return this.#encoded;
   }
 }
 
@@ -32,27 +34,19 @@ class EncodedLatency {
  * One pool's numbers in one worker: plain counters bumped on the hot path, and an HDR
  * histogram of request latency. Recording allocates nothing.
  */
-export class PoolStats {
+export class PoolStats extends LatencyStats {
   readonly counters: PoolCounters = emptyPoolCounters();
-  readonly latency: Histogram = latencyHistogram();
-  readonly #encoded = new EncodedLatency();
 
   /** A reply handed back to its client, `micros` after its request was read. */
   replied(micros: number): void {
     this.counters.requests++;
     recordMicros(this.latency, micros);
   }
-
-  encodeLatency(): string {
-    return this.#encoded.of(this.latency);
-  }
 }
 
 /** One server's numbers in one worker: its counters and its round-trip histogram. */
-export class ServerStats {
+export class ServerStats extends LatencyStats {
   readonly counters: ServerCounters = emptyServerCounters();
-  readonly latency: Histogram = latencyHistogram();
-  readonly #encoded = new EncodedLatency();
 
   sent(bytes: number): void {
     this.counters.requests++;
@@ -63,9 +57,5 @@ export class ServerStats {
     this.counters.responses++;
     this.counters.response_bytes += bytes;
     recordMicros(this.latency, micros);
-  }
-
-  encodeLatency(): string {
-    return this.#encoded.of(this.latency);
   }
 }
