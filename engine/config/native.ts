@@ -1,6 +1,7 @@
 import { isScalar } from 'yaml';
 import { parseListen } from './address.ts';
 import { looksLikePool } from './dialect.ts';
+import { EMPTY_HTTP } from './http-types.ts';
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import {
   checkInteger,
@@ -15,6 +16,7 @@ import {
 } from './read.ts';
 import type { ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
+import { EMPTY_TCP } from './tcp-types.ts';
 import {
   type Address,
   HTTP_ENGINES,
@@ -176,5 +178,7 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     log: { level },
     drainTimeoutMs,
     redis,
+    tcp: EMPTY_TCP,
+    http: EMPTY_HTTP,
   };
 }

@@ -1,3 +1,4 @@
+import { EMPTY_HTTP } from './http-types.ts';
 import {
   DEFAULT_ADMIN_LISTEN,
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -7,6 +8,7 @@ import {
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import type { Entry } from './read.ts';
 import type { ConfigSource } from './source.ts';
+import { EMPTY_TCP } from './tcp-types.ts';
 
 /**
  * A twemproxy nutcracker.yml: every top-level key is a pool; the rest takes legate's defaults.
@@ -23,5 +25,7 @@ export function readNutcracker(root: readonly Entry[], src: ConfigSource): Setti
     log: { level: DEFAULT_LOG_LEVEL },
     drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
     redis,
+    tcp: EMPTY_TCP,
+    http: EMPTY_HTTP,
   };
 }

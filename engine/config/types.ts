@@ -1,4 +1,6 @@
 import type { HashName } from '../hash/types.ts';
+import type { HttpConfig } from './http-types.ts';
+import type { TcpConfig } from './tcp-types.ts';
 
 export const HTTP_ENGINES = ['auto', 'uws', 'node'] as const;
 
@@ -66,7 +68,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface LegateConfig {
   /** The file it came from, as given. */
   readonly file: string;
-  readonly dialect: 'nutcracker' | 'legate';
+  readonly dialect: 'nutcracker' | 'legate' | 'haproxy' | 'nginx' | 'envoy';
   /** Data-plane worker threads; null: one per available core. */
   readonly workers: number | null;
   readonly admin: {
@@ -78,4 +80,8 @@ export interface LegateConfig {
   /** On SIGTERM, how long requests in flight may take to finish before clients are closed. */
   readonly drainTimeoutMs: number;
   readonly redis: readonly RedisPoolConfig[];
+  /** The service broker's services and backends (empty when the file has none). */
+  readonly tcp: TcpConfig;
+  /** The HTTP roles' upstreams and servers (empty when the file has none). */
+  readonly http: HttpConfig;
 }
