@@ -6,6 +6,7 @@ import { LegateError, UsageError } from '../errors.ts';
 import { chooseLogFormat } from '../log.ts';
 import { VERSION } from '../version.ts';
 import { intOption, type ParsedArgs, parseArgs } from './args.ts';
+import { findConfig } from './find-config.ts';
 import { choosePool, locateKeys, splitKeys } from './locate.ts';
 import { USAGE } from './usage.ts';
 
@@ -23,9 +24,7 @@ export function verbosityLevel(raw: string): LogLevel {
 }
 
 function configFile(args: ParsedArgs): string {
-  const file = args.options.get('conf-file') ?? process.env.LEGATE_CONFIG;
-  if (!file) throw new UsageError('no configuration file: give -c FILE or set LEGATE_CONFIG');
-  return file;
+  return findConfig(args.options.get('conf-file') ?? process.env.LEGATE_CONFIG, process.env);
 }
 
 /** Runs the CLI; returns the exit code. Errors legate raised on purpose print as one clear message. */
