@@ -91,7 +91,7 @@ umount "$ROOT/proc"
 trap - EXIT
 
 chroot "$ROOT" redis-server --version >/dev/null || die "redis-server does not run in $ROOT"
-glibc="$(chroot "$ROOT" ldd --version | head -n 1)"
+glibc="$(chroot "$ROOT" ldd --version | sed -n 1p)" # sed reads it all: head would SIGPIPE ldd under pipefail
 
 printf '%s\n' "$RECIPE" >"$MARKER.tmp"
 mv "$MARKER.tmp" "$MARKER"
