@@ -124,11 +124,22 @@ export class RedisPool {
   ): ShardServer[] {
     const failing = (server: number, reason: string) =>
       this.#onFailing(config.name, server, reason);
+    // A server that stays (by name) keeps its numbers even when its connections are replaced.
+    const stats = new Map(reusable.map((s) => [s.name, s.stats]));
     return config.servers.map(
       (spec, i) =>
         // Kept only at the same index: health and ring entries are by index.
         (reusable[i]?.sameAs(config, spec, health) ? reusable[i] : undefined) ??
-        new ShardServer(config, spec, i, this.scheduler, this.log, health, failing),
+        new ShardServer(
+          config,
+          spec,
+          i,
+          this.scheduler,
+          this.log,
+          health,
+          failing,
+          stats.get(spec.name),
+        ),
     );
   }
 

@@ -38,7 +38,8 @@ export class ShardServer implements ConnectionOwner {
   readonly redisDb: number;
   readonly tcpKeepalive: boolean;
   readonly connectTimeoutMs: number;
-  readonly stats = new ServerStats();
+  /** Handed on to this server's successor at a reload, so its counters keep counting. */
+  readonly stats: ServerStats;
   readonly #address: { host: string; port: number } | { path: string };
   readonly #conns: (ShardConnection | null)[];
   readonly #scheduler: FlushScheduler;
@@ -61,8 +62,10 @@ export class ShardServer implements ConnectionOwner {
     log: Logger,
     health: HealthTable,
     onFailing: FailingListener,
+    stats: ServerStats = new ServerStats(),
   ) {
     this.name = spec.name;
+    this.stats = stats;
     this.index = index;
     this.spec = spec;
     this.redisAuth = pool.redisAuth;
