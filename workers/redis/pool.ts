@@ -276,7 +276,8 @@ export class RedisPool {
     counters.client_accepted++;
     Atomics.add(this.#clients, this.#worker.id, 1);
     const id = counters.client_accepted * this.#worker.count + this.#worker.id;
-    this.#sessions.add(new ClientSession(id, this, handle));
+    // Lanes in accept order: this worker's sessions spread evenly over each shard's connections.
+    this.#sessions.add(new ClientSession(id, counters.client_accepted, this, handle));
   };
 
   /** Open clients of this pool across all workers (each counts its own in shared memory). */

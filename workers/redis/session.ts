@@ -65,6 +65,8 @@ const TRUNCATED = errorReply('ERR Protocol error: the connection ended in the mi
 export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   readonly id: number;
   readonly pool: RedisPool;
+  /** Which of each shard's connections this session sends on (see ShardServer.pick). */
+  readonly #lane: number;
   name: Buffer | null = null;
   authenticated: boolean;
   readonly #stream: UvStream;
@@ -88,8 +90,9 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
    */
   #replyEstimate: number;
 
-  constructor(id: number, pool: RedisPool, handle: UvHandle) {
+  constructor(id: number, lane: number, pool: RedisPool, handle: UvHandle) {
     this.id = id;
+    this.#lane = lane;
     this.pool = pool;
     this.authenticated = pool.config.redisAuth === null;
     this.#parser = new RequestParser(pool.requestLimits);
@@ -416,7 +419,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
       return `ERR no live server in pool '${pool.config.name}'`;
     }
     const shard = pool.servers[server];
-    const conn = shard.pick();
+    const conn = shard.pick(this.#lane);
     if (conn === null) {
       pool.stats.counters.forward_error++;
       return `ERR shard ${shard.name} unavailable: ${shard.lastError}`;
