@@ -98,7 +98,11 @@ export function renderPrometheus(pools: readonly PoolView[], facts: ProcessFacts
   );
   poolCounter('legate_client_connections_total', 'client_accepted', 'Client connections accepted.');
   poolCounter('legate_client_eof_total', 'client_eof', 'Client connections closed by the client.');
-  poolCounter('legate_client_errors_total', 'client_err', 'Client connections closed on an error.');
+  poolCounter(
+    'legate_client_errors_total',
+    'client_err',
+    'Client connections closed on an error or by legate.',
+  );
   poolCounter('legate_requests_total', 'requests', 'Client requests answered.');
   poolCounter(
     'legate_forward_errors_total',
