@@ -2,7 +2,12 @@
 // dead worker go with it, and replaced workers' numbers stay counted however many there were.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeHistogram, latencyHistogram, recordMicros } from '../../engine/metrics/histogram.ts';
+import {
+  encodeHistogram,
+  latencyHistogram,
+  percentileOf,
+  recordMicros,
+} from '../../engine/metrics/histogram.ts';
 import {
   emptyPoolCounters,
   emptyServerCounters,
@@ -165,4 +170,22 @@ test('recent latency: a base with counts the latest lacks gives no negative coun
   assert.equal(recent.latency.totalCount, 20);
   assert.ok(recent.latency.maxValue < 1000, `max ${recent.latency.maxValue}`);
   assert.ok(recent.latency.getValueAtPercentile(50) <= recent.latency.maxValue);
+});
+
+test('percentiles of a histogram with corrupt counts stay numbers between 0 and its max', () => {
+  // What subtracting a pre-reset histogram used to build: negative counts, added into another.
+  const h = latencyHistogram();
+  for (let i = 0; i < 10; i++) recordMicros(h, 100);
+  const bigger = latencyHistogram();
+  for (let i = 0; i < 20; i++) recordMicros(bigger, 5000);
+  h.subtract(bigger);
+  const merged = latencyHistogram();
+  merged.add(h);
+  assert.ok(merged.getValueAtPercentile(50) > merged.maxValue, 'hdr itself answers garbage');
+  for (const p of [50, 90, 99, 99.9]) {
+    const v = percentileOf(merged, p);
+    assert.ok(Number.isFinite(v) && v >= 0 && v <= merged.maxValue, `p${p} = ${v}`);
+  }
+  assert.equal(percentileOf(h, 50), 0, 'a negative total has no percentile');
+  assert.equal(percentileOf(latencyHistogram(), 99), 0, 'nor an empty one');
 });
