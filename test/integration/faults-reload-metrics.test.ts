@@ -32,7 +32,7 @@ const configText = (timeout: number, shardCount: number) =>
   poolYaml({
     port,
     shards: shards.slice(0, shardCount).map((s) => s.port),
-    extra: { timeout, hash: 'fnv1a_64', distribution: 'ketama' },
+    extra: { timeout },
   });
 
 before(async () => {
