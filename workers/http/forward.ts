@@ -24,6 +24,16 @@ const TIMEOUTS: ReadonlySet<string> = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
+/** Errors before the request was written: nothing reached the server. */
+const CONNECT_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+]);
+
 function errorCode(err: Error): string {
   return (err as NodeJS.ErrnoException).code ?? '';
 }
@@ -171,7 +181,7 @@ export class Forward implements Dispatcher.DispatchHandler, VariableSource {
       this.#route.upstream.picker.done(this.#serverIndex, true);
       this.#tryReported = true;
     }
-    if (!clientSide && !this.#exchange.headSent && this.#mayRetry(timeout)) {
+    if (!clientSide && !this.#exchange.headSent && this.#mayRetry(timeout, errorCode(err))) {
       server.stats.counters.active--;
       server.stats.finished(timeout ? 504 : 502, 0, 0);
       if (this.#tried.length === 0)
@@ -188,13 +198,15 @@ export class Forward implements Dispatcher.DispatchHandler, VariableSource {
   }
 
   /** nginx's proxy_next_upstream: error and timeout by default, never for a sent POST. */
-  #mayRetry(timeout: boolean): boolean {
+  #mayRetry(timeout: boolean, code: string): boolean {
     const route = this.#route;
     const next = route.nextUpstream;
     if (next.has('off') || !next.has(timeout ? 'timeout' : 'error')) return false;
     // The body is streamed, not kept: only a request without one can be sent again.
     if (this.#body !== null) return false;
-    if (NON_IDEMPOTENT.has(this.method) && !next.has('non_idempotent')) return false;
+    // A request that never reached the server (refused, no connection in time) was not sent.
+    if (NON_IDEMPOTENT.has(this.method) && !next.has('non_idempotent') && !CONNECT_ERRORS.has(code))
+      return false;
     let tries = 1;
     for (let i = 0; i < this.#tried.length; i++) tries += this.#tried[i];
     const limit = route.nextUpstreamTries;
