@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'undici';
@@ -318,7 +319,10 @@ describe('http proxy (node engine): bodies stream with bounded memory', () => {
           yield chunk;
         }
       }
-      const up = await request(`http://127.0.0.1:${port}/up`, { method: 'POST', body: generate() });
+      const up = await request(`http://127.0.0.1:${port}/up`, {
+        method: 'POST',
+        body: Readable.from(generate()),
+      });
       assert.equal(up.statusCode, 200);
       assert.equal(await up.body.text(), expected.digest('hex'));
       const down = await request(`http://127.0.0.1:${port}/down`);
