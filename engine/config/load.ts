@@ -59,7 +59,7 @@ export function parseConfig(
     dialect === 'nutcracker' ? readNutcracker(entries, src) : readNative(entries, src);
   const config = applyEnvOverrides(settings, env, src);
   if (src.issues.length > 0) throw new ConfigError(inOrder(src.issues));
-  return { file, dialect, ...config };
+  return { file, dialect, ...config, warnings: [] };
 }
 
 /** Reads and checks a config file; see parseConfig. An unreadable file is a ConfigError too. */
