@@ -227,7 +227,11 @@ export function outlierTick(
   const sr = intervalRates(mem, cfg.successRateRequestVolume);
   let valid = 0;
   let sum = 0;
-  for (const r of sr) if (r >= 0) valid++, (sum += r);
+  for (const r of sr) {
+    if (r < 0) continue;
+    valid++;
+    sum += r;
+  }
   if (valid >= cfg.successRateMinimumHosts && valid > 0) {
     const mean = sum / valid;
     let variance = 0;
