@@ -12,6 +12,8 @@
  * A Float64 time is written by the one thread that won the CAS of the state it goes with, and
  * read after an Atomics load of that state, which orders it.
  */
+import type { UpstreamConfig, UpstreamGuard } from '../config/http-types.ts';
+
 export const C = {
   CX: 0,
   PENDING: 1,
@@ -96,6 +98,16 @@ function windowCells(layout: BreakerLayout): number {
 
 function int32Cells(layout: BreakerLayout): number {
   return C_CELLS + layout.hosts * H_CELLS + layout.circuits * (K_CELLS + windowCells(layout));
+}
+
+/** The shape of an upstream's breaker memory. */
+export function guardLayout(upstream: UpstreamConfig, guard: UpstreamGuard): BreakerLayout {
+  const breaker = guard.breaker;
+  return {
+    hosts: upstream.servers.length,
+    circuits: breaker === null ? 0 : breaker.scope === 'host' ? upstream.servers.length : 1,
+    window: breaker?.window ?? { kind: 'count', size: 1 },
+  };
 }
 
 export function allocateBreaker(layout: BreakerLayout): SharedArrayBuffer {

@@ -4,6 +4,9 @@ import { LegateError } from '../../engine/errors.ts';
 import type { Logger } from '../../engine/log.ts';
 import type { HttpSnapshot } from '../../engine/metrics/http-snapshot.ts';
 import { tick } from '../clock.ts';
+import { GuardedForward } from './breaker/guarded-forward.ts';
+import { type GuardBuffers, guardedUpstreams } from './breaker/guarded-set.ts';
+import type { GuardedUpstream } from './breaker/guarded-upstream.ts';
 import { Forward } from './forward.ts';
 import { chooseIngress } from './ingress/choose.ts';
 import type { Ingress, IngressExchange, IngressLimits, IngressUpgrade } from './ingress/types.ts';
@@ -24,6 +27,8 @@ const KEEPALIVE_MS = 75_000;
  */
 export interface HttpShared {
   readonly peers?: SharedArrayBuffer;
+  /** The breaker's memory per guarded upstream (engine/health/guard-state.ts). */
+  readonly guards?: GuardBuffers;
 }
 
 /** One `server` block's listening sockets in this worker, and its routes. */
@@ -59,12 +64,14 @@ export class HttpProxy {
   readonly log: Logger;
   readonly #pickers: PickerFactory;
   #upstreams = new Map<string, HttpUpstream>();
+  /** Upstreams with limits, outlier detection or a circuit: forwarded by breaker/guarded-forward.ts. */
+  #guarded = new Map<string, GuardedUpstream>();
   #listeners: Listener[] = [];
   #engine: 'uws' | 'node' = 'node';
 
   constructor(
     config: HttpConfig,
-    _shared: HttpShared,
+    shared: HttpShared,
     log: Logger,
     pickers: PickerFactory = placeholderPickers,
   ) {
@@ -72,6 +79,7 @@ export class HttpProxy {
     this.log = log.child({ role: 'http' });
     this.#pickers = pickers;
     this.#upstreams = this.#makeUpstreams(config);
+    this.#guarded = guardedUpstreams(config, shared.guards, this.log);
     this.#listeners = config.servers.map((b) => new Listener(b, compileRoutes(b, this.#upstreams)));
   }
 
@@ -162,7 +170,11 @@ export class HttpProxy {
       listener.stats.rejected(413, 0, 0);
       return;
     }
-    new Forward(route, ex, listener.stats, listener.port, startedAt).start();
+    const guarded =
+      this.#guarded.size === 0 ? undefined : this.#guarded.get(route.upstream.config.name);
+    if (guarded !== undefined)
+      new GuardedForward(route, guarded, ex, listener.stats, listener.port, startedAt).start();
+    else new Forward(route, ex, listener.stats, listener.port, startedAt).start();
   }
 
   #upgrade(listener: Listener, up: IngressUpgrade): void {
@@ -179,10 +191,13 @@ export class HttpProxy {
    * A reload: listeners stay (and their clients); routes, upstreams and their pools are rebuilt.
    * Old pools finish what they carry, then close.
    */
-  reconfigure(config: HttpConfig, _shared: HttpShared): void {
+  reconfigure(config: HttpConfig, shared: HttpShared): void {
     const old = this.#upstreams;
+    const oldGuarded = this.#guarded;
     this.config = config;
     this.#upstreams = this.#makeUpstreams(config);
+    this.#guarded = guardedUpstreams(config, shared.guards, this.log);
+    for (const g of oldGuarded.values()) void g.close();
     for (const [i, listener] of this.#listeners.entries()) {
       const block = config.servers[i];
       if (block !== undefined) listener.routes = compileRoutes(block, this.#upstreams);
@@ -213,6 +228,7 @@ export class HttpProxy {
   async close(): Promise<void> {
     for (const l of this.#listeners) for (const i of l.ingresses) await i.close();
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+    await Promise.all([...this.#guarded.values()].map((g) => g.close()));
   }
 
   snapshot(): HttpSnapshot {

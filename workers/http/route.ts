@@ -1,4 +1,8 @@
-import type { HttpServerBlockConfig, LocationConfig } from '../../engine/config/http-types.ts';
+import type {
+  EnvoyRouter,
+  HttpServerBlockConfig,
+  LocationConfig,
+} from '../../engine/config/http-types.ts';
 import { LegateError } from '../../engine/errors.ts';
 import { RequestHeaders } from './headers.ts';
 import type { HttpUpstream } from './upstream.ts';
@@ -14,6 +18,8 @@ export interface Route {
   readonly bodyTimeoutMs: number;
   readonly nextUpstream: ReadonlySet<string>;
   readonly nextUpstreamTries: number;
+  /** Envoy's router settings (breaker/guarded-forward.ts); null: nginx's proxy_pass. */
+  readonly router: EnvoyRouter | null;
 }
 
 export function compileRoutes(
@@ -37,6 +43,7 @@ export function compileRoutes(
       bodyTimeoutMs: block.clientBodyTimeoutMs,
       nextUpstream: new Set(loc.proxy.nextUpstream),
       nextUpstreamTries: loc.proxy.nextUpstreamTries,
+      router: loc.proxy.router ?? null,
     };
   });
   // nginx: an exact match wins, else the longest prefix.

@@ -71,6 +71,13 @@ export class Circuits {
     return REJECTED;
   }
 
+  /** An admitted call that never reached the backend (overflow): a probe's permit goes back. */
+  giveBack(circuit: number, ticket: number): void {
+    const mem = this.mem;
+    if (ticket % 2 === 1 && mem.load(mem.k(circuit, K.GENERATION)) === Math.floor(ticket / 2))
+      mem.add(mem.k(circuit, K.PROBES_LEFT), 1);
+  }
+
   /** The outcome of an admitted call. */
   record(
     circuit: number,

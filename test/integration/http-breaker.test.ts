@@ -1,0 +1,254 @@
+// The breaker on the HTTP data plane: Envoy's limits, outlier detection, panic threshold,
+// retries and timeouts, and the classic circuit, against a real node:http backend the tests
+// switch between healthy, failing, hanging and slow; two proxy units share the breaker memory
+// as two workers do.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { CLASSIC_BREAKER_DEFAULTS, ENVOY_OUTLIER } from '../../engine/config/http-types.ts';
+import { C } from '../../engine/shared/breaker-memory.ts';
+import type { HttpProxy } from '../../workers/http/proxy.ts';
+import {
+  ControlledBackend,
+  get,
+  guardedConfig,
+  NO_LIMITS,
+  retryPolicy,
+  startGuarded,
+} from '../helpers/breaker.ts';
+import { freePort } from '../helpers/processes.ts';
+
+const OVERFLOW =
+  'upstream connect error or disconnect/reset before headers. reset reason: overflow';
+const running: { proxies: HttpProxy[] }[] = [];
+const backends: ControlledBackend[] = [];
+
+after(async () => {
+  for (const r of running) for (const p of r.proxies) await p.close();
+  for (const b of backends) await b.stop();
+});
+
+async function backend(): Promise<ControlledBackend> {
+  const b = await ControlledBackend.start();
+  backends.push(b);
+  return b;
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('max_requests across two units: never more in flight than the limit; the rest get Envoy overflow', async () => {
+  const b = await backend();
+  b.mode = 'hang';
+  const limits = { ...NO_LIMITS, maxRequests: 3 };
+  const run = await startGuarded(
+    (port) =>
+      guardedConfig(port, [b.port], {
+        limits: {
+          default: limits,
+          high: limits,
+          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+        },
+      }),
+    2,
+  );
+  running.push(run);
+  const answers = Array.from({ length: 12 }, () => get(run.port));
+  await until(() => b.hits === 3);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(b.hits, 3, 'no fourth request reached the backend');
+  b.releaseHung();
+  const all = await Promise.all(answers);
+  const overflow = all.filter((a) => a.status === 503);
+  assert.equal(all.filter((a) => a.status === 200).length, 3);
+  assert.equal(overflow.length, 9);
+  for (const a of overflow) {
+    assert.equal(a.headers.get('x-envoy-overloaded'), 'true');
+    assert.equal(a.headers.get('content-type'), 'text/plain');
+    assert.equal(a.body, OVERFLOW);
+  }
+  assert.equal(b.maxInFlight, 3);
+  const mem = [...run.states.values()][0].mem;
+  assert.equal(mem.load(C.RQ), 0, 'every slot given back');
+});
+
+test('max_connections: the overflow waits as pending (not failed); max_pending_requests bounds the wait', async () => {
+  const b = await backend();
+  b.mode = { slowMs: 150 };
+  const limits = { ...NO_LIMITS, maxConnections: 1, maxPendingRequests: 2 };
+  const run = await startGuarded(
+    (port) =>
+      guardedConfig(port, [b.port], {
+        limits: {
+          default: limits,
+          high: limits,
+          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+        },
+      }),
+    2,
+  );
+  running.push(run);
+  const all = await Promise.all(Array.from({ length: 6 }, () => get(run.port)));
+  const ok = all.filter((a) => a.status === 200).length;
+  const over = all.filter(
+    (a) => a.status === 503 && a.headers.get('x-envoy-overloaded') === 'true',
+  ).length;
+  assert.equal(ok + over, 6);
+  assert.ok(ok >= 3, `one active and two pending pass (${ok})`);
+  assert.equal(b.maxInFlight, 1, 'one connection at a time');
+  const mem = [...run.states.values()][0].mem;
+  assert.ok(mem.load(C.CX_OVERFLOW) >= 1);
+  assert.equal(mem.load(C.PENDING), 0);
+});
+
+test('classic circuit: opens after minimum calls at the failure rate, answers at once, probes exactly N, closes', async () => {
+  const b = await backend();
+  b.mode = 500;
+  const breaker = {
+    ...CLASSIC_BREAKER_DEFAULTS,
+    window: { kind: 'count' as const, size: 10 },
+    minimumCalls: 4,
+    failureRateThreshold: 50,
+    openMs: 400,
+    halfOpenCalls: 2,
+  };
+  const run = await startGuarded((port) => guardedConfig(port, [b.port], { breaker }), 2);
+  running.push(run);
+  for (let i = 0; i < 4; i++) assert.equal((await get(run.port)).status, 500);
+  const hits = b.hits;
+  const open = await get(run.port);
+  assert.equal(open.status, 503);
+  assert.equal(open.headers.get('x-legate-circuit'), 'open');
+  assert.equal(open.headers.get('retry-after'), '1');
+  assert.equal(b.hits, hits, 'the backend was not touched');
+  const openedAt = Date.now();
+  b.mode = { slowMs: 150 };
+  while (Date.now() - openedAt < 420) await new Promise((r) => setTimeout(r, 20));
+  const burst = await Promise.all(Array.from({ length: 6 }, () => get(run.port)));
+  assert.equal(burst.filter((a) => a.status === 200).length, 2, 'exactly two probes passed');
+  assert.equal(burst.filter((a) => a.headers.get('x-legate-circuit') === 'open').length, 4);
+  assert.equal((await get(run.port)).status, 200, 'the probes closed the circuit');
+});
+
+test('outlier detection: a cluster of one host is never ejected with Envoy defaults', async () => {
+  const b = await backend();
+  b.mode = 503;
+  const run = await startGuarded((port) =>
+    guardedConfig(port, [b.port], { outlier: ENVOY_OUTLIER }),
+  );
+  running.push(run);
+  for (let i = 0; i < 8; i++) assert.equal((await get(run.port)).status, 503);
+  assert.equal(b.hits, 8);
+});
+
+test('outlier detection: consecutive 5xx ejects the failing host; traffic goes to the healthy one', async () => {
+  const bad = await backend();
+  const good = await backend();
+  bad.mode = 500;
+  const outlier = {
+    ...ENVOY_OUTLIER,
+    consecutive5xx: 3,
+    maxEjectionPercent: 100,
+    intervalMs: 100,
+    baseEjectionTimeMs: 300,
+  };
+  const run = await startGuarded((port) => guardedConfig(port, [bad.port, good.port], { outlier }));
+  running.push(run);
+  const state = [...run.states.values()][0];
+  state.start(run.proxies[0].log);
+  for (let i = 0; i < 8 && bad.hits < 3; i++) await get(run.port);
+  assert.equal(bad.hits, 3);
+  assert.equal(state.mem.isEjected(0), true);
+  for (let i = 0; i < 6; i++) assert.equal((await get(run.port)).status, 200);
+  assert.equal(bad.hits, 3, 'the ejected host got nothing');
+  const ejectedAt = Date.now();
+  await until(() => !state.mem.isEjected(0), 2000);
+  const lasted = Date.now() - ejectedAt;
+  assert.ok(
+    lasted >= 250 && lasted < 700,
+    `released after base_ejection_time on an interval tick (${lasted} ms)`,
+  );
+  state.stop();
+});
+
+test('panic threshold: with every host ejected, 50% routes to them anyway; 0 answers no healthy upstream', async () => {
+  const b = await backend();
+  b.mode = 500;
+  const outlier = { ...ENVOY_OUTLIER, consecutive5xx: 2, maxEjectionPercent: 100 };
+  const panic = await startGuarded((port) =>
+    guardedConfig(port, [b.port], { outlier, panicThreshold: 50 }),
+  );
+  running.push(panic);
+  await get(panic.port);
+  await get(panic.port);
+  assert.equal([...panic.states.values()][0].mem.isEjected(0), true);
+  const before = b.hits;
+  assert.equal((await get(panic.port)).status, 500, 'in panic the ejected host still gets traffic');
+  assert.equal(b.hits, before + 1);
+  const strict = await startGuarded((port) =>
+    guardedConfig(port, [b.port], { outlier, panicThreshold: 0 }),
+  );
+  running.push(strict);
+  await get(strict.port);
+  await get(strict.port);
+  const hits = b.hits;
+  const none = await get(strict.port);
+  assert.equal(none.status, 503);
+  assert.equal(none.body, 'no healthy upstream');
+  assert.equal(none.headers.get('x-envoy-overloaded'), null);
+  assert.equal(b.hits, hits);
+});
+
+test('retries: retry_on 5xx retries GET up to num_retries; POST is not retried', async () => {
+  const b = await backend();
+  b.mode = 503;
+  const run = await startGuarded((port) =>
+    guardedConfig(
+      port,
+      [b.port],
+      { limits: null },
+      { timeoutMs: 5000, retry: retryPolicy({ retryOn: ['5xx'], numRetries: 2 }) },
+    ),
+  );
+  running.push(run);
+  assert.equal((await get(run.port)).status, 503);
+  assert.equal(b.hits, 3, 'one try and two retries');
+  assert.equal((await get(run.port, '/', 'POST')).status, 503);
+  assert.equal(b.hits, 4, 'POST tried once');
+});
+
+test('route timeout: 504 upstream request timeout when the backend hangs', async () => {
+  const b = await backend();
+  b.mode = 'hang';
+  const run = await startGuarded((port) =>
+    guardedConfig(port, [b.port], {}, { timeoutMs: 200, retry: null }),
+  );
+  running.push(run);
+  const a = await get(run.port);
+  assert.equal(a.status, 504);
+  assert.equal(a.body, 'upstream request timeout');
+  assert.ok(a.ms >= 190 && a.ms < 1000, `${a.ms} ms`);
+});
+
+test('connect refused: Envoy 503 body; retried with connect-failure, then "retried and the latest"', async () => {
+  const closed = await freePort();
+  const run = await startGuarded((port) =>
+    guardedConfig(
+      port,
+      [closed],
+      {},
+      { timeoutMs: 2000, retry: retryPolicy({ retryOn: ['connect-failure'], numRetries: 1 }) },
+    ),
+  );
+  running.push(run);
+  const a = await get(run.port);
+  assert.equal(a.status, 503);
+  assert.equal(
+    a.body,
+    'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111',
+  );
+});
