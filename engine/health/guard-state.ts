@@ -25,11 +25,13 @@ export class GuardState {
     this.upstream = upstream;
     this.guard = guard;
     const layout = guardLayout(upstream, guard);
-    const keep =
-      previous !== undefined &&
-      previous.mem.fits(layout) &&
-      previous.upstream.servers.every((s, i) => s.name === upstream.servers[i]?.name);
-    this.mem = keep ? previous.mem : new BreakerMemory(allocateBreaker(layout), layout);
+    const same = (p: GuardState) =>
+      p.mem.fits(layout) &&
+      p.upstream.servers.every((s, i) => s.name === upstream.servers[i]?.name);
+    this.mem =
+      previous !== undefined && same(previous)
+        ? previous.mem
+        : new BreakerMemory(allocateBreaker(layout), layout);
   }
 
   /** Starts the interval timer (outlier detection only). */

@@ -163,16 +163,25 @@ export class GuardedForward
           if (host !== -1) ticket = circuits.admit(host, wallClock());
         }
       }
-      if (ticket === REJECTED && host !== -1) return this.#circuitOpen(up.circuitOf(host));
-      if (host === -1) return this.#circuitOpen(0);
+      if (ticket === REJECTED) {
+        this.#circuitOpen(host === -1 ? 0 : up.circuitOf(host));
+        return;
+      }
     }
-    if (host === -1) return this.#answer(503, NO_HEALTHY_BODY, []);
+    if (host === -1) {
+      this.#answer(503, NO_HEALTHY_BODY, []);
+      return;
+    }
     const limits = up.guard.limits;
     if (limits !== null) {
-      if (!mem.acquire(C.RQ, limits.default.maxRequests)) return this.#overflow(ticket, host);
+      if (!mem.acquire(C.RQ, limits.default.maxRequests)) {
+        this.#overflow(ticket, host);
+        return;
+      }
       if (!mem.acquire(mem.h(host, H.RQ), limits.perHost.maxRequests)) {
         mem.release(C.RQ);
-        return this.#overflow(ticket, host);
+        this.#overflow(ticket, host);
+        return;
       }
     } else {
       mem.add(C.RQ, 1);
