@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import { detectDialect } from './dialect.ts';
+import { looksLikeEnvoy, parseEnvoy } from './dialects/envoy.ts';
 import { applyEnvOverrides } from './env.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { interpolate } from './interpolate.ts';
@@ -41,6 +42,7 @@ export function parseConfig(
       src.reportAt(error.pos[0], '', `invalid YAML: ${error.message}`);
     throw new ConfigError(inOrder(src.issues));
   }
+  if (looksLikeEnvoy(doc.contents)) return parseEnvoy(text, file, env);
   interpolate(src, env);
 
   const root = src.deref(doc.contents);
