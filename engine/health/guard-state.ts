@@ -27,7 +27,10 @@ export class GuardState {
     const layout = guardLayout(upstream, guard);
     const same = (p: GuardState) =>
       p.mem.fits(layout) &&
-      p.upstream.servers.every((s, i) => s.name === upstream.servers[i]?.name);
+      p.upstream.servers.every((s, i) => {
+        const n = upstream.servers[i];
+        return s.name === n?.name && s.host === n.host && s.port === n.port;
+      });
     this.mem =
       previous !== undefined && same(previous)
         ? previous.mem

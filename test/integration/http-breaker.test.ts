@@ -3,8 +3,11 @@
 // switch between healthy, failing, hanging and slow; two proxy units share the breaker memory
 // as two workers do.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import { CLASSIC_BREAKER_DEFAULTS, ENVOY_OUTLIER } from '../../engine/config/http-types.ts';
+import { guardBuffers, guardStates } from '../../engine/health/guard-state.ts';
+import { breakerJson, breakerPrometheus } from '../../engine/metrics/breaker-stats.ts';
 import { C } from '../../engine/shared/breaker-memory.ts';
 import type { HttpProxy } from '../../workers/http/proxy.ts';
 import {
@@ -76,6 +79,42 @@ test('max_requests across two units: never more in flight than the limit; the re
   assert.equal(mem.load(C.RQ), 0, 'every slot given back');
 });
 
+test('200 requests from two units against max_requests 5: the backend never sees a sixth', async () => {
+  const b = await backend();
+  b.mode = { slowMs: 20 };
+  const limits = { ...NO_LIMITS, maxRequests: 5 };
+  const run = await startGuarded(
+    (port) =>
+      guardedConfig(port, [b.port], {
+        limits: {
+          default: limits,
+          high: limits,
+          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+        },
+      }),
+    2,
+  );
+  running.push(run);
+  const statuses: number[] = [];
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let i = 0; i < 10; i++) statuses.push((await get(run.port)).status);
+    }),
+  );
+  assert.equal(statuses.length, 200);
+  assert.equal(
+    statuses.filter((s) => s === 200).length + statuses.filter((s) => s === 503).length,
+    200,
+  );
+  assert.ok(b.maxInFlight <= 5, `at most 5 in flight at the backend, saw ${b.maxInFlight}`);
+  assert.equal(
+    b.hits,
+    statuses.filter((s) => s === 200).length,
+    'every 503 was answered by legate, not the backend',
+  );
+  assert.ok(statuses.includes(503), 'the limit was reached');
+});
+
 test('max_connections: the overflow waits as pending (not failed); max_pending_requests bounds the wait', async () => {
   const b = await backend();
   b.mode = { slowMs: 150 };
@@ -98,7 +137,7 @@ test('max_connections: the overflow waits as pending (not failed); max_pending_r
     (a) => a.status === 503 && a.headers.get('x-envoy-overloaded') === 'true',
   ).length;
   assert.equal(ok + over, 6);
-  assert.ok(ok >= 3, `one active and two pending pass (${ok})`);
+  assert.equal(ok, 3, 'one active and two pending pass');
   assert.equal(b.maxInFlight, 1, 'one connection at a time');
   const mem = [...run.states.values()][0].mem;
   assert.ok(mem.load(C.CX_OVERFLOW) >= 1);
@@ -126,12 +165,106 @@ test('classic circuit: opens after minimum calls at the failure rate, answers at
   assert.equal(open.headers.get('retry-after'), '1');
   assert.equal(b.hits, hits, 'the backend was not touched');
   const openedAt = Date.now();
+  const stats = breakerJson([...run.states.values()][0], Date.now());
+  const [circuit] = stats.circuits;
+  assert.equal(circuit.state, 'open');
+  assert.ok(
+    circuit.next_probe_in_ms !== null &&
+      circuit.next_probe_in_ms <= 400 &&
+      circuit.next_probe_in_ms > 200,
+  );
+  assert.deepEqual(circuit.transitions, { to_open: 1, to_half_open: 0, to_closed: 0 });
+  assert.equal(circuit.rejected, 1);
+  const metrics = breakerPrometheus([...run.states.values()], Date.now());
+  assert.match(metrics, /^legate_http_circuit_state\{upstream="backend",circuit="backend"\} 1$/m);
+  assert.match(
+    metrics,
+    /^legate_http_circuit_transitions_total\{upstream="backend",circuit="backend",to="open"\} 1$/m,
+  );
+  const promtool = spawnSync('promtool', ['check', 'metrics'], {
+    input: metrics,
+    encoding: 'utf8',
+  });
+  assert.equal(promtool.status, 0, promtool.stderr + promtool.stdout);
   b.mode = { slowMs: 150 };
   while (Date.now() - openedAt < 420) await new Promise((r) => setTimeout(r, 20));
   const burst = await Promise.all(Array.from({ length: 6 }, () => get(run.port)));
   assert.equal(burst.filter((a) => a.status === 200).length, 2, 'exactly two probes passed');
   assert.equal(burst.filter((a) => a.headers.get('x-legate-circuit') === 'open').length, 4);
   assert.equal((await get(run.port)).status, 200, 'the probes closed the circuit');
+  const after = breakerJson([...run.states.values()][0], Date.now()).circuits[0];
+  assert.equal(after.state, 'closed');
+  assert.deepEqual(after.transitions, { to_open: 1, to_half_open: 1, to_closed: 1 });
+});
+
+test('reload keeps an open circuit open (same servers), and starts over when the servers change', async () => {
+  const b = await backend();
+  const other = await backend();
+  b.mode = 500;
+  const breaker = {
+    ...CLASSIC_BREAKER_DEFAULTS,
+    window: { kind: 'count' as const, size: 4 },
+    minimumCalls: 2,
+    openMs: 60_000,
+    halfOpenCalls: 1,
+  };
+  const run = await startGuarded((port) => guardedConfig(port, [b.port], { breaker }));
+  running.push(run);
+  await get(run.port);
+  await get(run.port);
+  assert.equal((await get(run.port)).headers.get('x-legate-circuit'), 'open');
+  const config = run.proxies[0].config;
+  const kept = guardStates(config, run.states);
+  run.proxies[0].reconfigure(config, { guards: guardBuffers(kept) });
+  const hits = b.hits;
+  assert.equal(
+    (await get(run.port)).headers.get('x-legate-circuit'),
+    'open',
+    'still open after the reload',
+  );
+  assert.equal(b.hits, hits);
+  const moved = guardedConfig(run.proxies[0].ports()[0], [other.port], { breaker });
+  const fresh = guardStates(moved, kept);
+  run.proxies[0].reconfigure(moved, { guards: guardBuffers(fresh) });
+  assert.equal((await get(run.port)).status, 200, 'a new server set has a new, closed circuit');
+});
+
+test('track_remaining publishes remaining_* while requests are in flight', async () => {
+  const b = await backend();
+  b.mode = 'hang';
+  const limits = {
+    ...NO_LIMITS,
+    maxRequests: 5,
+    maxConnections: 10,
+    maxPendingRequests: 10,
+    maxRetries: 3,
+    trackRemaining: true,
+  };
+  const run = await startGuarded((port) =>
+    guardedConfig(port, [b.port], {
+      limits: {
+        default: limits,
+        high: limits,
+        perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+      },
+    }),
+  );
+  running.push(run);
+  const answers = [get(run.port), get(run.port)];
+  await until(() => b.hits === 2);
+  const cb = breakerJson([...run.states.values()][0], Date.now()).circuit_breakers;
+  assert.deepEqual(cb, {
+    cx_open: 0,
+    rq_pending_open: 0,
+    rq_open: 0,
+    rq_retry_open: 0,
+    remaining_cx: 8,
+    remaining_pending: 10,
+    remaining_rq: 3,
+    remaining_retries: 3,
+  });
+  b.releaseHung();
+  await Promise.all(answers);
 });
 
 test('outlier detection: a cluster of one host is never ejected with Envoy defaults', async () => {

@@ -29,7 +29,7 @@ import {
   K,
   OPEN,
 } from '../../engine/shared/breaker-memory.ts';
-import { Circuits, REJECTED } from '../../workers/http/breaker/circuit.ts';
+import { Circuits, REJECTED } from '../../engine/shared/circuit.ts';
 
 function memory(
   hosts: number,

@@ -7,6 +7,7 @@ import {
   recordResult,
 } from '../../../engine/health/outlier.ts';
 import { C, H, wallClock } from '../../../engine/shared/breaker-memory.ts';
+import { REJECTED } from '../../../engine/shared/circuit.ts';
 import { tick } from '../../clock.ts';
 import { BodyError, BodyGuard } from '../body-guard.ts';
 import { responseHeaders } from '../headers.ts';
@@ -24,7 +25,6 @@ import {
   resetBody,
   TIMEOUT_BODY,
 } from './answers.ts';
-import { REJECTED } from './circuit.ts';
 import type { GuardedUpstream } from './guarded-upstream.ts';
 import type { ConnectionWaiter } from './host-connections.ts';
 

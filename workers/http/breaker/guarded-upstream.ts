@@ -9,7 +9,7 @@ import {
   guardLayout,
   H,
 } from '../../../engine/shared/breaker-memory.ts';
-import { Circuits } from './circuit.ts';
+import { Circuits } from '../../../engine/shared/circuit.ts';
 import { HostConnections } from './host-connections.ts';
 
 /**

@@ -6,6 +6,8 @@ import { type BreakerMemory, C, H } from '../../../engine/shared/breaker-memory.
 const IDLE_MS = 60_000;
 /** Pending requests look for a connection freed in another worker this often. */
 const PENDING_POLL_MS = 5;
+/** While this worker keeps idle connections, it checks this often whether another worker's pending requests need their slots. */
+const SHED_POLL_MS = 10;
 
 /** A request waiting for a connection (Envoy's pending request). */
 export interface ConnectionWaiter {
@@ -31,6 +33,8 @@ export class HostConnections {
   readonly #waiting: ConnectionWaiter[] = [];
   readonly #all = new Set<Client>();
   #poll: NodeJS.Timeout | null = null;
+  #shed: NodeJS.Timeout | null = null;
+  readonly #limited: boolean;
   #closed = false;
 
   constructor(
@@ -46,6 +50,7 @@ export class HostConnections {
     this.#maxCx = limits?.default.maxConnections ?? Number.MAX_SAFE_INTEGER;
     this.#maxHostCx = limits?.perHost.maxConnections ?? Number.MAX_SAFE_INTEGER;
     this.#maxPending = limits?.default.maxPendingRequests ?? Number.MAX_SAFE_INTEGER;
+    this.#limited = limits !== null;
     this.#connectTimeoutMs = connectTimeoutMs;
   }
 
@@ -89,8 +94,32 @@ export class HostConnections {
       return;
     }
     if (this.#waiting.length > 0) this.#attachNext(client);
-    else this.#idle.push(client);
+    else if (this.#othersWait()) this.#drop(client);
+    else {
+      this.#idle.push(client);
+      if (this.#limited && this.#shed === null) {
+        this.#shed = setInterval(this.#shedIdle, SHED_POLL_MS);
+        this.#shed.unref();
+      }
+    }
   }
+
+  /**
+   * Requests pending in other workers: an idle connection here holds a max_connections slot
+   * they need. Envoy lets such a worker open one anyway (so its limit overshoots); legate keeps
+   * the limit and closes an idle connection instead.
+   */
+  #othersWait(): boolean {
+    return this.#limited && this.#mem.load(C.PENDING) > this.#waiting.length;
+  }
+
+  readonly #shedIdle = (): void => {
+    if (this.#idle.length > 0 && this.#othersWait()) this.#drop(this.#idle[0]);
+    if (this.#idle.length === 0 && this.#shed !== null) {
+      clearInterval(this.#shed);
+      this.#shed = null;
+    }
+  };
 
   /** A new connection within max_connections, or null; `count`: an overflow is counted (not when polling). */
   #open(count: boolean): Client | null {
@@ -150,7 +179,9 @@ export class HostConnections {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#poll !== null) clearInterval(this.#poll);
+    if (this.#shed !== null) clearInterval(this.#shed);
     this.#poll = null;
+    this.#shed = null;
     for (const _ of this.#waiting) this.#mem.release(C.PENDING);
     this.#waiting.length = 0;
     await Promise.all([...this.#all].map((c) => c.close().catch(() => {})));

@@ -1,4 +1,4 @@
-import type { ClassicBreakerConfig } from '../../../engine/config/http-types.ts';
+import type { ClassicBreakerConfig } from '../config/http-types.ts';
 import {
   type BreakerMemory,
   BUCKET_CELLS,
@@ -7,7 +7,7 @@ import {
   HALF_OPEN,
   K,
   OPEN,
-} from '../../../engine/shared/breaker-memory.ts';
+} from './breaker-memory.ts';
 
 /** A state between two: one thread is moving the circuit; everyone else fails fast meanwhile. */
 const MOVING = 3;
