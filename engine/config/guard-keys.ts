@@ -35,17 +35,8 @@ import {
   type RetryPolicy,
   type UpstreamGuard,
 } from './http-types.ts';
-import {
-  boolean,
-  describe,
-  type Entry,
-  integer,
-  oneOf,
-  type Reader,
-  readMap,
-  rejectUnknown,
-  slotOf,
-} from './read.ts';
+import { readSection } from './native.ts';
+import { boolean, describe, type Entry, integer, oneOf, type Reader, slotOf } from './read.ts';
 import type { ConfigSource } from './source.ts';
 
 export const UPSTREAM_GUARD_KEYS = [
@@ -55,22 +46,6 @@ export const UPSTREAM_GUARD_KEYS = [
   'breaker',
 ] as const;
 export const ROUTE_GUARD_KEYS = ['timeout', 'retry'] as const;
-
-function section(
-  entry: Entry,
-  src: ConfigSource,
-  keys: readonly string[],
-): Map<string, Entry> | undefined {
-  const entries = readMap(
-    entry.value,
-    entry.place,
-    entry.path,
-    src,
-    `a mapping with ${keys.join(', ')}`,
-  );
-  if (entries === undefined) return undefined;
-  return new Map(rejectUnknown(entries, keys, src, `'${entry.key}'`).map((e) => [e.key, e]));
-}
 
 function get<T>(
   m: Map<string, Entry> | undefined,
@@ -89,7 +64,7 @@ const positive = integer({ min: 1, max: NO_LIMIT });
 const time = duration({ min: 0 });
 
 function limits(entry: Entry, src: ConfigSource): UpstreamGuard['limits'] {
-  const m = section(entry, src, [
+  const m = readSection(entry, src, [
     'max_connections',
     'max_pending_requests',
     'max_requests',
@@ -99,10 +74,11 @@ function limits(entry: Entry, src: ConfigSource): UpstreamGuard['limits'] {
     'track_remaining',
   ]);
   const rb = m?.get('retry_budget');
-  const budget = rb === undefined ? undefined : section(rb, src, ['percent', 'min_concurrency']);
+  const budget =
+    rb === undefined ? undefined : readSection(rb, src, ['percent', 'min_concurrency']);
   const ph = m?.get('per_host');
   const perHost =
-    ph === undefined ? undefined : section(ph, src, ['max_connections', 'max_requests']);
+    ph === undefined ? undefined : readSection(ph, src, ['max_connections', 'max_requests']);
   const t: LimitThresholds = {
     maxConnections: get(m, 'max_connections', count, src, ENVOY_THRESHOLDS.maxConnections),
     maxPendingRequests: get(
@@ -160,7 +136,7 @@ const OUTLIER_KEYS: Readonly<
 };
 
 function outlier(entry: Entry, src: ConfigSource): OutlierDetectionConfig {
-  const m = section(entry, src, Object.keys(OUTLIER_KEYS));
+  const m = readSection(entry, src, Object.keys(OUTLIER_KEYS));
   const out: Record<string, number | boolean> = { ...ENVOY_OUTLIER };
   for (const [key, e] of m ?? []) {
     const [name, read] = OUTLIER_KEYS[key];
@@ -198,7 +174,7 @@ const windowOf: Reader<ClassicBreakerConfig['window']> = (slot, src) => {
 };
 
 function breaker(entry: Entry, src: ConfigSource): ClassicBreakerConfig {
-  const m = section(entry, src, [
+  const m = readSection(entry, src, [
     'scope',
     'failure_rate',
     'window',
@@ -208,7 +184,7 @@ function breaker(entry: Entry, src: ConfigSource): ClassicBreakerConfig {
     'half_open_calls',
   ]);
   const sc = m?.get('slow_call');
-  const slow = sc === undefined ? undefined : section(sc, src, ['duration', 'rate']);
+  const slow = sc === undefined ? undefined : readSection(sc, src, ['duration', 'rate']);
   const d = CLASSIC_BREAKER_DEFAULTS;
   return {
     scope: get(m, 'scope', oneOf(['upstream', 'host']), src, d.scope),
@@ -269,7 +245,7 @@ export function readRouteRouter(
   if (t === undefined && r === undefined) return undefined;
   let retry: RetryPolicy | null = null;
   if (r !== undefined) {
-    const m = section(r, src, [
+    const m = readSection(r, src, [
       'on',
       'retries',
       'per_try_timeout',
@@ -278,7 +254,7 @@ export function readRouteRouter(
       'non_idempotent',
     ]);
     const bo = m?.get('backoff');
-    const backoff = bo === undefined ? undefined : section(bo, src, ['base', 'max']);
+    const backoff = bo === undefined ? undefined : readSection(bo, src, ['base', 'max']);
     const base = get(backoff, 'base', duration({ min: 1 }), src, 25);
     retry = {
       retryOn: get(m, 'on', listOf(oneOf(RETRY_ON)), src, ['5xx'] as RetryOn[]),
