@@ -8,6 +8,10 @@ const BENCHES: Record<string, { file: string; what: string }> = {
     file: './redis.ts',
     what: 'legate vs nutcracker vs direct redis-server (redis-benchmark)',
   },
+  breaker: {
+    file: './breaker.ts',
+    what: 'circuit breaker: legate (Envoy config) vs nginx vs direct; hung backend; cascade',
+  },
   ring: { file: './ring.ts', what: 'ketama ring building and lookup' },
   'socket-floor': {
     file: './socket-floor.ts',
