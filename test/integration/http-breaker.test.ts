@@ -385,3 +385,199 @@ test('connect refused: Envoy 503 body; retried with connect-failure, then "retri
     'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111',
   );
 });
+
+test('per_try_timeout: each try is cut at its timeout and retried; the last answers 504', async () => {
+  const b = await backend();
+  b.mode = { slowMs: 400 };
+  const run = await startGuarded((port) =>
+    guardedConfig(
+      port,
+      [b.port],
+      {},
+      {
+        timeoutMs: 2000,
+        retry: retryPolicy({ retryOn: ['5xx'], numRetries: 1, perTryTimeoutMs: 100 }),
+      },
+    ),
+  );
+  running.push(run);
+  const a = await get(run.port);
+  assert.equal(a.status, 504);
+  assert.equal(a.body, 'upstream request timeout');
+  assert.equal(b.hits, 2);
+  assert.ok(
+    a.ms >= 190 && a.ms < 500,
+    `two tries of 100 ms and a backoff under 25 ms (${a.ms} ms)`,
+  );
+});
+
+test('max_retries 0: the retry is skipped (counted as retry overflow) and the 503 passes through', async () => {
+  const b = await backend();
+  b.mode = 503;
+  const limits = { ...NO_LIMITS, maxRetries: 0 };
+  const run = await startGuarded((port) =>
+    guardedConfig(
+      port,
+      [b.port],
+      {
+        limits: {
+          default: limits,
+          high: limits,
+          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+        },
+      },
+      { timeoutMs: 2000, retry: retryPolicy({ retryOn: ['5xx'], numRetries: 3 }) },
+    ),
+  );
+  running.push(run);
+  const a = await get(run.port);
+  assert.equal(a.status, 503);
+  assert.equal(a.body, 'no', "the backend's own answer");
+  assert.equal(b.hits, 1);
+  assert.equal([...run.states.values()][0].mem.load(C.RETRY_OVERFLOW), 1);
+});
+
+test('retry budget: min_retry_concurrency 0 and 20% of one request allows no retry', async () => {
+  const b = await backend();
+  b.mode = 503;
+  const limits = { ...NO_LIMITS, retryBudget: { budgetPercent: 20, minRetryConcurrency: 0 } };
+  const run = await startGuarded((port) =>
+    guardedConfig(
+      port,
+      [b.port],
+      {
+        limits: {
+          default: limits,
+          high: limits,
+          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+        },
+      },
+      { timeoutMs: 2000, retry: retryPolicy({ retryOn: ['5xx'], numRetries: 3 }) },
+    ),
+  );
+  running.push(run);
+  assert.equal((await get(run.port)).status, 503);
+  assert.equal(b.hits, 1);
+});
+
+test('an overflow is never retried and never counts against the host', async () => {
+  const b = await backend();
+  b.mode = 'hang';
+  const limits = { ...NO_LIMITS, maxRequests: 1 };
+  const outlier = { ...ENVOY_OUTLIER, consecutive5xx: 1, maxEjectionPercent: 100 };
+  const run = await startGuarded((port) =>
+    guardedConfig(
+      port,
+      [b.port],
+      {
+        outlier,
+        limits: {
+          default: limits,
+          high: limits,
+          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+        },
+      },
+      {
+        timeoutMs: 5000,
+        retry: retryPolicy({ retryOn: ['5xx', 'gateway-error', 'reset'], numRetries: 3 }),
+      },
+    ),
+  );
+  running.push(run);
+  const first = get(run.port);
+  await until(() => b.hits === 1);
+  const over = await get(run.port);
+  assert.equal(over.status, 503);
+  assert.equal(over.headers.get('x-envoy-overloaded'), 'true');
+  const mem = [...run.states.values()][0].mem;
+  assert.equal(mem.isEjected(0), false, 'consecutive_5xx 1 would have ejected on a counted 503');
+  assert.equal(b.hits, 1);
+  b.releaseHung();
+  assert.equal((await first).status, 200);
+});
+
+test('classic circuit: connect failures open it, and it answers without trying to connect', async () => {
+  const closed = await freePort();
+  const breaker = {
+    ...CLASSIC_BREAKER_DEFAULTS,
+    window: { kind: 'count' as const, size: 5 },
+    minimumCalls: 3,
+    openMs: 30_000,
+  };
+  const run = await startGuarded((port) => guardedConfig(port, [closed], { breaker }));
+  running.push(run);
+  for (let i = 0; i < 3; i++) assert.match((await get(run.port)).body, /remote connection failure/);
+  const open = await get(run.port);
+  assert.equal(open.headers.get('x-legate-circuit'), 'open');
+  assert.equal(open.headers.get('retry-after'), '30');
+  assert.ok(open.ms < 50, `answered at once (${open.ms} ms)`);
+});
+
+test('classic circuit: slow calls over the threshold open it', async () => {
+  const b = await backend();
+  b.mode = { slowMs: 120 };
+  const breaker = {
+    ...CLASSIC_BREAKER_DEFAULTS,
+    window: { kind: 'time' as const, size: 10 },
+    minimumCalls: 3,
+    slowCallMs: 100,
+    slowCallRateThreshold: 100,
+    openMs: 30_000,
+  };
+  const run = await startGuarded((port) => guardedConfig(port, [b.port], { breaker }));
+  running.push(run);
+  for (let i = 0; i < 3; i++) assert.equal((await get(run.port)).status, 200, 'slow, but answered');
+  assert.equal((await get(run.port)).headers.get('x-legate-circuit'), 'open');
+});
+
+test('per-host circuits: the failing host is skipped; with both open, 503 at once', async () => {
+  const bad = await backend();
+  const good = await backend();
+  bad.mode = 500;
+  const breaker = {
+    ...CLASSIC_BREAKER_DEFAULTS,
+    scope: 'host' as const,
+    window: { kind: 'count' as const, size: 4 },
+    minimumCalls: 2,
+    openMs: 30_000,
+  };
+  const run = await startGuarded((port) => guardedConfig(port, [bad.port, good.port], { breaker }));
+  running.push(run);
+  for (let i = 0; i < 6; i++) await get(run.port);
+  assert.equal(bad.hits, 2, 'two failures opened its circuit');
+  const before = good.hits;
+  for (let i = 0; i < 4; i++) assert.equal((await get(run.port)).status, 200);
+  assert.equal(good.hits, before + 4);
+  assert.equal(bad.hits, 2);
+  good.mode = 500;
+  for (let i = 0; i < 2; i++) await get(run.port);
+  const open = await get(run.port);
+  assert.equal(open.headers.get('x-legate-circuit'), 'open');
+});
+
+test('outlier ejection doubles: base, then 2 × base, each ended on an interval tick', async () => {
+  const b = await backend();
+  const good = await backend();
+  b.mode = 500;
+  const outlier = {
+    ...ENVOY_OUTLIER,
+    consecutive5xx: 1,
+    maxEjectionPercent: 50,
+    intervalMs: 50,
+    baseEjectionTimeMs: 200,
+  };
+  const run = await startGuarded((port) => guardedConfig(port, [b.port, good.port], { outlier }));
+  running.push(run);
+  const state = [...run.states.values()][0];
+  state.start(run.proxies[0].log);
+  const lasted: number[] = [];
+  for (let round = 0; round < 2; round++) {
+    while (!state.mem.isEjected(0)) await get(run.port);
+    const at = Date.now();
+    await until(() => !state.mem.isEjected(0), 3000);
+    lasted.push(Date.now() - at);
+  }
+  state.stop();
+  assert.ok(lasted[0] >= 190 && lasted[0] < 350, `first ejection ${lasted[0]} ms (base 200)`);
+  assert.ok(lasted[1] >= 390 && lasted[1] < 600, `second ejection ${lasted[1]} ms (2 × base)`);
+});
