@@ -71,5 +71,6 @@ export interface Ingress {
   listen(host: string, port: number, handlers: IngressHandlers): Promise<number>;
   /** Closes the listening socket; open connections stay until `close`. */
   stopAccepting(): void;
-  close(): Promise<void>;
+  /** Closes every connection; those still answering get up to `graceMs` to finish first. */
+  close(graceMs?: number): Promise<void>;
 }

@@ -249,7 +249,8 @@ export class UwsIngress implements Ingress {
     this.#token = null;
   }
 
-  async close(): Promise<void> {
+  /** uWS cannot tell when its connections are done: a drain's grace is spent by the proxy. */
+  async close(_graceMs?: number): Promise<void> {
     this.stopAccepting();
     this.#app?.close();
     this.#app = null;
