@@ -9,15 +9,18 @@
 //    The proxies' timeouts sit under the budget, as they should: a call the app abandons first
 //    is reset by the proxy and never counts as a host failure (in Envoy as in legate).
 //
-// The backend runs in its own process. Until the engine hosts the HTTP role, legate runs as
-// bench/lib/legate-http.ts (the same data plane, one unit, on one thread); nginx gets one worker
-// to match. --real runs `legate -c envoy.yaml` instead, once the engine serves it.
+// The backend runs in its own process. Until the engine hosts the HTTP role, legate's data plane
+// runs in bench/lib/http-runner.ts (the proxy in N worker threads sharing the breaker's memory,
+// the outlier timer on its main thread) on the HttpConfig the envoy.yaml reads to; nginx gets
+// as many workers. --real runs `legate -c envoy.yaml` instead, once the engine serves it.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitForPort } from '../engine/cli/redis-process.ts';
+import type { HttpConfig } from '../engine/config/http-types.ts';
+import { loadConfig } from '../engine/config/load.ts';
 import {
   freePort,
   NODE,
@@ -38,6 +41,7 @@ const USAGE = `npm run bench -- breaker [options]
   --budget-ms N     the cascade client's latency budget per call (default 300)
   --timeout-ms N    route timeout (legate) and proxy_read_timeout (nginx), under the budget as
                     an ambassador's timeout should be (default 250)
+  --workers N       legate worker threads and nginx worker_processes (default 1)
   --real            run bin/legate.js -c envoy.yaml (needs the engine to host the HTTP role)
   --quick           1 s runs, 10 connections: proves the harness works, measures nothing
   --out DIR         where results go (default bench/results)
@@ -49,6 +53,7 @@ interface Settings {
   readonly connections: number;
   readonly budgetMs: number;
   readonly timeoutMs: number;
+  readonly workers: number;
   readonly real: boolean;
   readonly quick: boolean;
   readonly out: string;
@@ -63,6 +68,7 @@ function settingsOf(argv: readonly string[]): Settings | undefined {
       connections: { type: 'string' },
       'budget-ms': { type: 'string' },
       'timeout-ms': { type: 'string' },
+      workers: { type: 'string' },
       real: { type: 'boolean' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
@@ -83,6 +89,7 @@ function settingsOf(argv: readonly string[]): Settings | undefined {
     connections: int('connections', v.connections, quick ? 10 : 50),
     budgetMs: int('budget-ms', v['budget-ms'], 300),
     timeoutMs: int('timeout-ms', v['timeout-ms'], 250),
+    workers: int('workers', v.workers, 1),
     real: v.real === true,
     quick,
     out: v.out ?? join(ROOT, 'bench/results'),
@@ -99,14 +106,31 @@ async function startBackend(port: number, mode: 'ok' | 'hang'): Promise<RunningP
   return proc;
 }
 
+/** legate on `file`; `plain`: every guard and Envoy route dropped (the plain nginx-like proxy). */
 async function startLegateHttp(
   file: string,
   port: number,
   plain: boolean,
-  real: boolean,
+  st: Settings,
 ): Promise<RunningProcess> {
-  if (real && !plain) return startLegate(file, 1);
-  const args = [join(ROOT, 'bench/lib/legate-http.ts'), file, ...(plain ? ['--plain'] : [])];
+  if (st.real && !plain) return startLegate(file, st.workers);
+  const http = loadConfig(file).http;
+  const config: HttpConfig = plain
+    ? {
+        ...http,
+        upstreams: http.upstreams.map((u) => ({ ...u, guard: undefined })),
+        servers: http.servers.map((b) => ({
+          ...b,
+          locations: b.locations.map((l) => ({
+            ...l,
+            proxy: { ...l.proxy, router: undefined, readTimeoutMs: 60_000, sendTimeoutMs: 60_000 },
+          })),
+        })),
+      }
+    : http;
+  const json = `${file}.${plain ? 'plain' : 'guarded'}.json`;
+  writeFileSync(json, JSON.stringify(config));
+  const args = [join(ROOT, 'bench/lib/http-runner.ts'), json, String(st.workers)];
   const proc = track(spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitForPort(port, proc.child, 20_000, 'legate');
   return proc;
@@ -116,12 +140,12 @@ async function startNginx(
   dir: string,
   port: number,
   backend: number,
-  timeoutMs: number,
+  st: Settings,
 ): Promise<RunningProcess> {
   const file = join(dir, 'nginx.conf');
   writeFileSync(
     file,
-    `worker_processes 1;
+    `worker_processes ${st.workers};
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -138,7 +162,7 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_connect_timeout 250ms;
-      proxy_read_timeout ${timeoutMs}ms;
+      proxy_read_timeout ${st.timeoutMs}ms;
     }
   }
 }
@@ -274,11 +298,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     let backend = await startBackend(backendPort, 'ok');
     running.push(backend);
     const plain: Record<string, WrkResult> = {};
-    const nginx = await startNginx(dir, nginxPort, backendPort, s.timeoutMs);
+    const nginx = await startNginx(dir, nginxPort, backendPort, s);
     running.push(nginx);
-    const legatePlain = await startLegateHttp(plainFile, plainPort, true, s.real);
+    const legatePlain = await startLegateHttp(plainFile, plainPort, true, s);
     running.push(legatePlain);
-    let legate = await startLegateHttp(envoyFile, legatePort, false, s.real);
+    let legate = await startLegateHttp(envoyFile, legatePort, false, s);
     running.push(legate);
     const targets: [string, number][] = [
       ['direct', backendPort],
@@ -297,7 +321,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // 2. Backend hung.
     backend = await startBackend(backendPort, 'hang');
     running.push(backend);
-    legate = await startLegateHttp(envoyFile, legatePort, false, s.real);
+    legate = await startLegateHttp(envoyFile, legatePort, false, s);
     running.push(legate);
     process.stderr.write('hung: tripping legate…\n');
     await trip(`http://127.0.0.1:${legatePort}/`);
@@ -309,7 +333,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await legate.stop();
 
     // 3. Cascade, from a fresh legate: the first calls wait, then the breaker answers at once.
-    legate = await startLegateHttp(envoyFile, legatePort, false, s.real);
+    legate = await startLegateHttp(envoyFile, legatePort, false, s);
     running.push(legate);
     const casc: Record<string, CascadeResult> = {};
     for (const [name, port] of [

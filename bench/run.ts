@@ -12,6 +12,10 @@ const BENCHES: Record<string, { file: string; what: string }> = {
     file: './breaker.ts',
     what: 'circuit breaker: legate (Envoy config) vs nginx vs direct; hung backend; cascade',
   },
+  http: {
+    file: './http.ts',
+    what: 'HTTP splitter: legate (uws, node) vs nginx (seed config, keepalive) vs a backend (wrk)',
+  },
   ring: { file: './ring.ts', what: 'ketama ring building and lookup' },
   'socket-floor': {
     file: './socket-floor.ts',

@@ -7,7 +7,7 @@ import type { IngressExchange } from './ingress/types.ts';
 import type { Route } from './route.ts';
 import type { ListenerStats } from './stats.ts';
 import type { UpstreamServer } from './upstream.ts';
-import { headerValue, type VariableSource } from './variables.ts';
+import { RequestVariables } from './variables.ts';
 
 /** nginx: POST, LOCK and PATCH are not retried once sent (proxy_next_upstream non_idempotent). */
 const NON_IDEMPOTENT: ReadonlySet<string> = new Set(['POST', 'LOCK', 'PATCH']);
@@ -44,14 +44,7 @@ function errorCode(err: Error): string {
  * connection error or timeout before any response byte tries the next server when nginx would.
  * It is undici's dispatch handler (the raw-header API: header names keep their case and order).
  */
-export class Forward implements Dispatcher.DispatchHandler, VariableSource {
-  readonly method: string;
-  readonly uri: string;
-  readonly rawHeaders: readonly string[];
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly proxyHost: string;
-  readonly serverPort: number;
+export class Forward extends RequestVariables implements Dispatcher.DispatchHandler {
   readonly #route: Route;
   readonly #exchange: IngressExchange;
   readonly #listener: ListenerStats;
@@ -78,23 +71,12 @@ export class Forward implements Dispatcher.DispatchHandler, VariableSource {
     serverPort: number,
     startedAt: number,
   ) {
+    super(exchange, route.upstream.config.name, serverPort);
     this.#route = route;
     this.#exchange = exchange;
     this.#listener = listener;
     this.#startedAt = startedAt;
-    this.method = exchange.method;
-    this.uri = exchange.uri;
-    this.rawHeaders = exchange.rawHeaders;
-    this.remoteAddress = exchange.remoteAddress;
-    this.remotePort = exchange.remotePort;
-    this.proxyHost = route.upstream.config.name;
-    this.serverPort = serverPort;
     this.#headers = route.headers.build(this);
-  }
-
-  header(name: string): string | undefined {
-    const v = headerValue(this.rawHeaders, name);
-    return v === '' ? undefined : v;
   }
 
   start(): void {

@@ -215,7 +215,7 @@ export class HttpProxy {
     while (Date.now() < deadline && this.#openConnections() > 0) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    await this.close();
+    await this.close(Math.max(0, deadline - Date.now()));
   }
 
   #openConnections(): number {
@@ -225,8 +225,9 @@ export class HttpProxy {
     return active;
   }
 
-  async close(): Promise<void> {
-    for (const l of this.#listeners) for (const i of l.ingresses) await i.close();
+  /** Closes client connections (giving answers in progress up to `graceMs`), then the upstream pools. */
+  async close(graceMs = 0): Promise<void> {
+    await Promise.all(this.#listeners.flatMap((l) => l.ingresses.map((i) => i.close(graceMs))));
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
     await Promise.all([...this.#guarded.values()].map((g) => g.close()));
   }

@@ -5,7 +5,7 @@ import type { IngressUpgrade } from './ingress/types.ts';
 import type { Route } from './route.ts';
 import type { ListenerStats } from './stats.ts';
 import type { UpstreamServer } from './upstream.ts';
-import { headerValue, type VariableSource } from './variables.ts';
+import { headerValue, RequestVariables } from './variables.ts';
 
 function head(status: number, raw: readonly (Buffer | string)[], extra: string): string {
   let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
@@ -23,14 +23,7 @@ function head(status: number, raw: readonly (Buffer | string)[], extra: string):
  * connections are joined as raw byte pipes. Any other answer is passed on and the connection
  * closed. One try: a tunnel is not retried.
  */
-export class Tunnel implements Dispatcher.DispatchHandler, VariableSource {
-  readonly method: string;
-  readonly uri: string;
-  readonly rawHeaders: readonly string[];
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly proxyHost: string;
-  readonly serverPort: number;
+export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandler {
   readonly #route: Route;
   readonly #client: IngressUpgrade;
   readonly #listener: ListenerStats;
@@ -41,21 +34,10 @@ export class Tunnel implements Dispatcher.DispatchHandler, VariableSource {
   #done = false;
 
   constructor(route: Route, client: IngressUpgrade, listener: ListenerStats, serverPort: number) {
+    super(client, route.upstream.config.name, serverPort);
     this.#route = route;
     this.#client = client;
     this.#listener = listener;
-    this.method = client.method;
-    this.uri = client.uri;
-    this.rawHeaders = client.rawHeaders;
-    this.remoteAddress = client.remoteAddress;
-    this.remotePort = client.remotePort;
-    this.proxyHost = route.upstream.config.name;
-    this.serverPort = serverPort;
-  }
-
-  header(name: string): string | undefined {
-    const v = headerValue(this.rawHeaders, name);
-    return v === '' ? undefined : v;
   }
 
   start(): void {

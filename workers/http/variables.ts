@@ -12,6 +12,37 @@ export interface VariableSource {
   readonly serverPort: number;
 }
 
+/** A request's fields as nginx variables and balancers read them. */
+export class RequestVariables implements VariableSource {
+  readonly method: string;
+  readonly uri: string;
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly proxyHost: string;
+  readonly serverPort: number;
+
+  constructor(
+    from: Omit<VariableSource, 'proxyHost' | 'serverPort'>,
+    proxyHost: string,
+    serverPort: number,
+  ) {
+    this.method = from.method;
+    this.uri = from.uri;
+    this.rawHeaders = from.rawHeaders;
+    this.remoteAddress = from.remoteAddress;
+    this.remotePort = from.remotePort;
+    this.proxyHost = proxyHost;
+    this.serverPort = serverPort;
+  }
+
+  /** A request header by lower-case name (balancers' `PickContext`). */
+  header(name: string): string | undefined {
+    const v = headerValue(this.rawHeaders, name);
+    return v === '' ? undefined : v;
+  }
+}
+
 type Part = string | ((src: VariableSource) => string);
 
 /** A header value with its variables resolved once, at load: evaluating it allocates only the result. */

@@ -14,7 +14,7 @@ import { responseHeaders } from '../headers.ts';
 import type { IngressExchange } from '../ingress/types.ts';
 import type { Route } from '../route.ts';
 import type { ListenerStats } from '../stats.ts';
-import { headerValue, type VariableSource } from '../variables.ts';
+import { RequestVariables } from '../variables.ts';
 import {
   CIRCUIT_OPEN_BODY,
   localReply,
@@ -66,15 +66,9 @@ const STOPPED_CLIENT = 2;
  * `504 upstream request timeout`.
  */
 export class GuardedForward
-  implements Dispatcher.DispatchHandler, ConnectionWaiter, VariableSource
+  extends RequestVariables
+  implements Dispatcher.DispatchHandler, ConnectionWaiter
 {
-  readonly method: string;
-  readonly uri: string;
-  readonly rawHeaders: readonly string[];
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly proxyHost: string;
-  readonly serverPort: number;
   readonly #route: Route;
   readonly #up: GuardedUpstream;
   readonly #ex: IngressExchange;
@@ -111,25 +105,14 @@ export class GuardedForward
     serverPort: number,
     startedAt: number,
   ) {
+    super(exchange, upstream.config.name, serverPort);
     this.#route = route;
     this.#up = upstream;
     this.#ex = exchange;
     this.#listener = listener;
     this.#startedAt = startedAt;
-    this.method = exchange.method;
-    this.uri = exchange.uri;
-    this.rawHeaders = exchange.rawHeaders;
-    this.remoteAddress = exchange.remoteAddress;
-    this.remotePort = exchange.remotePort;
-    this.proxyHost = upstream.config.name;
-    this.serverPort = serverPort;
     this.#headers = route.headers.build(this);
     this.#retry = route.router?.retry ?? null;
-  }
-
-  header(name: string): string | undefined {
-    const v = headerValue(this.rawHeaders, name);
-    return v === '' ? undefined : v;
   }
 
   start(): void {

@@ -1,3 +1,4 @@
+import { uwsUnavailableReason } from '../../../engine/admin/choose-engine.ts';
 import { NodeIngress } from './node.ts';
 import type { Ingress, IngressLimits } from './types.ts';
 import { loadUwsForIngress, UwsIngress } from './uws.ts';
@@ -15,11 +16,7 @@ export function chooseIngress(
       why: choice === 'uws' ? 'chosen in the config' : 'uWebSockets.js loads here',
     };
   } catch (err) {
-    const message = (err as Error).message;
-    const glibc = /`(GLIBC_[\d.]+)' not found/.exec(message);
-    const reason = glibc
-      ? `its binary needs ${glibc[1]}, newer than this system's glibc`
-      : message.split('\n')[0].trim();
+    const reason = uwsUnavailableReason(err);
     if (choice === 'uws')
       throw new Error(`http engine 'uws' cannot load uWebSockets.js: ${reason}`);
     return {

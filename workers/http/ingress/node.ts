@@ -121,6 +121,8 @@ export class NodeIngress implements Ingress {
   readonly engine = 'node' as const;
   readonly #limits: IngressLimits;
   #server: Server | null = null;
+  /** Resolves once the stopped server's last connection has closed. */
+  #ended: Promise<void> | null = null;
 
   constructor(limits: IngressLimits) {
     this.#limits = limits;
@@ -188,14 +190,27 @@ export class NodeIngress implements Ingress {
   }
 
   stopAccepting(): void {
-    this.#server?.close();
+    const server = this.#server;
+    if (server === null || this.#ended !== null) return;
+    // node:http closes idle connections now, and each busy one once its response is out.
+    this.#ended = new Promise((resolve) => server.close(() => resolve()));
   }
 
-  async close(): Promise<void> {
+  async close(graceMs = 0): Promise<void> {
     const server = this.#server;
     if (server === null) return;
+    this.stopAccepting();
+    if (graceMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#ended,
+        new Promise((r) => {
+          timer = setTimeout(r, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     this.#server = null;
-    server.close();
     server.closeAllConnections();
   }
 }

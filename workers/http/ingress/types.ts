@@ -1,11 +1,7 @@
 import type { Duplex, Readable } from 'node:stream';
 
-/**
- * One HTTP request as an ingress engine parsed it, and the way back to its client. The engines
- * (node.ts on node:http's llhttp, uws.ts on uWebSockets.js) differ in everything else; the
- * proxy sees only this.
- */
-export interface IngressExchange {
+/** A request's head as the ingress parsed it. */
+export interface RequestHead {
   readonly method: string;
   /** The request target exactly as the client sent it. */
   readonly uri: string;
@@ -15,6 +11,14 @@ export interface IngressExchange {
   readonly rawHeaders: readonly string[];
   readonly remoteAddress: string;
   readonly remotePort: number;
+}
+
+/**
+ * One HTTP request as an ingress engine parsed it, and the way back to its client. The engines
+ * (node.ts on node:http's llhttp, uws.ts on uWebSockets.js) differ in everything else; the
+ * proxy sees only this.
+ */
+export interface IngressExchange extends RequestHead {
   /** Request body with backpressure, or null when the request has none. */
   body(): Readable | null;
   /** True once the response head is on its way: an error then can only cut the connection. */
@@ -34,13 +38,7 @@ export interface IngressExchange {
 }
 
 /** An `Upgrade` request and the client's raw connection (node engine). */
-export interface IngressUpgrade {
-  readonly method: string;
-  readonly uri: string;
-  readonly httpVersion: string;
-  readonly rawHeaders: readonly string[];
-  readonly remoteAddress: string;
-  readonly remotePort: number;
+export interface IngressUpgrade extends RequestHead {
   readonly socket: Duplex;
   /** Bytes the client sent after the request head. */
   readonly head: Buffer;
@@ -73,5 +71,6 @@ export interface Ingress {
   listen(host: string, port: number, handlers: IngressHandlers): Promise<number>;
   /** Closes the listening socket; open connections stay until `close`. */
   stopAccepting(): void;
-  close(): Promise<void>;
+  /** Closes every connection; those still answering get up to `graceMs` to finish first. */
+  close(graceMs?: number): Promise<void>;
 }

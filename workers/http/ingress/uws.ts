@@ -64,16 +64,23 @@ class UwsExchange implements IngressExchange {
     });
     // onData must be attached before the handler returns, or the body is lost.
     if (req.getHeader('transfer-encoding') !== '' || Number(req.getHeader('content-length')) > 0) {
+      // uWS stops delivering data if resume() is called on a response that is not paused.
+      let paused = false;
       const body = new Readable({
         highWaterMark: 64 * 1024,
         read: () => {
-          if (!this.#aborted) res.resume();
+          if (!paused || this.#aborted) return;
+          paused = false;
+          res.resume();
         },
       });
       this.#body = body;
       res.onData((chunk, last) => {
         // The ArrayBuffer is uWS's and is reused once this returns: copy it.
-        if (chunk.byteLength > 0 && !body.push(Buffer.from(chunk.slice(0)))) res.pause();
+        if (chunk.byteLength > 0 && !body.push(Buffer.from(chunk.slice(0))) && !last) {
+          paused = true;
+          res.pause();
+        }
         if (last) body.push(null);
       });
     }
@@ -95,20 +102,19 @@ class UwsExchange implements IngressExchange {
     if (this.method === 'HEAD' || status === 204 || status === 304) {
       if (this.#aborted) return;
       this.#res.cork(() => {
-        this.#head(true);
+        this.#head();
         this.#res.endWithoutBody(length ?? undefined);
       });
       this.#ended = true;
     }
   }
 
-  /** Status and headers, less the framing ones uWS writes itself. */
-  #head(skipLength: boolean): void {
+  /** Status and headers, less Content-Length: uWS writes the framing itself. */
+  #head(): void {
     const res = this.#res;
     res.writeStatus(statusLine(this.#status));
     const h = this.#headers;
     for (let i = 0; i < h.length; i += 2) {
-      if (skipLength && h[i].toLowerCase() === 'content-length') continue;
       if (h[i].toLowerCase() === 'content-length') continue;
       res.writeHeader(h[i], h[i + 1]);
     }
@@ -119,7 +125,7 @@ class UwsExchange implements IngressExchange {
     if (this.#aborted || this.#ended) return true;
     let ok = true;
     this.#res.cork(() => {
-      if (!this.#headSent) this.#head(true);
+      if (!this.#headSent) this.#head();
       if (this.#length === null) {
         ok = this.#res.write(chunk);
         return;
@@ -172,7 +178,7 @@ class UwsExchange implements IngressExchange {
     if (this.#aborted || this.#ended) return;
     this.#ended = true;
     this.#res.cork(() => {
-      if (!this.#headSent) this.#head(true);
+      if (!this.#headSent) this.#head();
       if (this.#length === null) this.#res.end();
       else this.#res.endWithoutBody(this.#length);
     });
@@ -243,7 +249,8 @@ export class UwsIngress implements Ingress {
     this.#token = null;
   }
 
-  async close(): Promise<void> {
+  /** uWS cannot tell when its connections are done: a drain's grace is spent by the proxy. */
+  async close(_graceMs?: number): Promise<void> {
     this.stopAccepting();
     this.#app?.close();
     this.#app = null;
