@@ -2,6 +2,7 @@
 // guarded HttpConfigs, and proxy units started in this process that share the breaker's memory
 // as two workers would (the main thread's GuardState makes it; this thread plays the main thread).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import {
   ENVOY_THRESHOLDS,
   type EnvoyRouter,
@@ -25,6 +26,7 @@ export class ControlledBackend {
   hits = 0;
   inFlight = 0;
   maxInFlight = 0;
+
   readonly hung: ServerResponse[] = [];
   backend!: Backend;
 
@@ -130,6 +132,43 @@ export async function startGuarded(
     proxies.push(proxy);
   }
   return { proxies, port, states };
+}
+
+/** `count` worker threads each serving `config` on the same port, sharing the breaker memory. */
+export async function startGuardedWorkers(
+  make: (port: number) => HttpConfig,
+  count: number,
+): Promise<{ port: number; states: Map<string, GuardState>; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const config = make(port);
+  const states = guardStates(config);
+  const guards = guardBuffers(states);
+  const workers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const w = new Worker(new URL('./guarded-worker.ts', import.meta.url), {
+        workerData: { config, guards },
+      });
+      await new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      return w;
+    }),
+  );
+  return {
+    port,
+    states,
+    async stop() {
+      await Promise.all(
+        workers.map(async (w) => {
+          const closed = new Promise((r) => w.once('message', r));
+          w.postMessage('stop');
+          await closed;
+          await w.terminate();
+        }),
+      );
+    },
+  };
 }
 
 export interface Answer {

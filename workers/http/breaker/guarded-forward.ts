@@ -155,32 +155,46 @@ export class GuardedForward
       this.#answer(503, NO_HEALTHY_BODY, []);
       return;
     }
+    // Envoy checks max_requests when the request asks for a stream, and takes the slot when
+    // it gets a connection (attach): pending requests are bounded by max_pending_requests.
     const limits = up.guard.limits;
-    if (limits !== null) {
-      if (!mem.acquire(C.RQ, limits.default.maxRequests)) {
-        this.#overflow(ticket, host);
-        return;
-      }
-      if (!mem.acquire(mem.h(host, H.RQ), limits.perHost.maxRequests)) {
-        mem.release(C.RQ);
-        this.#overflow(ticket, host);
-        return;
-      }
-    } else {
-      mem.add(C.RQ, 1);
-      mem.add(mem.h(host, H.RQ), 1);
+    if (
+      limits !== null &&
+      (mem.load(C.RQ) >= limits.default.maxRequests ||
+        mem.load(mem.h(host, H.RQ)) >= limits.perHost.maxRequests)
+    ) {
+      mem.add(C.PENDING_OVERFLOW, 1);
+      this.#overflow(ticket, host);
+      return;
     }
-    this.#holdsRq = true;
     this.#host = host;
     this.#ticket = ticket;
     this.#tries++;
     const got = up.hosts[host].acquire(this);
     if (got === 'overflow') {
-      this.#releaseRq();
       this.#overflow(ticket, host);
       return;
     }
     this.#pending = got === 'pending';
+  }
+
+  /** Takes an active-request slot (cluster and host) within max_requests; false: overflow. */
+  #takeRq(): boolean {
+    const mem = this.#up.mem;
+    const host = this.#host;
+    const limits = this.#up.guard.limits;
+    if (limits === null) {
+      mem.add(C.RQ, 1);
+      mem.add(mem.h(host, H.RQ), 1);
+    } else {
+      if (!mem.acquire(C.RQ, limits.default.maxRequests)) return false;
+      if (!mem.acquire(mem.h(host, H.RQ), limits.perHost.maxRequests)) {
+        mem.release(C.RQ);
+        return false;
+      }
+    }
+    this.#holdsRq = true;
+    return true;
   }
 
   /** A connection for this try (now, or after waiting as pending). */
@@ -188,6 +202,14 @@ export class GuardedForward
     this.#pending = false;
     if (this.#stopped !== 0 || this.#done) {
       this.#up.hosts[this.#host].release(client, false);
+      return;
+    }
+    if (!this.#takeRq()) {
+      this.#up.hosts[this.#host].release(client, false);
+      this.#up.mem.add(C.PENDING_OVERFLOW, 1);
+      const ticket = this.#ticket;
+      this.#ticket = REJECTED;
+      this.#overflow(ticket, this.#host);
       return;
     }
     this.#client = client;

@@ -154,9 +154,12 @@ export class HostConnections {
     if (!this.#all.delete(client)) return;
     const i = this.#idle.indexOf(client);
     if (i !== -1) this.#idle.splice(i, 1);
-    this.#mem.release(C.CX);
-    this.#mem.release(this.#mem.h(this.host, H.CX));
-    void client.destroy().catch(() => {});
+    // The slot is free once the socket is closed, not before: the backend must never see more.
+    const release = () => {
+      this.#mem.release(C.CX);
+      this.#mem.release(this.#mem.h(this.host, H.CX));
+    };
+    client.destroy().then(release, release);
   }
 
   readonly #retryPending = (): void => {
