@@ -125,7 +125,7 @@ export class GuardedForward
     }
     this.#ex.onAborted(this.#clientAborted);
     const timeoutMs = this.#route.router?.timeoutMs ?? 0;
-    if (timeoutMs > 0) this.#routeTimer = setTimeout(this.#routeTimedOut, timeoutMs);
+    if (timeoutMs > 0) this.#routeTimer = setTimeout(GuardedForward.#onRouteTimer, timeoutMs, this);
     this.#try();
   }
 
@@ -222,7 +222,7 @@ export class GuardedForward
     const routeMs = this.#route.router?.timeoutMs ?? 0;
     // Envoy ignores a per-try timeout at or over the route's.
     if (perTry > 0 && (routeMs === 0 || perTry < routeMs))
-      this.#tryTimer = setTimeout(this.#tryTimedOut, perTry);
+      this.#tryTimer = setTimeout(GuardedForward.#onTryTimer, perTry, this);
     client.dispatch(
       {
         path: this.uri,
@@ -377,13 +377,26 @@ export class GuardedForward
   #scheduleRetry(): void {
     const p = this.#retry as RetryPolicy;
     const ceiling = Math.min(p.backoffBaseMs * 2 ** (this.#tries - 1), p.backoffMaxMs);
-    this.#backoffTimer = setTimeout(this.#retryNow, Math.random() * ceiling);
+    this.#backoffTimer = setTimeout(GuardedForward.#onBackoff, Math.random() * ceiling, this);
   }
 
-  readonly #retryNow = (): void => {
+  // Timers get the request as an argument: one shared function, no closure per request.
+  static #onBackoff(f: GuardedForward): void {
+    f.#retryNow();
+  }
+
+  static #onTryTimer(f: GuardedForward): void {
+    f.#tryTimedOut();
+  }
+
+  static #onRouteTimer(f: GuardedForward): void {
+    f.#routeTimedOut();
+  }
+
+  #retryNow(): void {
     this.#backoffTimer = null;
     if (this.#stopped === 0 && !this.#done) this.#try();
-  };
+  }
 
   /** One try is over: its connection goes back, its outcome feeds outlier detection and the circuit. */
   #endTry(result: number, broken: boolean, clientSide = false): void {
@@ -430,12 +443,12 @@ export class GuardedForward
     mem.release(mem.h(this.#host, H.RQ));
   }
 
-  readonly #tryTimedOut = (): void => {
+  #tryTimedOut(): void {
     this.#tryTimer = null;
     this.#abort?.(new TryTimeout('per_try_timeout'));
-  };
+  }
 
-  readonly #routeTimedOut = (): void => {
+  #routeTimedOut(): void {
     this.#routeTimer = null;
     if (this.#done) return;
     this.#stopped = STOPPED_TIMEOUT;
@@ -447,7 +460,7 @@ export class GuardedForward
       this.#finish(this.#status, 0);
     } else this.#answer(504, TIMEOUT_BODY, []);
     abort?.(new TryTimeout('route timeout'));
-  };
+  }
 
   readonly #clientAborted = (): void => {
     if (this.#done) return;
