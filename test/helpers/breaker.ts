@@ -102,8 +102,10 @@ export function guardedConfig(
   backends: readonly number[],
   guard: Partial<UpstreamGuard>,
   router: EnvoyRouter = { timeoutMs: 15_000, retry: null },
+  engine: 'node' | 'uws' = 'node',
 ): HttpConfig {
   const base = httpConfig(port, {
+    engine,
     servers: backends.map((p, i) => serverSpec(`h${i}`, p)),
     connectTimeoutMs: 1000,
   });
