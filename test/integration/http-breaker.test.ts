@@ -191,7 +191,11 @@ test('classic circuit: opens after minimum calls at the failure rate, answers at
   while (Date.now() - openedAt < 420) await new Promise((r) => setTimeout(r, 20));
   const burst = await Promise.all(Array.from({ length: 6 }, () => get(run.port)));
   assert.equal(burst.filter((a) => a.status === 200).length, 2, 'exactly two probes passed');
-  assert.equal(burst.filter((a) => a.headers.get('x-legate-circuit') === 'open').length, 4);
+  assert.equal(
+    burst.filter((a) => a.headers.get('x-legate-circuit') === 'half-open').length,
+    4,
+    'the rest fail fast, told the circuit is half-open',
+  );
   assert.equal((await get(run.port)).status, 200, 'the probes closed the circuit');
   const after = breakerJson([...run.states.values()][0], Date.now()).circuits[0];
   assert.equal(after.state, 'closed');
@@ -624,4 +628,20 @@ test('two worker threads under load: max_requests and max_connections hold', asy
     clearInterval(sampler);
     await run.stop();
   }
+});
+
+test('ROUND_ROBIN honours load_balancing_weight: weights 3 and 1 take 6 and 2 of 8 requests', async () => {
+  const a = await backend();
+  const b = await backend();
+  const run = await startGuarded((port) => {
+    const config = guardedConfig(port, [a.port, b.port], {});
+    const [u] = config.upstreams;
+    return {
+      ...config,
+      upstreams: [{ ...u, servers: [{ ...u.servers[0], weight: 3 }, u.servers[1]] }],
+    };
+  });
+  running.push(run);
+  for (let i = 0; i < 8; i++) assert.equal((await get(run.port)).status, 200);
+  assert.deepEqual([a.hits, b.hits], [6, 2]);
 });

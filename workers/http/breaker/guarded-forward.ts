@@ -6,7 +6,7 @@ import {
   LOCAL_TIMEOUT,
   recordResult,
 } from '../../../engine/health/outlier.ts';
-import { C, H, wallClock } from '../../../engine/shared/breaker-memory.ts';
+import { C, H, HALF_OPEN, wallClock } from '../../../engine/shared/breaker-memory.ts';
 import { REJECTED } from '../../../engine/shared/circuit.ts';
 import { tick } from '../../clock.ts';
 import { BodyError, BodyGuard } from '../body-guard.ts';
@@ -483,12 +483,9 @@ export class GuardedForward
   #circuitOpen(circuit: number): void {
     const circuits = this.#up.circuits;
     const after = circuits === null ? 1 : circuits.retryAfterSeconds(circuit, wallClock());
-    this.#answer(503, CIRCUIT_OPEN_BODY, [
-      'retry-after',
-      String(after),
-      'x-legate-circuit',
-      'open',
-    ]);
+    // Half-open with every probe permit taken answers the same way, and says so.
+    const state = circuits?.state(circuit) === HALF_OPEN ? 'half-open' : 'open';
+    this.#answer(503, CIRCUIT_OPEN_BODY, ['retry-after', String(after), 'x-legate-circuit', state]);
   }
 
   #fail(status: number, text: string): void {

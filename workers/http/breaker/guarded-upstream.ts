@@ -25,7 +25,8 @@ export class GuardedUpstream {
   readonly hosts: readonly HostConnections[];
   readonly circuits: Circuits | null;
   readonly #candidates: Int32Array;
-  #next = 0;
+  /** Smooth weighted round robin's running weights, per host, in this worker. */
+  readonly #current: Int32Array;
 
   constructor(
     config: UpstreamConfig,
@@ -65,6 +66,7 @@ export class GuardedUpstream {
             );
           });
     this.#candidates = new Int32Array(config.servers.length);
+    this.#current = new Int32Array(config.servers.length);
   }
 
   /** The circuit that guards `host`. */
@@ -91,15 +93,42 @@ export class GuardedUpstream {
       return -1;
     }
     const balancer = this.config.balancer;
-    if (balancer === 'random' && !this.config.randomTwo) return out[(Math.random() * n) | 0];
+    if (balancer === 'random' && !this.config.randomTwo) return this.#weightedRandom(out, n);
     if (balancer === 'least_conn' || (balancer === 'random' && this.config.randomTwo)) {
       // Envoy's LEAST_REQUEST: the better of two random choices (choice_count 2), by active requests.
-      const a = out[(Math.random() * n) | 0];
-      const b = out[(Math.random() * n) | 0];
+      const a = this.#weightedRandom(out, n);
+      const b = this.#weightedRandom(out, n);
       return mem.load(mem.h(b, H.RQ)) < mem.load(mem.h(a, H.RQ)) ? b : a;
     }
-    this.#next = (this.#next + 1) % n;
-    return out[this.#next];
+    return this.#smoothRoundRobin(out, n);
+  }
+
+  /** Weighted round robin (load_balancing_weight), smooth as nginx's: equal weights take turns. */
+  #smoothRoundRobin(out: Int32Array, n: number): number {
+    const current = this.#current;
+    const servers = this.config.servers;
+    let best = -1;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const h = out[i];
+      current[h] += servers[h].weight;
+      total += servers[h].weight;
+      if (best === -1 || current[h] > current[best]) best = h;
+    }
+    current[best] -= total;
+    return best;
+  }
+
+  #weightedRandom(out: Int32Array, n: number): number {
+    const servers = this.config.servers;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += servers[out[i]].weight;
+    let r = Math.random() * total;
+    for (let i = 0; i < n; i++) {
+      r -= servers[out[i]].weight;
+      if (r < 0) return out[i];
+    }
+    return out[n - 1];
   }
 
   #all(out: Int32Array): number {
