@@ -645,3 +645,32 @@ test('ROUND_ROBIN honours load_balancing_weight: weights 3 and 1 take 6 and 2 of
   for (let i = 0; i < 8; i++) assert.equal((await get(run.port)).status, 200);
   assert.deepEqual([a.hits, b.hits], [6, 2]);
 });
+
+test('clients that leave give back their slots: active, pending, and the connection', async () => {
+  const b = await backend();
+  b.mode = 'hang';
+  const limits = { ...NO_LIMITS, maxConnections: 1, maxPendingRequests: 5 };
+  const run = await startGuarded((port) =>
+    guardedConfig(port, [b.port], {
+      limits: {
+        default: limits,
+        high: limits,
+        perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+      },
+    }),
+  );
+  running.push(run);
+  const mem = [...run.states.values()][0].mem;
+  const controllers = Array.from({ length: 3 }, () => new AbortController());
+  const calls = controllers.map((c) =>
+    fetch(`http://127.0.0.1:${run.port}/`, { signal: c.signal }).catch(() => 'aborted'),
+  );
+  await until(() => b.hits === 1 && mem.load(C.PENDING) === 2);
+  assert.equal(mem.load(C.RQ), 1);
+  assert.equal(mem.load(C.CX), 1);
+  for (const c of controllers) c.abort();
+  await Promise.all(calls);
+  await until(() => mem.load(C.RQ) === 0 && mem.load(C.PENDING) === 0 && mem.load(C.CX) === 0);
+  b.mode = 'ok';
+  assert.equal((await get(run.port)).status, 200, 'the slots serve the next request');
+});
