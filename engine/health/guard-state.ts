@@ -61,6 +61,11 @@ export class GuardState {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
   }
+
+  /** Whether the interval timer runs. */
+  get running(): boolean {
+    return this.#timer !== null;
+  }
 }
 
 /** Every guarded upstream of a config, keeping what a previous generation had. */
@@ -74,6 +79,21 @@ export function guardStates(
     states.set(u.name, new GuardState(u, u.guard, previous.get(u.name)));
   }
   return states;
+}
+
+/**
+ * A reload on the main thread: the next generation's states (keeping memory where it fits),
+ * the old timers stopped before the new ones start, so no cluster ticks twice.
+ */
+export function reloadGuardStates(
+  previous: ReadonlyMap<string, GuardState>,
+  config: HttpConfig,
+  log: Logger,
+): Map<string, GuardState> {
+  const next = guardStates(config, previous);
+  for (const s of previous.values()) s.stop();
+  for (const s of next.values()) s.start(log);
+  return next;
 }
 
 /** What workers get: each guarded upstream's buffer by name. */

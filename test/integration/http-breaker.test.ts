@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import { CLASSIC_BREAKER_DEFAULTS, ENVOY_OUTLIER } from '../../engine/config/http-types.ts';
-import { guardBuffers, guardStates } from '../../engine/health/guard-state.ts';
+import { guardBuffers, reloadGuardStates } from '../../engine/health/guard-state.ts';
 import { breakerJson, breakerPrometheus } from '../../engine/metrics/breaker-stats.ts';
 import { C } from '../../engine/shared/breaker-memory.ts';
 import type { HttpProxy } from '../../workers/http/proxy.ts';
@@ -213,13 +213,20 @@ test('reload keeps an open circuit open (same servers), and starts over when the
     openMs: 60_000,
     halfOpenCalls: 1,
   };
-  const run = await startGuarded((port) => guardedConfig(port, [b.port], { breaker }));
+  const outlier = { ...ENVOY_OUTLIER, consecutive5xx: 100 };
+  const run = await startGuarded((port) => guardedConfig(port, [b.port], { breaker, outlier }));
   running.push(run);
+  const log = run.proxies[0].log;
+  for (const s of run.states.values()) s.start(log);
   await get(run.port);
   await get(run.port);
   assert.equal((await get(run.port)).headers.get('x-legate-circuit'), 'open');
   const config = run.proxies[0].config;
-  const kept = guardStates(config, run.states);
+  const kept = reloadGuardStates(run.states, config, log);
+  const [before] = run.states.values();
+  const [after] = kept.values();
+  assert.equal(after.mem, before.mem, 'the same shared memory');
+  assert.ok(!before.running && after.running, 'one interval timer: the old one stopped');
   run.proxies[0].reconfigure(config, { guards: guardBuffers(kept) });
   const hits = b.hits;
   assert.equal(
@@ -228,10 +235,12 @@ test('reload keeps an open circuit open (same servers), and starts over when the
     'still open after the reload',
   );
   assert.equal(b.hits, hits);
-  const moved = guardedConfig(run.proxies[0].ports()[0], [other.port], { breaker });
-  const fresh = guardStates(moved, kept);
+  const moved = guardedConfig(run.proxies[0].ports()[0], [other.port], { breaker, outlier });
+  const fresh = reloadGuardStates(kept, moved, log);
+  assert.notEqual([...fresh.values()][0].mem, after.mem);
   run.proxies[0].reconfigure(moved, { guards: guardBuffers(fresh) });
   assert.equal((await get(run.port)).status, 200, 'a new server set has a new, closed circuit');
+  for (const s of fresh.values()) s.stop();
 });
 
 test('track_remaining publishes remaining_* while requests are in flight', async () => {
