@@ -13,7 +13,7 @@ import {
   type UpstreamGuard,
 } from '../../engine/config/http-types.ts';
 import { type GuardState, guardBuffers, guardStates } from '../../engine/health/guard-state.ts';
-import { createLogger } from '../../engine/log.ts';
+import { createLogger, type Logger } from '../../engine/log.ts';
 import { HttpProxy } from '../../workers/http/proxy.ts';
 import { Backend, httpConfig, serverSpec } from './http.ts';
 import { freePort } from './processes.ts';
@@ -123,13 +123,14 @@ export function guardedConfig(
 export async function startGuarded(
   make: (port: number) => HttpConfig,
   units = 1,
+  log: Logger = createLogger('error'),
 ): Promise<{ proxies: HttpProxy[]; port: number; states: Map<string, GuardState> }> {
   const port = await freePort();
   const config = make(port);
   const states = guardStates(config);
   const proxies: HttpProxy[] = [];
   for (let i = 0; i < units; i++) {
-    const proxy = new HttpProxy(config, { guards: guardBuffers(states) }, createLogger('error'));
+    const proxy = new HttpProxy(config, { guards: guardBuffers(states) }, log);
     await proxy.listen();
     proxies.push(proxy);
   }

@@ -4,9 +4,13 @@
 // as two workers do.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CLASSIC_BREAKER_DEFAULTS, ENVOY_OUTLIER } from '../../engine/config/http-types.ts';
 import { guardBuffers, reloadGuardStates } from '../../engine/health/guard-state.ts';
+import { createLogger } from '../../engine/log.ts';
 import { breakerJson, breakerPrometheus } from '../../engine/metrics/breaker-stats.ts';
 import { C } from '../../engine/shared/breaker-memory.ts';
 import type { HttpProxy } from '../../workers/http/proxy.ts';
@@ -156,7 +160,12 @@ test('classic circuit: opens after minimum calls at the failure rate, answers at
     openMs: 400,
     halfOpenCalls: 2,
   };
-  const run = await startGuarded((port) => guardedConfig(port, [b.port], { breaker }), 2);
+  const logFile = join(mkdtempSync(join(tmpdir(), 'legate-breaker-log-')), 'log.json');
+  const run = await startGuarded(
+    (port) => guardedConfig(port, [b.port], { breaker }),
+    2,
+    createLogger('info', {}, logFile),
+  );
   running.push(run);
   for (let i = 0; i < 4; i++) assert.equal((await get(run.port)).status, 500);
   const hits = b.hits;
@@ -200,6 +209,30 @@ test('classic circuit: opens after minimum calls at the failure rate, answers at
   const after = breakerJson([...run.states.values()][0], Date.now()).circuits[0];
   assert.equal(after.state, 'closed');
   assert.deepEqual(after.transitions, { to_open: 1, to_half_open: 1, to_closed: 1 });
+  const logged = readFileSync(logFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          level: number;
+          msg: string;
+          from?: string;
+          to?: string;
+          upstream?: string;
+        },
+    );
+  assert.deepEqual(
+    logged
+      .filter((l) => l.msg.startsWith('circuit'))
+      .map((l) => [l.level, l.upstream, l.from, l.to]),
+    [
+      [40, 'backend', 'closed', 'open'],
+      [40, 'backend', 'open', 'half_open'],
+      [40, 'backend', 'half_open', 'closed'],
+    ],
+    'every transition logged once (warn), whichever unit made it',
+  );
 });
 
 test('reload keeps an open circuit open (same servers), and starts over when the servers change', async () => {
