@@ -716,3 +716,46 @@ test('clients that leave give back their slots: active, pending, and the connect
   b.mode = 'ok';
   assert.equal((await get(run.port)).status, 200, 'the slots serve the next request');
 });
+
+test('a reload lets requests in flight and pending finish on the old connections, then closes them', async () => {
+  const b = await backend();
+  b.mode = 'hang';
+  const limits = { ...NO_LIMITS, maxConnections: 1, maxPendingRequests: 5 };
+  const make = (port: number) =>
+    guardedConfig(port, [b.port], {
+      limits: {
+        default: limits,
+        high: limits,
+        perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
+      },
+    });
+  const run = await startGuarded(make);
+  running.push(run);
+  const mem = [...run.states.values()][0].mem;
+  const inFlight = get(run.port);
+  const pending = get(run.port);
+  await until(() => b.hits === 1 && mem.load(C.PENDING) === 1);
+  const proxy = run.proxies[0];
+  const next = reloadGuardStates(run.states, proxy.config, proxy.log);
+  proxy.reconfigure(proxy.config, { guards: guardBuffers(next) });
+  b.releaseHung();
+  await until(() => b.hits === 2);
+  b.releaseHung();
+  assert.deepEqual([(await inFlight).status, (await pending).status], [200, 200]);
+  await until(() => mem.load(C.CX) === 0, 3000);
+  b.mode = 'ok';
+  assert.equal((await get(run.port)).status, 200, 'the new generation opens its own connection');
+  for (const s of next.values()) s.stop();
+});
+
+test('shutdown with a request hanging does not wait for it', async () => {
+  const b = await backend();
+  b.mode = 'hang';
+  const run = await startGuarded((port) => guardedConfig(port, [b.port], {}));
+  const hanging = get(run.port).catch(() => null);
+  await until(() => b.hits === 1);
+  const started = Date.now();
+  await run.proxies[0].close();
+  assert.ok(Date.now() - started < 1000, `closed in ${Date.now() - started} ms`);
+  await hanging;
+});

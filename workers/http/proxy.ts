@@ -197,7 +197,7 @@ export class HttpProxy {
     this.config = config;
     this.#upstreams = this.#makeUpstreams(config);
     this.#guarded = guardedUpstreams(config, shared.guards, this.log);
-    for (const g of oldGuarded.values()) void g.close();
+    for (const g of oldGuarded.values()) g.close();
     for (const [i, listener] of this.#listeners.entries()) {
       const block = config.servers[i];
       if (block !== undefined) listener.routes = compileRoutes(block, this.#upstreams);
@@ -229,7 +229,7 @@ export class HttpProxy {
   async close(graceMs = 0): Promise<void> {
     await Promise.all(this.#listeners.flatMap((l) => l.ingresses.map((i) => i.close(graceMs))));
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
-    await Promise.all([...this.#guarded.values()].map((g) => g.close()));
+    await Promise.all([...this.#guarded.values()].map((g) => g.destroy()));
   }
 
   snapshot(): HttpSnapshot {

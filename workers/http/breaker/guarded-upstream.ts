@@ -136,7 +136,13 @@ export class GuardedUpstream {
     return out.length;
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.close()));
+  /** A reload: what is in flight or pending finishes on the old connections, which then close. */
+  close(): void {
+    for (const h of this.hosts) h.close();
+  }
+
+  /** Shutdown: every connection cut now. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.destroy()));
   }
 }

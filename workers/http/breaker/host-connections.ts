@@ -88,13 +88,13 @@ export class HostConnections {
 
   /** Gives a connection back: to the next waiter, or idle; `broken` closes it. */
   release(client: Client, broken: boolean): void {
-    if (broken || client.closed || client.destroyed || this.#closed) {
+    if (broken || client.closed || client.destroyed) {
       this.#drop(client);
       this.#retryPending();
       return;
     }
     if (this.#waiting.length > 0) this.#attachNext(client);
-    else if (this.#othersWait()) this.#drop(client);
+    else if (this.#closed || this.#othersWait()) this.#drop(client);
     else {
       this.#idle.push(client);
       if (this.#limited && this.#shed === null) {
@@ -150,8 +150,8 @@ export class HostConnections {
     return client;
   }
 
-  #drop(client: Client): void {
-    if (!this.#all.delete(client)) return;
+  #drop(client: Client): Promise<void> {
+    if (!this.#all.delete(client)) return Promise.resolve();
     const i = this.#idle.indexOf(client);
     if (i !== -1) this.#idle.splice(i, 1);
     // The slot is free once the socket is closed, not before: the backend must never see more.
@@ -159,7 +159,7 @@ export class HostConnections {
       this.#mem.release(C.CX);
       this.#mem.release(this.#mem.h(this.host, H.CX));
     };
-    client.destroy().then(release, release);
+    return client.destroy().then(release, release);
   }
 
   readonly #retryPending = (): void => {
@@ -179,7 +179,17 @@ export class HostConnections {
     return this.#all.size;
   }
 
-  async close(): Promise<void> {
+  /**
+   * A reload: no new idle connections; requests in flight and pending ones are still served,
+   * then each connection closes as it comes back.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const c of [...this.#idle]) this.#drop(c);
+  }
+
+  /** Shutdown: every connection cut now (requests on them fail), the pending queue given up. */
+  async destroy(): Promise<void> {
     this.#closed = true;
     if (this.#poll !== null) clearInterval(this.#poll);
     if (this.#shed !== null) clearInterval(this.#shed);
@@ -187,7 +197,6 @@ export class HostConnections {
     this.#shed = null;
     for (const _ of this.#waiting) this.#mem.release(C.PENDING);
     this.#waiting.length = 0;
-    await Promise.all([...this.#all].map((c) => c.close().catch(() => {})));
-    for (const c of [...this.#all]) this.#drop(c);
+    await Promise.all([...this.#all].map((c) => this.#drop(c)));
   }
 }
