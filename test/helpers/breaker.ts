@@ -4,9 +4,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import {
+  type ClusterLimits,
   ENVOY_THRESHOLDS,
   type EnvoyRouter,
   type HttpConfig,
+  type LimitThresholds,
   NEUTRAL_GUARD,
   NO_LIMIT,
   type RetryPolicy,
@@ -82,6 +84,11 @@ export const NO_LIMITS = {
   maxRequests: NO_LIMIT,
   maxRetries: NO_LIMIT,
 };
+
+/** Cluster limits with `t` for both priorities and no per-host limit. */
+export function limitsOf(t: LimitThresholds): ClusterLimits {
+  return { default: t, high: t, perHost: { maxConnections: NO_LIMIT, maxRequests: NO_LIMIT } };
+}
 
 export function retryPolicy(p: Partial<RetryPolicy>): RetryPolicy {
   return {

@@ -18,6 +18,7 @@ import {
   ControlledBackend,
   get,
   guardedConfig,
+  limitsOf,
   NO_LIMITS,
   retryPolicy,
   startGuarded,
@@ -56,11 +57,7 @@ test('max_requests across two units: never more in flight than the limit; the re
   const run = await startGuarded(
     (port) =>
       guardedConfig(port, [b.port], {
-        limits: {
-          default: limits,
-          high: limits,
-          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-        },
+        limits: limitsOf(limits),
       }),
     2,
   );
@@ -91,11 +88,7 @@ test('200 requests from two units against max_requests 5: the backend never sees
   const run = await startGuarded(
     (port) =>
       guardedConfig(port, [b.port], {
-        limits: {
-          default: limits,
-          high: limits,
-          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-        },
+        limits: limitsOf(limits),
       }),
     2,
   );
@@ -127,11 +120,7 @@ test('max_connections: the overflow waits as pending (not failed); max_pending_r
   const run = await startGuarded(
     (port) =>
       guardedConfig(port, [b.port], {
-        limits: {
-          default: limits,
-          high: limits,
-          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-        },
+        limits: limitsOf(limits),
       }),
     2,
   );
@@ -289,11 +278,7 @@ test('track_remaining publishes remaining_* while requests are in flight', async
   };
   const run = await startGuarded((port) =>
     guardedConfig(port, [b.port], {
-      limits: {
-        default: limits,
-        high: limits,
-        perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-      },
+      limits: limitsOf(limits),
     }),
   );
   running.push(run);
@@ -467,11 +452,7 @@ test('max_retries 0: the retry is skipped (counted as retry overflow) and the 50
       port,
       [b.port],
       {
-        limits: {
-          default: limits,
-          high: limits,
-          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-        },
+        limits: limitsOf(limits),
       },
       { timeoutMs: 2000, retry: retryPolicy({ retryOn: ['5xx'], numRetries: 3 }) },
     ),
@@ -493,11 +474,7 @@ test('retry budget: min_retry_concurrency 0 and 20% of one request allows no ret
       port,
       [b.port],
       {
-        limits: {
-          default: limits,
-          high: limits,
-          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-        },
+        limits: limitsOf(limits),
       },
       { timeoutMs: 2000, retry: retryPolicy({ retryOn: ['5xx'], numRetries: 3 }) },
     ),
@@ -518,11 +495,7 @@ test('an overflow is never retried and never counts against the host', async () 
       [b.port],
       {
         outlier,
-        limits: {
-          default: limits,
-          high: limits,
-          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-        },
+        limits: limitsOf(limits),
       },
       {
         timeoutMs: 5000,
@@ -636,11 +609,7 @@ test('two worker threads under load: max_requests and max_connections hold', asy
   const run = await startGuardedWorkers(
     (port) =>
       guardedConfig(port, [b.port], {
-        limits: {
-          default: limits,
-          high: limits,
-          perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-        },
+        limits: limitsOf(limits),
       }),
     2,
   );
@@ -694,11 +663,7 @@ test('clients that leave give back their slots: active, pending, and the connect
   const limits = { ...NO_LIMITS, maxConnections: 1, maxPendingRequests: 5 };
   const run = await startGuarded((port) =>
     guardedConfig(port, [b.port], {
-      limits: {
-        default: limits,
-        high: limits,
-        perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-      },
+      limits: limitsOf(limits),
     }),
   );
   running.push(run);
@@ -723,11 +688,7 @@ test('a reload lets requests in flight and pending finish on the old connections
   const limits = { ...NO_LIMITS, maxConnections: 1, maxPendingRequests: 5 };
   const make = (port: number) =>
     guardedConfig(port, [b.port], {
-      limits: {
-        default: limits,
-        high: limits,
-        perHost: { maxConnections: NO_LIMITS.maxConnections, maxRequests: NO_LIMITS.maxRequests },
-      },
+      limits: limitsOf(limits),
     });
   const run = await startGuarded(make);
   running.push(run);

@@ -9,6 +9,7 @@ import {
   ControlledBackend,
   get,
   guardedConfig,
+  limitsOf,
   NO_LIMITS,
   startGuarded,
 } from '../helpers/breaker.ts';
@@ -44,14 +45,7 @@ describe('breaker answers on the uws engine', {
         port,
         [b.port],
         {
-          limits: {
-            default: limits,
-            high: limits,
-            perHost: {
-              maxConnections: NO_LIMITS.maxConnections,
-              maxRequests: NO_LIMITS.maxRequests,
-            },
-          },
+          limits: limitsOf(limits),
         },
         undefined,
         'uws',
