@@ -89,7 +89,8 @@ export class GuardedUpstream {
       n = kept;
     }
     if (n === 0) {
-      mem.add(C.NO_HEALTHY, 1);
+      // Counted once a request: a retry of the choice (per-host circuits) is not another one.
+      if (skip === null) mem.add(C.NO_HEALTHY, 1);
       return -1;
     }
     const balancer = this.config.balancer;
