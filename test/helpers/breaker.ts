@@ -20,7 +20,8 @@ import { HttpProxy } from '../../workers/http/proxy.ts';
 import { Backend, httpConfig, serverSpec } from './http.ts';
 import { freePort } from './processes.ts';
 
-export type Mode = 'ok' | 500 | 503 | 'hang' | { slowMs: number };
+/** 'ok': 200; a number: that status; 'hang': never answers; slowMs: 200 after that long. */
+export type Mode = 'ok' | number | 'hang' | { slowMs: number };
 
 /** A backend whose answer the test sets; counts requests and the most in flight at once. */
 export class ControlledBackend {

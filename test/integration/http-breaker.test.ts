@@ -8,7 +8,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CLASSIC_BREAKER_DEFAULTS, ENVOY_OUTLIER } from '../../engine/config/http-types.ts';
+import {
+  CLASSIC_BREAKER_DEFAULTS,
+  ENVOY_OUTLIER,
+  type RetryOn,
+} from '../../engine/config/http-types.ts';
 import { guardBuffers, reloadGuardStates } from '../../engine/health/guard-state.ts';
 import { createLogger } from '../../engine/log.ts';
 import { breakerJson, breakerPrometheus } from '../../engine/metrics/breaker-stats.ts';
@@ -19,6 +23,7 @@ import {
   get,
   guardedConfig,
   limitsOf,
+  type Mode,
   NO_LIMITS,
   retryPolicy,
   startGuarded,
@@ -719,4 +724,35 @@ test('shutdown with a request hanging does not wait for it', async () => {
   await run.proxies[0].close();
   assert.ok(Date.now() - started < 1000, `closed in ${Date.now() - started} ms`);
   await hanging;
+});
+
+test('retry_on decides by status: gateway-error skips a 500, retriable-status-codes and retriable-4xx retry theirs', async () => {
+  const b = await backend();
+  const cases: [Mode, RetryOn[], number[], number][] = [
+    [500, ['gateway-error'], [], 1],
+    [502, ['gateway-error'], [], 3],
+    [418, ['retriable-status-codes'], [418], 3],
+    [418, ['retriable-status-codes'], [419], 1],
+    [409, ['retriable-4xx'], [], 3],
+    [404, ['5xx', 'retriable-4xx'], [], 1],
+  ];
+  for (const [mode, retryOn, retriableStatusCodes, tries] of cases) {
+    b.mode = mode;
+    const run = await startGuarded((port) =>
+      guardedConfig(
+        port,
+        [b.port],
+        {},
+        { timeoutMs: 5000, retry: retryPolicy({ retryOn, retriableStatusCodes, numRetries: 2 }) },
+      ),
+    );
+    running.push(run);
+    const before = b.hits;
+    assert.equal((await get(run.port)).status, mode);
+    assert.equal(
+      b.hits - before,
+      tries,
+      `${mode} with ${retryOn.join(',')} ${retriableStatusCodes.join(',')}`,
+    );
+  }
 });
