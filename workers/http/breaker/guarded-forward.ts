@@ -318,12 +318,13 @@ export class GuardedForward
     }
     const retryOn = this.#retry?.retryOn ?? [];
     const connectFailure = reason === 'connect_failure' || reason === 'connect_timeout';
+    // Envoy's wouldRetryFromReset: no response at all (reset, connect failure, per-try
+    // timeout) is retried under 5xx, gateway-error and reset; connect-failure covers its own.
     const covered =
       retryOn.includes('5xx') ||
-      (connectFailure &&
-        (retryOn.includes('connect-failure') || retryOn.includes('gateway-error'))) ||
-      (timedOut && retryOn.includes('gateway-error')) ||
-      (!connectFailure && !timedOut && retryOn.includes('reset'));
+      retryOn.includes('gateway-error') ||
+      retryOn.includes('reset') ||
+      (connectFailure && retryOn.includes('connect-failure'));
     if (covered && this.#mayRetry()) {
       this.#scheduleRetry();
       return;
