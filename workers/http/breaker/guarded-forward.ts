@@ -420,7 +420,11 @@ export class GuardedForward
       if (!clientSide) {
         const now = wallClock();
         const outlier = up.guard.outlier;
-        if (outlier !== null) recordResult(up.mem, outlier, host, result, now);
+        if (outlier !== null && recordResult(up.mem, outlier, host, result, now))
+          up.log.warn(
+            { upstream: up.config.name, host: up.config.servers[host].name },
+            `outlier ejected ${up.config.servers[host].name} (consecutive errors)`,
+          );
         if (up.circuits !== null && this.#ticket !== REJECTED)
           up.circuits.record(
             up.circuitOf(host),

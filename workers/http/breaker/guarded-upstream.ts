@@ -24,6 +24,7 @@ export class GuardedUpstream {
   readonly mem: BreakerMemory;
   readonly hosts: readonly HostConnections[];
   readonly circuits: Circuits | null;
+  readonly log: Logger;
   readonly #candidates: Int32Array;
   /** Smooth weighted round robin's running weights, per host, in this worker. */
   readonly #current: Int32Array;
@@ -37,6 +38,7 @@ export class GuardedUpstream {
   ) {
     this.config = config;
     this.guard = guard;
+    this.log = log;
     const layout = guardLayout(config, guard);
     this.mem = new BreakerMemory(sab ?? allocateBreaker(layout), layout);
     this.hosts = config.servers.map((s, i) => {
