@@ -293,3 +293,52 @@ test('legate -t validates an envoy.yaml: ok with the warning, or each refusal an
     /envoy\.yaml:33:24: static_resources\.clusters\[0\]\.connect_timeout: expected a duration/,
   );
 });
+
+test('more refusals: LOGICAL_DNS with two endpoints, a cluster twice, a retry_back_off without base, a second virtual host', () => {
+  const twoEndpoints = yaml({ type: 'LOGICAL_DNS', address: 'backend' }).replace(
+    '                    socket_address: { address: backend, port_value: 8080 }\n',
+    '                    socket_address: { address: backend, port_value: 8080 }\n              - endpoint:\n                  address:\n                    socket_address: { address: backend2, port_value: 8080 }\n',
+  );
+  assert.match(
+    refused(twoEndpoints).join('\n'),
+    /load_assignment: a LOGICAL_DNS cluster takes exactly one endpoint/,
+  );
+  const twice = `${yaml()}    - name: backend\n      load_assignment: { endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9 } } } } ] } ] }\n`;
+  assert.match(
+    refused(twice).join('\n'),
+    /clusters\[1\]: cluster 'backend' is defined twice \(first on line 25\)/,
+  );
+  const noBase = yaml({
+    route: '                            retry_policy: { retry_back_off: { max_interval: 1s } }\n',
+  });
+  assert.match(
+    refused(noBase).join('\n'),
+    /retry_back_off\.base_interval: 'base_interval' is required/,
+  );
+  const twoHosts = yaml().replace(
+    '                  virtual_hosts:\n',
+    '                  virtual_hosts:\n                    - { name: w, domains: ["*"], routes: [] }\n',
+  );
+  assert.match(
+    refused(twoHosts).join('\n'),
+    /virtual_hosts\[1\]: legate reads one virtual host per route_config/,
+  );
+});
+
+test('match.path is an exact route; a domain other than * is warned; STRICT_DNS takes names', () => {
+  const c = parseConfig(
+    yaml({ type: 'STRICT_DNS', address: 'backend.svc' })
+      .replace('match: { prefix: "/" }', 'match: { path: "/health" }')
+      .replace('domains: ["*"]', 'domains: ["api.example.com"]'),
+    'envoy.yaml',
+    {},
+  );
+  const [loc] = c.http.servers[0].locations;
+  assert.equal(loc.prefix, '/health');
+  assert.equal(loc.exact, true);
+  assert.equal(c.http.upstreams[0].servers[0].host, 'backend.svc');
+  assert.match(
+    formatIssue(c.warnings[0]),
+    /domains\[0\]: domain 'api\.example\.com' is not checked/,
+  );
+});
