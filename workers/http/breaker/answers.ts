@@ -27,31 +27,64 @@ export function resetBody(reason: ResetReason, retried: boolean): string {
     : `${RESET_PREFIX}reset reason: ${REASONS[reason]}`;
 }
 
-/** A small text/plain answer with extra headers ([name, value, …]). */
-export function localReply(
-  ex: IngressExchange,
-  status: number,
-  body: string,
-  extra: readonly string[],
-): number {
+/** An answer legate makes itself, its bytes and headers built once. */
+export interface LocalAnswer {
+  readonly status: number;
+  readonly body: Buffer;
+  readonly headers: readonly string[];
+}
+
+/** A text/plain answer with extra headers ([name, value, …]). */
+export function localAnswer(status: number, body: string, extra: readonly string[]): LocalAnswer {
+  const bytes = Buffer.from(body, 'latin1');
+  return {
+    status,
+    body: bytes,
+    headers: [
+      'content-length',
+      String(bytes.length),
+      'content-type',
+      'text/plain',
+      ...extra,
+      'server',
+      'legate',
+    ],
+  };
+}
+
+/** The answers every worker gives again and again, made once (the fast path of an open breaker). */
+export const OVERFLOW = localAnswer(503, OVERFLOW_BODY, ['x-envoy-overloaded', 'true']);
+export const NO_HEALTHY = localAnswer(503, NO_HEALTHY_BODY, []);
+export const TIMEOUT = localAnswer(504, TIMEOUT_BODY, []);
+
+const openAnswers = new Map<number, LocalAnswer>();
+
+/** The open circuit's 503: Retry-After in seconds, and whether it is open or half-open (kept per pair). */
+export function circuitOpenAnswer(retryAfter: number, state: 'open' | 'half-open'): LocalAnswer {
+  const key = retryAfter * 2 + (state === 'open' ? 0 : 1);
+  let a = openAnswers.get(key);
+  if (a === undefined) {
+    // Bounded: Retry-After takes at most as many values as the open wait has seconds.
+    if (openAnswers.size >= 4096) openAnswers.clear();
+    a = localAnswer(503, CIRCUIT_OPEN_BODY, [
+      'retry-after',
+      String(retryAfter),
+      'x-legate-circuit',
+      state,
+    ]);
+    openAnswers.set(key, a);
+  }
+  return a;
+}
+
+/** Sends `a`; returns the body bytes sent (0 for HEAD, or when the head was already out and the connection is cut). */
+export function sendAnswer(ex: IngressExchange, a: LocalAnswer): number {
   if (ex.headSent) {
     ex.destroy();
     return 0;
   }
-  const bytes = Buffer.from(body, 'latin1');
-  const headers = [
-    'content-length',
-    String(bytes.length),
-    'content-type',
-    'text/plain',
-    ...extra,
-    'server',
-    'legate',
-  ];
-  ex.writeHead(status, headers, bytes.length);
-  if (ex.method !== 'HEAD') ex.write(bytes);
+  ex.writeHead(a.status, a.headers, a.body.length);
+  if (ex.method !== 'HEAD') ex.write(a.body);
   ex.end();
-  return ex.method === 'HEAD' ? 0 : bytes.length;
+  return ex.method === 'HEAD' ? 0 : a.body.length;
 }
-
-export const OVERLOADED_HEADERS: readonly string[] = ['x-envoy-overloaded', 'true'];

@@ -16,14 +16,15 @@ import type { Route } from '../route.ts';
 import type { ListenerStats } from '../stats.ts';
 import { RequestVariables } from '../variables.ts';
 import {
-  CIRCUIT_OPEN_BODY,
-  localReply,
-  NO_HEALTHY_BODY,
-  OVERFLOW_BODY,
-  OVERLOADED_HEADERS,
+  circuitOpenAnswer,
+  type LocalAnswer,
+  localAnswer,
+  NO_HEALTHY,
+  OVERFLOW,
   type ResetReason,
   resetBody,
-  TIMEOUT_BODY,
+  sendAnswer,
+  TIMEOUT,
 } from './answers.ts';
 import type { GuardedUpstream } from './guarded-upstream.ts';
 import type { ConnectionWaiter } from './host-connections.ts';
@@ -152,7 +153,7 @@ export class GuardedForward
       }
     }
     if (host === -1) {
-      this.#answer(503, NO_HEALTHY_BODY, []);
+      this.#answer(NO_HEALTHY);
       return;
     }
     // Envoy checks max_requests when the request asks for a stream, and takes the slot when
@@ -329,8 +330,8 @@ export class GuardedForward
       this.#scheduleRetry();
       return;
     }
-    if (timedOut) this.#answer(504, TIMEOUT_BODY, []);
-    else this.#answer(503, resetBody(reason, this.#tries > 1), []);
+    if (timedOut) this.#answer(TIMEOUT);
+    else this.#answer(localAnswer(503, resetBody(reason, this.#tries > 1), []));
   }
 
   #retriableStatus(status: number): boolean {
@@ -463,7 +464,7 @@ export class GuardedForward
     if (this.#ex.headSent) {
       this.#ex.destroy();
       this.#finish(this.#status, 0);
-    } else this.#answer(504, TIMEOUT_BODY, []);
+    } else this.#answer(TIMEOUT);
     abort?.(new TryTimeout('route timeout'));
   }
 
@@ -482,7 +483,7 @@ export class GuardedForward
   #overflow(ticket: number, host: number): void {
     // Not a call the backend saw: a probe's permit goes back, nothing is counted.
     if (ticket !== REJECTED) this.#up.circuits?.giveBack(this.#up.circuitOf(host), ticket);
-    this.#answer(503, OVERFLOW_BODY, OVERLOADED_HEADERS);
+    this.#answer(OVERFLOW);
   }
 
   #circuitOpen(circuit: number): void {
@@ -490,7 +491,7 @@ export class GuardedForward
     const after = circuits === null ? 1 : circuits.retryAfterSeconds(circuit, wallClock());
     // Half-open with every probe permit taken answers the same way, and says so.
     const state = circuits?.state(circuit) === HALF_OPEN ? 'half-open' : 'open';
-    this.#answer(503, CIRCUIT_OPEN_BODY, ['retry-after', String(after), 'x-legate-circuit', state]);
+    this.#answer(circuitOpenAnswer(after, state));
   }
 
   #fail(status: number, text: string): void {
@@ -498,9 +499,8 @@ export class GuardedForward
     this.#finish(status, 0);
   }
 
-  #answer(status: number, body: string, extra: readonly string[]): void {
-    const bytes = localReply(this.#ex, status, body, extra);
-    this.#finish(status, bytes);
+  #answer(a: LocalAnswer): void {
+    this.#finish(a.status, sendAnswer(this.#ex, a));
   }
 
   #finish(status: number, localBytes: number): void {
