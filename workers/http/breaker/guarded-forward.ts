@@ -75,7 +75,8 @@ export class GuardedForward
   readonly #ex: IngressExchange;
   readonly #listener: ListenerStats;
   readonly #startedAt: number;
-  readonly #headers: string[];
+  /** Built at the first try: a request answered at once (open, overflow) never needs them. */
+  #headers: string[] | null = null;
   readonly #retry: RetryPolicy | null;
   #body: Readable | null = null;
   #guard: BodyGuard | null = null;
@@ -112,7 +113,6 @@ export class GuardedForward
     this.#ex = exchange;
     this.#listener = listener;
     this.#startedAt = startedAt;
-    this.#headers = route.headers.build(this);
     this.#retry = route.router?.retry ?? null;
   }
 
@@ -224,6 +224,7 @@ export class GuardedForward
     // Envoy ignores a per-try timeout at or over the route's.
     if (perTry > 0 && (routeMs === 0 || perTry < routeMs))
       this.#tryTimer = setTimeout(GuardedForward.#onTryTimer, perTry, this);
+    this.#headers ??= this.#route.headers.build(this);
     client.dispatch(
       {
         path: this.uri,
