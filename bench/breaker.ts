@@ -3,7 +3,8 @@
 // 1. Plain proxying (wrk: requests/s, p99): direct, nginx with upstream keepalive, legate
 //    without guards, legate with Envoy's circuit_breakers + outlier_detection configured.
 // 2. Backend hung: once the host is ejected (consecutive timeouts), legate answers
-//    `503 no healthy upstream` at once; nginx waits out proxy_read_timeout on every request.
+//    `503 no healthy upstream` at once, and once the classic circuit is open, `503` with
+//    Retry-After at once; nginx waits out proxy_read_timeout on every request.
 // 3. Cascade: an app-like client with a latency budget calls the hung backend through each;
 //    how many calls get an answer (any answer: a fast 503 lets the app fall back) in budget.
 //    The proxies' timeouts sit under the budget, as they should: a call the app abandons first
@@ -19,7 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitForPort } from '../engine/cli/redis-process.ts';
-import type { HttpConfig } from '../engine/config/http-types.ts';
+import {
+  CLASSIC_BREAKER_DEFAULTS,
+  type ClassicBreakerConfig,
+  type HttpConfig,
+  NEUTRAL_GUARD,
+} from '../engine/config/http-types.ts';
 import { loadConfig } from '../engine/config/load.ts';
 import {
   freePort,
@@ -106,30 +112,51 @@ async function startBackend(port: number, mode: 'ok' | 'hang'): Promise<RunningP
   return proc;
 }
 
-/** legate on `file`; `plain`: every guard and Envoy route dropped (the plain nginx-like proxy). */
+/** What legate runs: the envoy.yaml as read, without any guard (nginx-like), or the classic breaker instead of Envoy's. */
+type Variant = 'envoy' | 'plain' | 'classic';
+
+/** The classic breaker the bench trips: open after 5 calls at 50% failures, for longer than a run. */
+const CLASSIC: ClassicBreakerConfig = {
+  ...CLASSIC_BREAKER_DEFAULTS,
+  window: { kind: 'count', size: 20 },
+  minimumCalls: 5,
+  openMs: 600_000,
+  halfOpenCalls: 1,
+};
+
+function variantOf(http: HttpConfig, variant: Variant): HttpConfig {
+  if (variant === 'envoy') return http;
+  if (variant === 'classic')
+    return {
+      ...http,
+      upstreams: http.upstreams.map((u) => ({
+        ...u,
+        guard: { ...NEUTRAL_GUARD, breaker: CLASSIC },
+      })),
+    };
+  return {
+    ...http,
+    upstreams: http.upstreams.map((u) => ({ ...u, guard: undefined })),
+    servers: http.servers.map((b) => ({
+      ...b,
+      locations: b.locations.map((l) => ({
+        ...l,
+        proxy: { ...l.proxy, router: undefined, readTimeoutMs: 60_000, sendTimeoutMs: 60_000 },
+      })),
+    })),
+  };
+}
+
+/** legate on the envoy.yaml `file`, as `variant`. */
 async function startLegateHttp(
   file: string,
   port: number,
-  plain: boolean,
+  variant: Variant,
   st: Settings,
 ): Promise<RunningProcess> {
-  if (st.real && !plain) return startLegate(file, st.workers);
-  const http = loadConfig(file).http;
-  const config: HttpConfig = plain
-    ? {
-        ...http,
-        upstreams: http.upstreams.map((u) => ({ ...u, guard: undefined })),
-        servers: http.servers.map((b) => ({
-          ...b,
-          locations: b.locations.map((l) => ({
-            ...l,
-            proxy: { ...l.proxy, router: undefined, readTimeoutMs: 60_000, sendTimeoutMs: 60_000 },
-          })),
-        })),
-      }
-    : http;
-  const json = `${file}.${plain ? 'plain' : 'guarded'}.json`;
-  writeFileSync(json, JSON.stringify(config));
+  if (st.real && variant === 'envoy') return startLegate(file, st.workers);
+  const json = `${file}.${variant}.json`;
+  writeFileSync(json, JSON.stringify(variantOf(loadConfig(file).http, variant)));
   const args = [join(ROOT, 'bench/lib/http-runner.ts'), json, String(st.workers)];
   const proc = track(spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitForPort(port, proc.child, 20_000, 'legate');
@@ -256,7 +283,7 @@ async function cascade(
   return { calls, inBudget, statuses };
 }
 
-/** Enough concurrent requests to make consecutive_5xx timeouts eject the host. */
+/** Enough concurrent requests to make consecutive_5xx timeouts eject the host, or open the classic circuit. */
 async function trip(url: string): Promise<void> {
   await Promise.all(
     Array.from({ length: 5 }, () =>
@@ -300,9 +327,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const plain: Record<string, WrkResult> = {};
     const nginx = await startNginx(dir, nginxPort, backendPort, s);
     running.push(nginx);
-    const legatePlain = await startLegateHttp(plainFile, plainPort, true, s);
+    const legatePlain = await startLegateHttp(plainFile, plainPort, 'plain', s);
     running.push(legatePlain);
-    let legate = await startLegateHttp(envoyFile, legatePort, false, s);
+    let legate = await startLegateHttp(envoyFile, legatePort, 'envoy', s);
     running.push(legate);
     const targets: [string, number][] = [
       ['direct', backendPort],
@@ -321,19 +348,26 @@ export async function main(argv: readonly string[]): Promise<number> {
     // 2. Backend hung.
     backend = await startBackend(backendPort, 'hang');
     running.push(backend);
-    legate = await startLegateHttp(envoyFile, legatePort, false, s);
+    legate = await startLegateHttp(envoyFile, legatePort, 'envoy', s);
     running.push(legate);
     process.stderr.write('hung: tripping legate…\n');
     await trip(`http://127.0.0.1:${legatePort}/`);
     const hung: Record<string, WrkResult> = {};
     process.stderr.write('hung: legate…\n');
     hung['legate (ejected, 503 at once)'] = await wrk(legatePort);
+    await legate.stop();
+    legate = await startLegateHttp(envoyFile, legatePort, 'classic', s);
+    running.push(legate);
+    process.stderr.write('hung: tripping the classic breaker…\n');
+    await trip(`http://127.0.0.1:${legatePort}/`);
+    process.stderr.write('hung: legate classic breaker…\n');
+    hung['legate classic breaker (open, 503 at once)'] = await wrk(legatePort);
     process.stderr.write('hung: nginx…\n');
     hung['nginx (waits proxy_read_timeout)'] = await wrk(nginxPort);
     await legate.stop();
 
     // 3. Cascade, from a fresh legate: the first calls wait, then the breaker answers at once.
-    legate = await startLegateHttp(envoyFile, legatePort, false, s);
+    legate = await startLegateHttp(envoyFile, legatePort, 'envoy', s);
     running.push(legate);
     const casc: Record<string, CascadeResult> = {};
     for (const [name, port] of [
@@ -422,6 +456,10 @@ export async function main(argv: readonly string[]): Promise<number> {
               hung['legate (ejected, 503 at once)'].rps,
               casc.legate.inBudget,
             ],
+          },
+          {
+            name: 'legate classic breaker',
+            values: [null, hung['legate classic breaker (open, 503 at once)'].rps, null],
           },
         ],
         yLabel: 'per second / calls',
