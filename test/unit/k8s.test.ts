@@ -92,7 +92,9 @@ describe('deploy/k8s', () => {
 
   it('the schemas are really checked: a wrong type is refused', () => {
     const [, pod] = manifests('redis-shard.yaml');
-    const broken = structuredClone(pod) as unknown as { spec: { containers: { ports?: unknown[] }[] } };
+    const broken = structuredClone(pod) as unknown as {
+      spec: { containers: { ports?: unknown[] }[] };
+    };
     broken.spec.containers[1].ports = [{ containerPort: 'six' }];
     assert.throws(() => new Pod(broken as never).validate(), /containerPort must be integer/);
   });
