@@ -28,6 +28,9 @@ export class ProbeConnection {
   private closed = false;
   private failure: CheckFailure | null = null;
   private wake: (() => void) | null = null;
+  private handleClosed: Promise<void> = Promise.resolve();
+  /** Whether the TLS layer is on (after startTls). */
+  tls = false;
   /** More than MAX_INPUT bytes arrived: the rest was dropped (HAProxy: buffer full = last read). */
   full = false;
   readonly describe: string;
@@ -53,15 +56,14 @@ export class ProbeConnection {
     return c;
   }
 
-  /** Whether the TLS layer is on (after startTls). */
-  tls = false;
-
   /** Milliseconds left before the deadline. */
   remaining(): number {
     return Math.max(0, this.deadline - performance.now());
   }
 
   private listen(socket: Socket): void {
+    // 'close' comes when the handle is closed (socket.closed turns true earlier, at destroy()).
+    this.handleClosed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('connect', () => {
       if (this.phase === 'connect') this.phase = 'read';
       this.notify();
@@ -180,7 +182,9 @@ export class ProbeConnection {
     if (this.end > this.start)
       throw new CheckFailure('L6RSP', 'server sent data before the TLS handshake');
     this.phase = 'tls';
+    // TLS reads the socket from now on; its 'error' and 'close' still reach us through both.
     this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('end');
     const tls = connectTls({
       socket: this.socket,
       rejectUnauthorized: false,
@@ -219,8 +223,7 @@ export class ProbeConnection {
   /** Frees the socket at once and waits until its handle is closed. */
   async destroy(): Promise<void> {
     clearTimeout(this.timer);
-    const socket = this.socket;
-    socket.destroy();
-    if (!socket.closed) await new Promise((resolve) => socket.once('close', resolve));
+    this.socket.destroy();
+    await this.handleClosed;
   }
 }
