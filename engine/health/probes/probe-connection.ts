@@ -33,10 +33,11 @@ export class ProbeConnection {
   tls = false;
   /** More than MAX_INPUT bytes arrived: the rest was dropped (HAProxy: buffer full = last read). */
   full = false;
-  readonly describe: string;
+  /** host:port, for messages. */
+  readonly address: string;
 
   private constructor(host: string, port: number, deadline: number) {
-    this.describe = `${host}:${port}`;
+    this.address = `${host}:${port}`;
     this.deadline = deadline;
     this.socket = connect({ host, port });
     this.socket.setNoDelay(true);
@@ -84,7 +85,7 @@ export class ProbeConnection {
     if (this.failure) return;
     const what = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
     if (this.phase === 'connect')
-      this.failure = new CheckFailure('L4CON', `${what} (${this.describe})`);
+      this.failure = new CheckFailure('L4CON', `${what} (${this.address})`);
     else if (this.phase === 'tls')
       this.failure = new CheckFailure('L6RSP', `TLS handshake failed: ${err.message}`);
     else this.failure = new CheckFailure('L7RSP', `connection error while reading: ${what}`);
@@ -94,7 +95,7 @@ export class ProbeConnection {
   private onTimeout(): void {
     if (this.failure) return;
     if (this.phase === 'connect')
-      this.failure = new CheckFailure('L4TOUT', `connect to ${this.describe} timed out`);
+      this.failure = new CheckFailure('L4TOUT', `connect to ${this.address} timed out`);
     else if (this.phase === 'tls')
       this.failure = new CheckFailure('L6TOUT', 'TLS handshake timed out');
     else this.failure = new CheckFailure('L7TOUT', 'timed out waiting for the answer');
