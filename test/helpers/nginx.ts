@@ -7,6 +7,20 @@ import { join } from 'node:path';
 import { waitForPort } from '../../engine/cli/redis-process.ts';
 import { freePort, type RunningProcess, track } from './processes.ts';
 
+/** The seed's ConfigMap (ambassador-experiment.yaml), as mounted at /etc/nginx/conf.d/nginx.conf. */
+export const SEED_NGINX_CONF = `upstream backend {
+  ip_hash;
+  server web-prod:80 weight=9;
+  server web-experiment:80 weight=1;
+}
+server {
+  listen 80;
+  location / {
+    proxy_pass http://backend;
+  }
+}
+`;
+
 export interface NginxProcess extends RunningProcess {
   readonly dir: string;
 }

@@ -12,20 +12,10 @@ import {
 import { looksLikeNginx } from '../../engine/config/dialects/nginx.ts';
 import { ConfigError } from '../../engine/config/errors.ts';
 import { loadConfig, parseConfig } from '../../engine/config/load.ts';
+import { SEED_NGINX_CONF } from '../helpers/nginx.ts';
 import { runLegate, writeConfig } from '../helpers/processes.ts';
 
-const SEED = `upstream backend {
-  ip_hash;
-  server web-prod:80 weight=9;
-  server web-experiment:80 weight=1;
-}
-server {
-  listen 80;
-  location / {
-    proxy_pass http://backend;
-  }
-}
-`;
+const SEED = SEED_NGINX_CONF;
 
 /** The messages of a config that must fail, as `line:col: message`. */
 function errorsOf(text: string, file = 'nginx.conf'): string[] {

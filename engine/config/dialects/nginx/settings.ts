@@ -46,7 +46,8 @@ export const DEFAULTS: Required<Settings> = {
   realIpRecursive: false,
 };
 
-const NEXT_UPSTREAM = [
+/** proxy_next_upstream's values. */
+export const NEXT_UPSTREAM = [
   'error',
   'timeout',
   'invalid_header',
@@ -59,7 +60,7 @@ const NEXT_UPSTREAM = [
   'http_429',
   'non_idempotent',
   'off',
-];
+] as const;
 
 /** Where each directive may appear (nginx's NGX_HTTP_*_CONF flags). */
 const LEVELS: Readonly<Record<string, readonly Level[]>> = {
@@ -176,7 +177,8 @@ export function readSetting(
       if (!report.arity(d, 1, NEXT_UPSTREAM.length)) break;
       const values: string[] = [];
       for (const arg of a) {
-        if (!NEXT_UPSTREAM.includes(arg.text)) report.at(d, `invalid value "${arg.text}"`, arg);
+        if (!(NEXT_UPSTREAM as readonly string[]).includes(arg.text))
+          report.at(d, `invalid value "${arg.text}"`, arg);
         else values.push(arg.text);
       }
       if (values.includes('off') && values.length > 1) {

@@ -11,7 +11,7 @@ import type { Arg, Directive } from './tree.ts';
 import { parseNumber, parseServerAddress, parseTime } from './values.ts';
 
 /** Server parameters each method allows (nginx's NGX_HTTP_UPSTREAM_* flags). */
-const ALLOWED: Readonly<Record<HttpBalancer, ReadonlySet<string>>> = {
+export const ALLOWED_SERVER_PARAMETERS: Readonly<Record<HttpBalancer, ReadonlySet<string>>> = {
   round_robin: new Set(['weight', 'max_conns', 'max_fails', 'fail_timeout', 'down', 'backup']),
   least_conn: new Set(['weight', 'max_conns', 'max_fails', 'fail_timeout', 'down', 'backup']),
   ip_hash: new Set(['weight', 'max_conns', 'max_fails', 'fail_timeout', 'down']),
@@ -247,7 +247,7 @@ export function readUpstream(d: Directive, report: NginxReport): UpstreamConfig 
     }
   }
   const balancer = method.balancer;
-  const allowed = ALLOWED[balancer];
+  const allowed = ALLOWED_SERVER_PARAMETERS[balancer];
   for (const line of lines) {
     for (const [param, arg] of line.params) {
       if (!allowed.has(param)) {
