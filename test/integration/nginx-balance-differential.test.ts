@@ -1,13 +1,19 @@
-// The balancers against the real nginx 1.22: one nginx (one worker, so its round robin is one
-// sequence) with an upstream per algorithm over named backends; each client address or key goes
-// to nginx and to legate's balancer, and the backend nginx reached must be the one legate picks.
+// The balancers against the real nginx 1.22, on one nginx.conf that both read: nginx runs it
+// (one worker, so its round robin is one sequence) over backends that answer their own name;
+// legate reads the same file with its nginx dialect and builds its balancers from what it read.
+// Each client address or key goes to nginx and to legate's balancer, and the backend nginx
+// reached must be the one legate picks.
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { HttpBalancer } from '../../engine/config/http-types.ts';
+import { loadConfig } from '../../engine/config/load.ts';
+import type { LegateConfig } from '../../engine/config/types.ts';
+import { allocateHttpPeers, HttpPeerHealth } from '../../engine/shared/http-peers-memory.ts';
+import { createBalancer, peerOffsets } from '../../workers/http/balance/balancer.ts';
 import { ipHashKey } from '../../workers/http/balance/client-key.ts';
 import { PickState } from '../../workers/http/balance/peers.ts';
-import { parsePercent, SplitClients } from '../../workers/http/balance/split-clients.ts';
-import { balancerOf, type ServerLine } from '../helpers/http-peers.ts';
+import { SplitClients } from '../../workers/http/balance/split-clients.ts';
 import {
   getFrom,
   type NamedBackend,
@@ -22,137 +28,52 @@ import { freePort } from '../helpers/processes.ts';
 
 const enc = new TextEncoder();
 
-interface Upstream {
-  readonly name: string;
-  readonly balancer: HttpBalancer;
-  /** The directive line nginx gets (`ip_hash;`), '' for round robin. */
-  readonly method: string;
-  /** Backend index and parameters per server line. */
-  readonly servers: readonly { readonly backend: number; readonly params: string }[];
-}
-
-const UPSTREAMS: readonly Upstream[] = [
-  {
-    name: 'iphash',
-    balancer: 'ip_hash',
-    method: 'ip_hash;',
-    servers: [
-      { backend: 0, params: 'weight=9' },
-      { backend: 1, params: 'weight=1' },
-    ],
-  },
-  {
-    name: 'iphashdown',
-    balancer: 'ip_hash',
-    method: 'ip_hash;',
-    servers: [
-      { backend: 0, params: '' },
-      { backend: 1, params: 'down' },
-      { backend: 2, params: 'weight=2' },
-    ],
-  },
-  {
-    name: 'hash',
-    balancer: 'hash',
-    method: 'hash $request_uri;',
-    servers: [
-      { backend: 0, params: 'weight=5' },
-      { backend: 1, params: 'weight=3' },
-      { backend: 2, params: 'weight=2' },
-    ],
-  },
-  {
-    name: 'chash',
-    balancer: 'hash_consistent',
-    method: 'hash $request_uri consistent;',
-    servers: [
-      { backend: 0, params: 'weight=2' },
-      { backend: 1, params: '' },
-      { backend: 2, params: '' },
-    ],
-  },
-  {
-    name: 'chashdown',
-    balancer: 'hash_consistent',
-    method: 'hash $request_uri consistent;',
-    servers: [
-      { backend: 0, params: '' },
-      { backend: 1, params: 'down' },
-      { backend: 2, params: '' },
-    ],
-  },
-  {
-    name: 'rr91',
-    balancer: 'round_robin',
-    method: '',
-    servers: [
-      { backend: 0, params: 'weight=9' },
-      { backend: 1, params: 'weight=1' },
-    ],
-  },
-  {
-    name: 'rr511',
-    balancer: 'round_robin',
-    method: '',
-    servers: [
-      { backend: 0, params: 'weight=5' },
-      { backend: 1, params: '' },
-      { backend: 2, params: '' },
-    ],
-  },
-  {
-    name: 'rrdown',
-    balancer: 'round_robin',
-    method: '',
-    servers: [
-      { backend: 0, params: 'weight=3' },
-      { backend: 1, params: 'down' },
-      { backend: 2, params: 'weight=2' },
-      { backend: 0, params: '' },
-    ],
-  },
-];
+/** Upstream name → its method line and server lines, `{A}` standing for backend A's address. */
+const UPSTREAMS: Readonly<Record<string, string>> = {
+  iphash: 'ip_hash; server {A} weight=9; server {B} weight=1;',
+  iphashdown: 'ip_hash; server {A}; server {B} down; server {C} weight=2;',
+  hash: 'hash $request_uri; server {A} weight=5; server {B} weight=3; server {C} weight=2;',
+  chash: 'hash $request_uri consistent; server {A} weight=2; server {B}; server {C};',
+  chashdown: 'hash $request_uri consistent; server {A}; server {B} down; server {C};',
+  rr91: 'server {A} weight=9; server {B} weight=1;',
+  rr511: 'server {A} weight=5; server {B}; server {C};',
+  rrdown: 'server {A} weight=3; server {B} down; server {C} weight=2; server {A};',
+};
 
 const SPLIT = '10% exp; 33.33% b; 0.5% tiny; * prod;';
 const SPLIT_FULL = '90% prod; 10% exp;';
 
-function serverLines(u: Upstream, backends: readonly NamedBackend[]): ServerLine[] {
-  return u.servers.map((s) => {
-    const weight = /weight=(\d+)/.exec(s.params);
-    return {
-      name: `127.0.0.1:${backends[s.backend].port}`,
-      weight: weight ? Number(weight[1]) : 1,
-      down: s.params.includes('down'),
-    };
-  });
-}
-
-function nginxConf(port: number, backends: readonly NamedBackend[]): string {
-  const upstreams = UPSTREAMS.map(
-    (u) =>
-      `upstream ${u.name} {\n  ${u.method}\n${u.servers
-        .map((s) => `  server 127.0.0.1:${backends[s.backend].port} ${s.params};`)
-        .join('\n')}\n}`,
+function nginxConf(port: number, backends: readonly NamedBackend[], echoPort: number): string {
+  const address = (text: string) =>
+    text.replace(
+      /\{([A-C])\}/g,
+      (_, n: string) => `127.0.0.1:${backends.find((b) => b.name === n)!.port}`,
+    );
+  const upstreams = Object.entries(UPSTREAMS).map(
+    ([name, body]) => `  upstream ${name} { ${address(body)} }`,
   );
-  const locations = UPSTREAMS.map((u) => `location /${u.name}/ { proxy_pass http://${u.name}; }`);
+  const locations = Object.keys(UPSTREAMS).map(
+    (name) => `    location /${name}/ { proxy_pass http://${name}; }`,
+  );
   return `worker_processes 1;
 events { worker_connections 512; }
 http {
 ${nginxHttpPrelude()}
 ${upstreams.join('\n')}
-split_clients "\${arg_k}" $variant { ${SPLIT} }
-split_clients "\${arg_k}" $variant_full { ${SPLIT_FULL} }
-server {
-  listen 127.0.0.1:${port};
-  ${locations.join('\n  ')}
-  location = /split { return 200 "$variant"; }
-  location = /split-full { return 200 "[$variant_full]"; }
-}
+  upstream echo { server 127.0.0.1:${echoPort}; }
+  split_clients "\${arg_k}" $variant { ${SPLIT} }
+  split_clients "\${arg_k}" $variant_full { ${SPLIT_FULL} }
+  server {
+    listen 127.0.0.1:${port};
+${locations.join('\n')}
+    location = /split { proxy_set_header X-Variant "[$variant]"; proxy_pass http://echo; }
+    location = /split-full { proxy_set_header X-Variant "[$variant_full]"; proxy_pass http://echo; }
+  }
 }
 `;
 }
 
-/** Runs `count` async jobs, `width` at a time, in order of index. */
+/** Runs `count` async jobs, `width` at a time, results in index order. */
 async function inBatches<T>(
   count: number,
   width: number,
@@ -166,45 +87,58 @@ async function inBatches<T>(
   return out;
 }
 
-function splitOf(text: string): SplitClients {
-  return new SplitClients(
-    text
-      .split(';')
-      .map((p) => p.trim())
-      .filter((p) => p !== '')
-      .map((p) => {
-        const [percent, value] = p.split(/\s+/);
-        return { hundredths: percent === '*' ? null : parsePercent(percent), value };
-      }),
-  );
-}
-
-describe('balancers against the real nginx 1.22', () => {
+describe('balancers against the real nginx 1.22, on the nginx.conf both read', () => {
   let backends: NamedBackend[];
+  let echo: Server;
   let nginx: NginxProcess;
   let port: number;
+  let config: LegateConfig;
 
   before(async () => {
     backends = await startNamedBackends(['A', 'B', 'C']);
+    const echoPort = await freePort();
+    echo = createServer((req, res) => res.end(String(req.headers['x-variant'] ?? '(none)')));
+    await new Promise<void>((resolve) => echo.listen(echoPort, '127.0.0.1', resolve));
     port = await freePort();
-    nginx = await startNginx(nginxConf(port, backends), port);
+    nginx = await startNginx(nginxConf(port, backends, echoPort), port);
+    config = loadConfig(join(nginx.dir, 'nginx.conf'), {});
   });
 
   after(async () => {
     await nginx?.stop();
     await stopBackends(backends ?? []);
+    await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
   });
 
-  /** The backend legate's balancer picks for a fresh request with this key. */
+  it('legate reads that nginx.conf: workers 1, the temp paths and access_log warned', () => {
+    assert.equal(config.dialect, 'nginx');
+    assert.equal(config.workers, 1);
+    assert.deepEqual(config.warnings.map((w) => w.path).sort(), [
+      'access_log',
+      'client_body_temp_path',
+      'fastcgi_temp_path',
+      'proxy_temp_path',
+      'scgi_temp_path',
+      'uwsgi_temp_path',
+      'worker_connections',
+    ]);
+  });
+
+  /** The backend legate's balancer (built from the parsed config) picks for a fresh request. */
   function pickerFor(name: string): (key: Uint8Array) => string {
-    const u = UPSTREAMS.find((x) => x.name === name)!;
-    const b = balancerOf(u.balancer, serverLines(u, backends), { hashKey: '$request_uri' });
+    const { offsets, total } = peerOffsets(config.http.upstreams);
+    const index = config.http.upstreams.findIndex((u) => u.name === name);
+    const upstream = config.http.upstreams[index];
+    const health = new HttpPeerHealth(allocateHttpPeers(total));
+    const b = createBalancer(upstream, health, offsets[index]);
     const state = new PickState(b.peers.count);
+    const now = b.peers.now();
     return (key) => {
       b.begin(state, key, -1);
-      const peer = b.pick(state, 0);
-      b.peers.release(peer, false, 0);
-      return backends[u.servers[peer].backend].name;
+      const peer = b.pick(state, now);
+      b.peers.release(peer, false, now);
+      const port = Number(b.peers.specs[peer].name.split(':')[1]);
+      return backends.find((x) => x.port === port)!.name;
     };
   }
 
@@ -214,18 +148,16 @@ describe('balancers against the real nginx 1.22', () => {
       getFrom(port, `/${upstream}/x`, `${prefixes[i]}.${1 + (i % 250)}`),
     );
     const mismatches: string[] = [];
-    const counts = new Map<string, number>();
     prefixes.forEach((prefix, i) => {
       const want = pick(ipHashKey(`${prefix}.1`));
-      counts.set(seen[i].body, (counts.get(seen[i].body) ?? 0) + 1);
       if (seen[i].body !== want)
         mismatches.push(`${prefix}.x: nginx ${seen[i].body}, legate ${want}`);
     });
     assert.deepEqual(mismatches, [], `${mismatches.length} of ${prefixes.length} differ`);
-    assert.ok(counts.size >= 2, `more than one variant reached: ${[...counts]}`);
+    assert.ok(new Set(seen.map((s) => s.body)).size >= 2, 'more than one variant reached');
   }
 
-  /** ≥ 256 distinct /24s on 127/8: a whole /16 walk plus random ones, 127.0.0 and 127.0.9 among them. */
+  /** ≥ 256 distinct /24s on 127/8: a walk over 127.1.0–199 plus random ones, and the facts' vectors. */
   function prefixes(count: number): string[] {
     const out = new Set<string>(['127.0.0', '127.0.9', '127.0.4']);
     for (let c = 0; c < 200; c++) out.add(`127.1.${c}`);
@@ -252,7 +184,7 @@ describe('balancers against the real nginx 1.22', () => {
       if (seen[i].body !== want) mismatches.push(`${path}: nginx ${seen[i].body}, legate ${want}`);
     });
     assert.deepEqual(mismatches, [], `${mismatches.length} of ${count} differ`);
-    assert.equal(new Set(seen.map((s) => s.body)).size >= 2, true);
+    assert.ok(new Set(seen.map((s) => s.body)).size >= 2);
   }
 
   it('hash $request_uri over 320 keys', async () => {
@@ -293,8 +225,15 @@ describe('balancers against the real nginx 1.22', () => {
   });
 
   it('split_clients over 1500 keys, with * and with parts adding up to 100%', async () => {
-    const split = splitOf(SPLIT);
-    const full = splitOf(SPLIT_FULL);
+    const [split, full] = config.http.splitClients.map(
+      (s) =>
+        new SplitClients(
+          s.parts.map((p) => ({
+            hundredths: p.percent === '*' ? null : Math.round(p.percent * 100),
+            value: p.value,
+          })),
+        ),
+    );
     const keys = Array.from({ length: 1500 }, (_, i) => `client-${i}-${(i * 2654435761) >>> 0}`);
     const seen = await inBatches(keys.length, 20, (i) => getFrom(port, `/split?k=${keys[i]}`));
     const seenFull = await inBatches(keys.length, 20, (i) =>
@@ -302,13 +241,16 @@ describe('balancers against the real nginx 1.22', () => {
     );
     const mismatches: string[] = [];
     keys.forEach((k, i) => {
-      const want = split.value(enc.encode(k));
+      const want = `[${split.value(enc.encode(k))}]`;
       const wantFull = `[${full.value(enc.encode(k))}]`;
       if (seen[i].body !== want) mismatches.push(`${k}: nginx ${seen[i].body}, legate ${want}`);
       if (seenFull[i].body !== wantFull)
         mismatches.push(`${k}: nginx ${seenFull[i].body}, legate ${wantFull}`);
     });
     assert.deepEqual(mismatches, []);
-    assert.deepEqual(new Set(seen.map((s) => s.body)), new Set(['exp', 'b', 'tiny', 'prod']));
+    assert.deepEqual(
+      new Set(seen.map((s) => s.body)),
+      new Set(['[exp]', '[b]', '[tiny]', '[prod]']),
+    );
   });
 });
