@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: nginx configs write ${var} in strings; these tests quote them.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tokenize } from '../../engine/config/dialects/nginx/tokens.ts';
@@ -437,5 +437,71 @@ worker_processes 2;
       errorsOf('worker_processes auto;\nhttp {\n}\n').join('\n'),
       /no server \{\} block/,
     );
+  });
+});
+
+describe('nginx dialect: the nginx:alpine image’s nginx.conf with the seed in conf.d', () => {
+  it('reads the image’s main file, its includes and the ConfigMap', () => {
+    const main = `user  nginx;
+worker_processes  auto;
+
+error_log  /var/log/nginx/error.log notice;
+pid        /var/run/nginx.pid;
+
+events {
+    worker_connections  1024;
+}
+
+http {
+    include       mime.types;
+    default_type  application/octet-stream;
+
+    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
+                      '$status $body_bytes_sent "$http_referer" '
+                      '"$http_user_agent" "$http_x_forwarded_for"';
+
+    access_log  /var/log/nginx/access.log  main;
+
+    sendfile        on;
+    #tcp_nopush     on;
+
+    keepalive_timeout  65;
+
+    #gzip  on;
+
+    include conf.d/*.conf;
+}
+`;
+    const { file, cleanup } = writeConfig(main, 'nginx.conf');
+    try {
+      const dir = dirname(file);
+      writeFileSync(join(dir, 'mime.types'), 'types {\n    text/html  html htm shtml;\n}\n');
+      mkdirSync(join(dir, 'conf.d'));
+      writeFileSync(join(dir, 'conf.d', 'nginx.conf'), SEED);
+      const config = loadConfig(file, {});
+      assert.equal(config.workers, null);
+      assert.deepEqual(
+        config.warnings.map((w) => `${w.line}:${w.path}`),
+        [
+          '1:user',
+          '4:error_log',
+          '5:pid',
+          '8:worker_connections',
+          '13:default_type',
+          '15:log_format',
+          '19:access_log',
+          '21:sendfile',
+          '1:types',
+        ],
+      );
+      assert.equal(
+        config.http.upstreams[0].servers[0].source,
+        `${join(dir, 'conf.d', 'nginx.conf')}:3`,
+      );
+      assert.equal(config.http.servers[0].keepaliveTimeoutMs, 65000);
+      assert.equal(config.http.servers[0].locations[0].proxy.upstream, 'backend');
+    } finally {
+      cleanup();
+    }
   });
 });
