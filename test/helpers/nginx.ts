@@ -103,7 +103,7 @@ export function getFrom(
   port: number,
   path: string,
   localAddress = '127.0.0.1',
-  headers: Record<string, string> = {},
+  headers: Record<string, string | string[]> = {},
 ): Promise<{
   status: number;
   body: string;

@@ -12,6 +12,7 @@ import {
   splitServer,
 } from '../../workers/http/balance/hash-consistent.ts';
 import { type Balancer, PeerSet, PickState } from '../../workers/http/balance/peers.ts';
+import { parseForwardedAddress, RealIp } from '../../workers/http/balance/real-ip.ts';
 import { parsePercent, SplitClients } from '../../workers/http/balance/split-clients.ts';
 import { cookieTime, StickyCookies, serverId } from '../../workers/http/balance/sticky-cookie.ts';
 import { balancerOf, type ServerLine } from '../helpers/http-peers.ts';
@@ -404,5 +405,34 @@ describe('sticky cookie', () => {
     }
     const down = balancerOf('round_robin', [PROD_EXP[0], { name: 'x:80', down: true }]);
     assert.equal(once(down, new Uint8Array(0), 1), 0, 'a down sticky peer is not used');
+  });
+});
+
+describe('real client address (set_real_ip_from)', () => {
+  it('parses forwarded addresses as ngx_parse_addr_port does', () => {
+    assert.equal(parseForwardedAddress('1.2.3.4'), '1.2.3.4');
+    assert.equal(parseForwardedAddress('01.2.3.4:80'), '1.2.3.4');
+    assert.equal(parseForwardedAddress('[2001:DB8::1]:443'), '2001:db8::1');
+    assert.equal(parseForwardedAddress('[::1]'), null);
+    assert.equal(parseForwardedAddress('1.2.3.4:0'), null);
+    assert.equal(parseForwardedAddress('host:80'), null);
+  });
+
+  it('trusts unix sockets only with unix:, and IPv4-mapped clients as IPv4', () => {
+    const r = new RealIp({
+      trusted: ['10.0.0.0/8', 'unix:'],
+      header: 'x-forwarded-for',
+      recursive: false,
+    });
+    assert.equal(r.resolve('', ['1.2.3.4']), '1.2.3.4');
+    assert.equal(r.resolve('::ffff:10.1.1.1', ['1.2.3.4']), '1.2.3.4');
+    assert.equal(r.resolve('11.0.0.1', ['1.2.3.4']), '11.0.0.1');
+    assert.equal(r.resolve('10.0.0.1', []), '10.0.0.1');
+    const noUnix = new RealIp({
+      trusted: ['10.0.0.0/8'],
+      header: 'x-forwarded-for',
+      recursive: false,
+    });
+    assert.equal(noUnix.resolve('', ['1.2.3.4']), '');
   });
 });
