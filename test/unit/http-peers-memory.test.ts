@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { allocateHttpPeers, HttpPeerHealth } from '../../engine/shared/http-peers-memory.ts';
+import { createBalancer } from '../../workers/http/balance/balancer.ts';
+import { PickState } from '../../workers/http/balance/peers.ts';
+import { upstreamOf } from '../helpers/http-peers.ts';
 
 test('failures and connections counted in one worker are seen by every worker', async () => {
   const sab = allocateHttpPeers(3);
@@ -18,9 +21,18 @@ test('failures and connections counted in one worker are seen by every worker', 
   const failures = counts.reduce((sum, c) => sum + c[0], 0);
   assert.ok(failures > 0, 'peer a was tried');
   assert.equal(health.fails(0), failures, 'every failure, from any thread, counted once');
-  // Six connections held open by three threads, spread by least_conn over the shared counts.
-  assert.equal(health.conns(0) + health.conns(1) + health.conns(2), 6);
-  assert.ok(Math.max(health.conns(0), health.conns(1), health.conns(2)) <= 3);
+  // Six connections held open by three threads, all in the shared counts …
+  const conns = [health.conns(0), health.conns(1), health.conns(2)];
+  assert.equal(conns[0] + conns[1] + conns[2], 6);
+  // … which least_conn in another thread (here, the main one) goes by.
+  const b = createBalancer(
+    upstreamOf('least_conn', [{ name: 'a:80' }, { name: 'b:80' }, { name: 'c:80' }]),
+    health,
+    0,
+  );
+  const state = new PickState(3);
+  b.begin(state, new Uint8Array(0), -1);
+  assert.equal(conns[b.pick(state, b.peers.now())], Math.min(...conns));
 });
 
 test('a failed peer stays out for fail_timeout, and a success after it clears the count', () => {
