@@ -225,15 +225,7 @@ describe('balancers against the real nginx 1.22, on the nginx.conf both read', (
   });
 
   it('split_clients over 1500 keys, with * and with parts adding up to 100%', async () => {
-    const [split, full] = config.http.splitClients.map(
-      (s) =>
-        new SplitClients(
-          s.parts.map((p) => ({
-            hundredths: p.percent === '*' ? null : Math.round(p.percent * 100),
-            value: p.value,
-          })),
-        ),
-    );
+    const [split, full] = config.http.splitClients.map((s) => SplitClients.fromConfig(s));
     const keys = Array.from({ length: 1500 }, (_, i) => `client-${i}-${(i * 2654435761) >>> 0}`);
     const seen = await inBatches(keys.length, 20, (i) => getFrom(port, `/split?k=${keys[i]}`));
     const seenFull = await inBatches(keys.length, 20, (i) =>

@@ -5,6 +5,7 @@
  * `hash < bound` wins, `*` matches whatever reaches it. With no `*`, a hash at or past the last
  * bound matches nothing (the variable is empty) — even when the parts add up to 100%.
  */
+import type { SplitClientsConfig } from '../../../engine/config/http-types.ts';
 import { murmurHash2 } from '../../../engine/hash/murmur.ts';
 
 export interface SplitPart {
@@ -31,6 +32,16 @@ export class SplitClients {
       last = (last + Math.floor((h * 0xffffffff) / 10000)) >>> 0;
       this.bounds[i] = last;
     }
+  }
+
+  /** From the config model, whose percentages are numbers like 10.5 (or '*'). */
+  static fromConfig(config: SplitClientsConfig): SplitClients {
+    return new SplitClients(
+      config.parts.map((p) => ({
+        hundredths: p.percent === '*' ? null : Math.round(p.percent * 100),
+        value: p.value,
+      })),
+    );
   }
 
   /** The part index for these bytes; -1: none (nginx's empty value). */
