@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { LegateConfig, LogLevel } from '../config/types.ts';
 import { LegateError, UsageError } from '../errors.ts';
@@ -69,6 +69,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const file = configFile(args);
     const config = loadConfig(file);
+    for (const warning of config.warnings) {
+      process.stderr.write(`legate: warning: ${formatIssue(warning)}\n`);
+    }
     if (args.options.has('test-conf')) {
       process.stdout.write(`legate: configuration file '${file}' syntax is ok\n`);
       return 0;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import { detectDialect } from './dialect.ts';
+import { looksLikeNginx, readNginx } from './dialects/nginx.ts';
 import { applyEnvOverrides } from './env.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { interpolate } from './interpolate.ts';
@@ -22,15 +23,30 @@ function inOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => rank(a) - rank(b) || a.column - b.column);
 }
 
+/** An nginx.conf (dialects/nginx.ts), with LEGATE_WORKERS and LEGATE_LOG_LEVEL applied. */
+function parseNginx(text: string, file: string, env: NodeJS.ProcessEnv): LegateConfig {
+  const { settings, issues, warnings } = readNginx(text, file);
+  const envIssues: ConfigIssue[] = [];
+  const config = applyEnvOverrides(settings, env, {
+    reportElsewhere: (path, message) => envIssues.push({ file, line: 0, column: 0, path, message }),
+  });
+  if (issues.length > 0 || envIssues.length > 0) {
+    throw new ConfigError([...issues, ...envIssues]);
+  }
+  return { file, dialect: 'nginx', ...config, warnings };
+}
+
 /**
- * Reads a config from its text: either dialect (see dialect.ts), `${VAR}` expanded from `env`,
- * LEGATE_WORKERS and LEGATE_LOG_LEVEL applied. Throws one ConfigError listing every issue.
+ * Reads a config from its text: an nginx.conf when it looks like one (dialects/nginx.ts), else
+ * YAML in either of its dialects (see dialect.ts), `${VAR}` expanded from `env`; LEGATE_WORKERS
+ * and LEGATE_LOG_LEVEL applied. Throws one ConfigError listing every issue.
  */
 export function parseConfig(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): LegateConfig {
+  if (looksLikeNginx(text)) return parseNginx(text, file, env);
   const lines = new LineCounter();
   // uniqueKeys: false because readMap reports duplicates itself, after interpolation and with the key path.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
@@ -59,7 +75,7 @@ export function parseConfig(
     dialect === 'nutcracker' ? readNutcracker(entries, src) : readNative(entries, src);
   const config = applyEnvOverrides(settings, env, src);
   if (src.issues.length > 0) throw new ConfigError(inOrder(src.issues));
-  return { file, dialect, ...config };
+  return { file, dialect, ...config, warnings: [] };
 }
 
 /** Reads and checks a config file; see parseConfig. An unreadable file is a ConfigError too. */

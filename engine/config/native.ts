@@ -1,7 +1,8 @@
 import { isScalar } from 'yaml';
 import { parseListen } from './address.ts';
 import { looksLikePool } from './dialect.ts';
-import { EMPTY_HTTP } from './http-types.ts';
+import { readHttpSection } from './http.ts';
+import { EMPTY_HTTP, type HttpConfig } from './http-types.ts';
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import {
   checkInteger,
@@ -26,7 +27,7 @@ import {
 } from './types.ts';
 
 /** What both dialects produce before the file name, dialect and environment are added. */
-export type Settings = Omit<LegateConfig, 'file' | 'dialect'>;
+export type Settings = Omit<LegateConfig, 'file' | 'dialect' | 'warnings'>;
 
 export const DEFAULT_ADMIN_LISTEN: Address = { kind: 'tcp', host: '127.0.0.1', port: 9909 };
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
@@ -36,7 +37,6 @@ const SECTIONS = ['workers', 'admin', 'log', 'drain_timeout', 'redis', 'tcp', 'h
 const SECTIONS_SET: ReadonlySet<string> = new Set(SECTIONS);
 const LATER: Readonly<Record<string, string>> = {
   tcp: 'the TCP broker',
-  http: 'the HTTP ambassadors',
 };
 
 /** `workers`, from the file or LEGATE_WORKERS: a count, or `auto` (null) for one per core. */
@@ -75,7 +75,7 @@ function readSection(
   return new Map(rejectUnknown(entries, keys, src, `'${entry.key}'`).map((e) => [e.key, e]));
 }
 
-/** A legate.yml: `workers`, `admin`, `log` and the pools under `redis`. */
+/** A legate.yml: `workers`, `admin`, `log`, the pools under `redis` and the HTTP role under `http`. */
 export function readNative(root: readonly Entry[], src: ConfigSource): Settings {
   let workers: number | null = null;
   let adminListen = DEFAULT_ADMIN_LISTEN;
@@ -91,6 +91,8 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
   const claims: ListenClaim[] = [];
   let redis: LegateConfig['redis'] = [];
   let redisEntry: Entry | undefined;
+  let http: HttpConfig = EMPTY_HTTP;
+  let httpEntry: Entry | undefined;
 
   for (const entry of root) {
     switch (entry.key) {
@@ -137,8 +139,11 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
         if (pools !== undefined) redis = readPools(pools, src, claims);
         break;
       }
-      case 'tcp':
       case 'http':
+        httpEntry = entry;
+        http = readHttpSection(entry, src, claims);
+        break;
+      case 'tcp':
         src.report(
           entry.keyNode,
           entry.path,
@@ -164,11 +169,12 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     }
   }
   const misplaced = root.some((e) => !SECTIONS_SET.has(e.key) && looksLikePool(e.value, src));
-  if (redisEntry === undefined && !misplaced) {
+  if (redisEntry === undefined && httpEntry === undefined && !misplaced) {
     src.report(
       root[0]?.keyNode ?? null,
       '',
-      "no Redis pool: add one under 'redis:' (see config/legate.yml for an example)",
+      "nothing to serve: add a Redis pool under 'redis:' or upstreams and servers under 'http:' " +
+        '(see config/legate.yml and config/splitter.yml)',
     );
   }
   checkListenClashes([adminClaim, ...claims], src);
@@ -179,6 +185,6 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     drainTimeoutMs,
     redis,
     tcp: EMPTY_TCP,
-    http: EMPTY_HTTP,
+    http,
   };
 }

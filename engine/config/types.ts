@@ -1,4 +1,5 @@
 import type { HashName } from '../hash/types.ts';
+import type { ConfigIssue } from './errors.ts';
 import type { HttpConfig } from './http-types.ts';
 import type { TcpConfig } from './tcp-types.ts';
 
@@ -84,4 +85,6 @@ export interface LegateConfig {
   readonly tcp: TcpConfig;
   /** The HTTP roles' upstreams and servers (empty when the file has none). */
   readonly http: HttpConfig;
+  /** What the file says that legate reads but does not apply (an anchor's logging, tuning…); `-t` prints them. */
+  readonly warnings: readonly ConfigIssue[];
 }
