@@ -67,6 +67,9 @@ export interface RunRecord {
   /** CPU seconds the three shards used during the run (null for the direct target). */
   readonly shardCpuSeconds: number | null;
   readonly wallSeconds: number;
+  /** The 1-minute load average when the run started and when it ended (noise on a shared box). */
+  readonly loadBefore: number;
+  readonly loadAfter: number;
   readonly problems: readonly string[];
   readonly notices: readonly string[];
 }
@@ -74,12 +77,16 @@ export interface RunRecord {
 export interface Summary {
   readonly pipeline: number;
   readonly test: TestName;
+  /** The run length (-n) these runs share; null when calibrated per target (`--seconds`). */
+  readonly requests: number | null;
   readonly target: TargetId;
   readonly runs: number;
   readonly okRuns: number;
   readonly rps: number | null;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
+  /** Median duration of a run, as the bench timed it. */
+  readonly secondsPerRun: number | null;
   readonly cpuSecondsPerRun: number | null;
   readonly cpuMicrosPerRequest: number | null;
   /** Median over rounds of this target's rps / nutcracker's rps in the same round. */
