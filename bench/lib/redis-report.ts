@@ -116,7 +116,7 @@ export function goals(summary: readonly Summary[], mem: readonly MemoryResult[])
         const s = find(target, test, pipeline);
         if (!s) continue;
         out.push({
-          goal: `${TESTS[test].label} -P ${pipeline} rps ≥ ${want}× nutcracker`,
+          goal: `${TESTS[test].label} -P ${pipeline} rps ≥ ${want}× nutcracker${s.requests === null ? '' : ` (-n ${s.requests})`}`,
           target,
           measured: fmtRatio(s.vsNutcracker),
           met: s.vsNutcracker === null ? null : s.vsNutcracker >= want,
