@@ -10,8 +10,9 @@ const CHUNK = 16 * 1024;
 /** Larger copies get a buffer of their own, so that a chunk's tail is not wasted on them. */
 const OWN = 1024;
 
-let chunk = Buffer.allocUnsafeSlow(CHUNK);
-let used = 0;
+// The first copy allocates the first chunk: a worker that never holds a reply holds no chunk.
+let chunk = Buffer.alloc(0);
+let used = CHUNK;
 
 /** Where the last copy made by `keep` begins in the buffer it returned. */
 export let keptAt = 0;
