@@ -317,6 +317,31 @@ async function seed(
   }
 }
 
+/** One unrecorded run per target, test and pipeline. */
+async function warmUp(settings: Settings, env: Environment): Promise<void> {
+  progress('warming up: one unrecorded run per target, test and pipeline');
+  for (const pipeline of settings.pipelines) {
+    for (const test of settings.tests) {
+      for (const target of env.targets) {
+        await seed(settings, env, env.targets, true);
+        const r = await runOne(
+          settings,
+          env,
+          target,
+          test,
+          pipeline,
+          pipeline > 1 ? 150000 : 30000,
+          0,
+        );
+        if (r.problems.length > 0)
+          progress(
+            `warm-up ${TESTS[test].label} -P ${pipeline} ${target.label}: ${r.problems.join('; ')}`,
+          );
+      }
+    }
+  }
+}
+
 /** Per target, test and pipeline: the -n that makes a run last about settings.runSeconds. */
 async function calibrate(settings: Settings, env: Environment): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
@@ -345,6 +370,9 @@ async function throughput(
   env: Environment,
 ): Promise<{ runs: RunRecord[]; sizes: Map<string, number> }> {
   await seed(settings, env, env.targets);
+  // Calibrating warms every target up; given run lengths need a warm-up of their own, or the
+  // first runs would time V8 compiling legate's hot path and the first shard connections.
+  if (settings.requests !== undefined && !settings.quick) await warmUp(settings, env);
   const sizes =
     settings.requests === undefined ? await calibrate(settings, env) : new Map<string, number>();
   // undefined: the calibrated length of each target.

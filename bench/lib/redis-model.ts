@@ -89,6 +89,8 @@ export interface Summary {
   readonly secondsPerRun: number | null;
   readonly cpuSecondsPerRun: number | null;
   readonly cpuMicrosPerRequest: number | null;
+  /** The three shards' CPU per request through this target (null for the direct redis). */
+  readonly shardCpuMicrosPerRequest: number | null;
   /** Median over rounds of this target's rps / nutcracker's rps in the same round. */
   readonly vsNutcracker: number | null;
   /** Median over rounds of this target's rps / direct redis's rps in the same round. */

@@ -79,6 +79,11 @@ export function summarize(settings: Settings, runs: readonly RunRecord[]): Summa
             cpuMicrosPerRequest: median(
               ok.map((r) => (r.cpuSeconds === null ? null : (r.cpuSeconds / r.requests) * 1e6)),
             ),
+            shardCpuMicrosPerRequest: median(
+              ok.map((r) =>
+                r.shardCpuSeconds === null ? null : (r.shardCpuSeconds / r.requests) * 1e6,
+              ),
+            ),
             vsNutcracker: target === 'direct' ? null : paired('nutcracker'),
             vsDirect: paired('direct'),
           });
@@ -360,7 +365,7 @@ export function markdown(
         ? `-n ${settings.requests.join(', ')}`
         : `-n calibrated per target for ~${settings.runSeconds} s a run`;
     out.push(
-      `redis-benchmark -c ${settings.clients} -r ${settings.keyspace} ${n}; ${settings.rounds} round(s), interleaved, target order rotated each round; before every run the shards and the direct redis are emptied and the same ${settings.keyspace} keys seeded. Three shards behind each proxy (hash fnv1a_64, ketama). rps, p50, p99 and s/run are medians over rounds; × columns are medians of same-round ratios; CPU is the target process's own (all threads), per run and per request. Quote in the README only rows whose s/run is at least ${README_MIN_SECONDS} s (marked *short* otherwise).`,
+      `redis-benchmark -c ${settings.clients} -r ${settings.keyspace} ${n}; ${settings.rounds} round(s), interleaved, target order rotated each round; before every run the shards and the direct redis are emptied and the same ${settings.keyspace} keys seeded. Three shards behind each proxy (hash fnv1a_64, ketama). rps, p50, p99 and s/run are medians over rounds; × columns are medians of same-round ratios; CPU is the target process's own (all threads), per run and per request; shards µs/req is what the three shards spent per request behind it (a proxy's batching shows there). Quote in the README only rows whose s/run is at least ${README_MIN_SECONDS} s (marked *short* otherwise).`,
     );
     for (const pipeline of settings.pipelines) {
       out.push('', `### -P ${pipeline}`, '');
@@ -380,6 +385,7 @@ export function markdown(
             `${fmt(s.secondsPerRun, 1)}${s.secondsPerRun !== null && s.secondsPerRun < README_MIN_SECONDS ? ' *short*' : ''}`,
             fmt(s.cpuSecondsPerRun),
             fmt(s.cpuMicrosPerRequest, 2),
+            fmt(s.shardCpuMicrosPerRequest, 2),
             `${s.okRuns}/${s.runs}`,
             n === undefined ? '' : String(n),
           ];
@@ -397,11 +403,12 @@ export function markdown(
             's/run',
             'CPU s/run',
             'CPU µs/req',
+            'shards µs/req',
             'ok runs',
             '-n',
           ],
           rows,
-          [false, false, true, true, true, true, true, true, true, true, true, true],
+          [false, false, true, true, true, true, true, true, true, true, true, true, true],
         ),
       );
       out.push('', ...decayTable(settings, summary, pipeline, labels));
