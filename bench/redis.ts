@@ -16,7 +16,14 @@ import {
   readStatsPort,
   seedKeys,
 } from './lib/clients.ts';
-import { cpuSeconds, openFiles, openFilesLimit, rssKb } from './lib/proc-stats.ts';
+import {
+  cpuSeconds,
+  machineCpu,
+  openFiles,
+  openFilesLimit,
+  rssKb,
+  stealPercent,
+} from './lib/proc-stats.ts';
 import {
   freePort,
   programVersion,
@@ -47,7 +54,7 @@ import {
   summarize,
   throughputCharts,
 } from './lib/redis-report.ts';
-import { fmt, fmtRps } from './lib/report.ts';
+import { fmt, fmtRps, median } from './lib/report.ts';
 import {
   parseSettings,
   type Settings,
@@ -237,12 +244,14 @@ async function runOne(
       wallSeconds: 0,
       loadBefore: loadavg()[0],
       loadAfter: loadavg()[0],
+      stealPercent: 0,
       problems: [`${target.label} is not running (${target.exitStatus() ?? 'status unknown'})`],
       notices: [],
     };
   }
   invocations.set(target.pid, (invocations.get(target.pid) ?? 0) + 1);
   const loadBefore = loadavg()[0];
+  const machine0 = machineCpu();
   const cpu0 = safeCpu(target.pid);
   const shards0 = target.id === 'direct' ? null : shardCpu(env.shards);
   const run = await runBenchmark({
@@ -270,6 +279,7 @@ async function runOne(
     wallSeconds: run.wallSeconds,
     loadBefore,
     loadAfter: loadavg()[0],
+    stealPercent: stealPercent(machine0, machineCpu()),
     problems,
     notices: [...run.notices],
   };
@@ -400,7 +410,7 @@ async function throughput(
             if (r.problems.length > 0) progress(`${what}: PROBLEM ${r.problems.join('; ')}`);
             else
               progress(
-                `${what}: ${fmtRps(r.row?.rps ?? null)} rps in ${fmt(r.wallSeconds, 1)} s, p99 ${fmt(r.row?.p99Ms ?? null, 3)} ms, cpu ${fmt(r.cpuSeconds)} s, load ${fmt(r.loadBefore)}→${fmt(r.loadAfter)}`,
+                `${what}: ${fmtRps(r.row?.rps ?? null)} rps in ${fmt(r.wallSeconds, 1)} s, p99 ${fmt(r.row?.p99Ms ?? null, 3)} ms, cpu ${fmt(r.cpuSeconds)} s, load ${fmt(r.loadBefore)}→${fmt(r.loadAfter)}, steal ${fmt(r.stealPercent, 1)}%`,
               );
           }
         }
@@ -585,6 +595,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const loadAfterRuns = loadavg()
       .map((l) => l.toFixed(2))
       .join(' ');
+    const steals = runs.map((r) => r.stealPercent);
+    const steal =
+      steals.length === 0
+        ? 'no runs'
+        : `median ${fmt(median(steals), 1)}%, max ${fmt(Math.max(...steals), 1)}%`;
     const mem = settings.skipMemory ? [] : await memory(settings, env);
 
     const admin: Record<string, AdminStats> = {};
@@ -686,7 +701,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       jsonFile,
       `${JSON.stringify(
         {
-          meta: { ...meta, loadAfter: loadAfterRuns, seconds },
+          meta: { ...meta, loadAfter: loadAfterRuns, steal, seconds },
           settings,
           targets: env.targets.map((t) => ({ id: t.id, label: t.label, port: t.port, pid: t.pid })),
           requests: Object.fromEntries(sizes),
@@ -708,7 +723,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(
       markdown(
         settings,
-        { ...meta, loadAfter: loadAfterRuns },
+        { ...meta, loadAfter: loadAfterRuns, steal },
         summary,
         mem,
         footprint,

@@ -70,6 +70,8 @@ export interface RunRecord {
   /** The 1-minute load average when the run started and when it ended (noise on a shared box). */
   readonly loadBefore: number;
   readonly loadAfter: number;
+  /** CPU time stolen by the hypervisor during the run, % of all the machine's CPU time. */
+  readonly stealPercent: number;
   readonly problems: readonly string[];
   readonly notices: readonly string[];
 }

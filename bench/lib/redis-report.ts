@@ -357,7 +357,7 @@ export function markdown(
   );
   out.push('');
   out.push(
-    `${meta.date}; ${meta.cpus} cores (${meta.cpuModel}); kernel ${meta.kernel}; node ${meta.node}; ${meta.redisServer}; ${meta.nutcracker}; legate ${meta.legate}. Load average (1, 5, 15 min) ${meta.loadBefore} before the runs, ${meta.loadAfter} after.`,
+    `${meta.date}; ${meta.cpus} cores (${meta.cpuModel}); kernel ${meta.kernel}; node ${meta.node}; ${meta.redisServer}; ${meta.nutcracker}; legate ${meta.legate}. Load average (1, 5, 15 min) ${meta.loadBefore} before the runs, ${meta.loadAfter} after; CPU time stolen by the hypervisor during a run: ${meta.steal}.`,
   );
   if (!settings.memoryOnly) {
     const n =
