@@ -185,7 +185,9 @@ export class UvStream {
 
   /** Bytes written but not yet taken by the kernel (the peer is not reading fast enough). */
   get writeQueueSize(): number {
-    return this.#state === CLOSED ? 0 : this.#handle.writeQueueSize;
+    // Asked after every request; with no write pending in libuv its queue is empty, and the
+    // answer needs no call into the binding.
+    return this.#state === CLOSED || this.#asyncWrites === 0 ? 0 : this.#handle.writeQueueSize;
   }
 
   setNoDelay(): void {
