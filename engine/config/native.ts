@@ -1,6 +1,7 @@
 import { isScalar } from 'yaml';
 import { parseListen } from './address.ts';
 import { looksLikePool } from './dialect.ts';
+import { duration } from './duration.ts';
 import { EMPTY_HTTP } from './http-types.ts';
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import {
@@ -117,7 +118,7 @@ export function readNative(
         break;
       }
       case 'drain_timeout':
-        drainTimeoutMs = integer({ min: 0 })(slotOf(entry), src) ?? drainTimeoutMs;
+        drainTimeoutMs = duration({ min: 0 })(slotOf(entry), src) ?? drainTimeoutMs;
         break;
       case 'log': {
         const given = readSection(entry, src, ['level'])?.get('level');
