@@ -8,7 +8,6 @@ import {
   checkInteger,
   describe,
   type Entry,
-  integer,
   oneOf,
   parsed,
   readMap,

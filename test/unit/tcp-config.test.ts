@@ -171,7 +171,7 @@ describe('tcp: the native broker section', () => {
     at(
       bad('', '[{address: a:1, weight: 300}]')[0],
       5,
-      16,
+      40,
       'tcp.services.pg.servers[0].weight',
       /must be at most 256/,
     );
@@ -179,7 +179,7 @@ describe('tcp: the native broker section', () => {
     at(
       bad('', '[{address: a:1, check: true}]')[0],
       5,
-      16,
+      39,
       'tcp.services.pg.servers[0].check',
       /needs a 'check:' section/,
     );
@@ -214,14 +214,14 @@ describe('tcp: the native broker section', () => {
     at(
       bad('      check:\n        type: send-expect\n        steps: [{expect_regex: "("}]\n')[0],
       7,
-      39,
+      32,
       'tcp.services.pg.check.steps[0].expect_regex',
       /not a valid regular expression/,
     );
     at(
       bad('      check:\n        type: send-expect\n        steps: [{send_binary: "0g"}]\n')[0],
       7,
-      38,
+      31,
       'tcp.services.pg.check.steps[0].send_binary',
       /expected hex bytes/,
     );
