@@ -38,6 +38,7 @@ export function buildTcp(
   const bound = new Map<string, number>();
   for (const f of frontends) {
     if (f.binds.length === 0) {
+      if (f.sawBind) continue;
       report.error(
         f.stmt,
         `${f.kind} '${f.name}' has no 'bind' line; add one (like bind 127.0.0.1:5432), or make it a backend`,

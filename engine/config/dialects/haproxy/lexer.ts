@@ -19,8 +19,9 @@ export type Lexed =
 /** What `$NAME` reads: the environment as `setenv`/`presetenv` leave it, plus `.LINE` and friends. */
 export type Lookup = (name: string) => string | undefined;
 
+/** A dot starts only HAProxy's pseudo-variables (`.LINE`); it is not a name character after that. */
 const NAME_START = /[A-Za-z_.]/;
-const NAME_CHAR = /[A-Za-z0-9_.]/;
+const NAME_CHAR = /[A-Za-z0-9_]/;
 
 export function lexLine(line: string, lookup: Lookup): Lexed {
   const words: Word[] = [];
@@ -158,6 +159,7 @@ function expandAt(line: string, at: number, lookup: Lookup): Expanded {
     };
   }
   const nameStart = i;
+  i++;
   while (i < line.length && NAME_CHAR.test(line[i])) i++;
   const name = line.slice(nameStart, i);
   const value = lookup(name);

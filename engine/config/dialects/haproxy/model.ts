@@ -87,6 +87,8 @@ export interface ProxyState {
   /** The first unconditional `use_backend`: it matches every session, so it wins over default_backend. */
   useBackend: BackendRef | null;
   binds: { readonly address: Address; readonly stmt: Statement }[];
+  /** A bind line was written, even if its address was refused (so "no bind" is not said too). */
+  sawBind: boolean;
   servers: ServerLine[];
 }
 
@@ -116,6 +118,7 @@ export function newProxy(kind: ProxyKind, name: string, stmt: Statement): ProxyS
     defaultBackend: null,
     useBackend: null,
     binds: [],
+    sawBind: false,
     servers: [],
   };
 }
@@ -138,6 +141,7 @@ export function copyProxy(
     defaultServer: { ...from.defaultServer },
     useBackend: null,
     binds: [],
+    sawBind: false,
     servers: [],
   };
 }

@@ -277,6 +277,7 @@ function readOption(
 
 function readBind(proxy: ProxyState, stmt: Statement, report: Report): void {
   const words = stmt.words;
+  proxy.sawBind = true;
   if (words[1] === undefined) {
     report.error(stmt, "'bind' expects an address, like 127.0.0.1:5432 or :5432");
     return;
