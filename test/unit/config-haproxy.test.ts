@@ -261,9 +261,9 @@ describe('haproxy dialect: environment variables (configuration.txt 2.3)', () =>
     assert.equal(config.tcp.backends[0].servers[0].host, 'xsetenv');
   });
   it('unsetenv removes a variable; .LINE and .SECTION are HAProxy pseudo-variables', () => {
-    const text = `global\n  unsetenv H\n${TIMEOUTS}listen l\n  bind 127.0.0.1:1\n  server "s${'${.LINE}'}${'${.SECTION}'}" "${'${H-x}'}:5"\n`;
+    const text = `global\n  unsetenv H\n${TIMEOUTS}listen l\n  bind 127.0.0.1:1\n  server "s${'${.LINE}'}${'${.SECTION}'}${'${.FILE}'}" "${'${H-x}'}:5"\n`;
     const server = parse(text, { H: 'h' }).tcp.backends[0].servers[0];
-    assert.deepEqual([server.name, server.host], ['s9l', 'x']);
+    assert.deepEqual([server.name, server.host], ['s9lh.cfg', 'x']);
   });
 });
 
@@ -805,6 +805,16 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
     ],
     ['an unmatched quote', backend('  server s "h:1\n'), '9:12: backend b: unmatched quote'],
     [
+      'a number HAProxy would read leniently',
+      backend('  retries x\n  server s h:1\n'),
+      "9:11: backend b: 'retries' expected an integer, got 'x'",
+    ],
+    [
+      'servers that name different resolvers sections',
+      `resolvers r1\n  parse-resolv-conf\nresolvers r2\n  parse-resolv-conf\n${backend('  server s h:1 resolvers r1\n  server t h:2 resolvers r2\n')}`,
+      "13:3: backend b: backend 'b': legate applies one 'resolvers' section to a whole backend; give every server the same (use default-server)",
+    ],
+    [
       'a disabled proxy',
       backend('  disabled\n  server s h:1\n'),
       "9:3: backend b: 'disabled' is not supported: remove the section instead of disabling it",
@@ -896,6 +906,11 @@ describe('haproxy dialect: accepted with a warning naming the line', () => {
       'resolvers without nameservers',
       `resolvers r\n  hold valid 5s\n${backend('  server s h:1 resolvers r\n')}`,
       "1:1: resolvers r: resolvers 'r' has no nameservers configured: HAProxy would never re-resolve; legate asks the system resolver",
+    ],
+    [
+      'resolvers with nameservers and parse-resolv-conf',
+      `resolvers r\n  nameserver a 127.0.0.1:53\n  parse-resolv-conf\n${backend('  server s h:1 resolvers r\n')}`,
+      "1:1: resolvers r: resolvers 'r' has nameserver lines and parse-resolv-conf: legate asks the listed nameservers only",
     ],
     [
       'bind options that only tune HAProxy',
