@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { LegateConfig, LogLevel } from '../config/types.ts';
 import { LegateError, UsageError } from '../errors.ts';
@@ -68,6 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const file = configFile(args);
     const config = loadConfig(file);
     if (args.options.has('test-conf')) {
+      for (const w of config.warnings) process.stderr.write(`legate: warning: ${formatIssue(w)}\n`);
       process.stdout.write(`legate: configuration file '${file}' syntax is ok\n`);
       return 0;
     }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import { detectDialect } from './dialect.ts';
+import { looksLikeHaproxy, readHaproxy } from './dialects/haproxy.ts';
 import { applyEnvOverrides } from './env.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { interpolate } from './interpolate.ts';
@@ -23,14 +24,16 @@ function inOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
 }
 
 /**
- * Reads a config from its text: either dialect (see dialect.ts), `${VAR}` expanded from `env`,
- * LEGATE_WORKERS and LEGATE_LOG_LEVEL applied. Throws one ConfigError listing every issue.
+ * Reads a config from its text: an haproxy.cfg (told apart on the raw text, see
+ * dialects/haproxy.ts) or either YAML dialect (see dialect.ts) with `${VAR}` expanded from
+ * `env`; LEGATE_WORKERS and LEGATE_LOG_LEVEL applied. Throws one ConfigError listing every issue.
  */
 export function parseConfig(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): LegateConfig {
+  if (looksLikeHaproxy(text)) return parseHaproxy(text, file, env);
   const lines = new LineCounter();
   // uniqueKeys: false because readMap reports duplicates itself, after interpolation and with the key path.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
@@ -59,7 +62,18 @@ export function parseConfig(
     dialect === 'nutcracker' ? readNutcracker(entries, src) : readNative(entries, src, env);
   const config = applyEnvOverrides(settings, env, src);
   if (src.issues.length > 0) throw new ConfigError(inOrder(src.issues));
-  return { file, dialect, ...config };
+  return { file, dialect, ...config, warnings: [] };
+}
+
+function parseHaproxy(text: string, file: string, env: NodeJS.ProcessEnv): LegateConfig {
+  const read = readHaproxy(text, file, env);
+  // The overrides report through a ConfigSource; an haproxy.cfg has no YAML, so an empty one.
+  const lines = new LineCounter();
+  const src = new ConfigSource(file, '', parseDocument('', { lineCounter: lines }), lines);
+  const settings = applyEnvOverrides(read.settings, env, src);
+  const errors = [...read.errors, ...src.issues];
+  if (errors.length > 0) throw new ConfigError(inOrder(errors));
+  return { file, dialect: 'haproxy', ...settings, warnings: inOrder(read.warnings) };
 }
 
 /** Reads and checks a config file; see parseConfig. An unreadable file is a ConfigError too. */

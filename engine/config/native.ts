@@ -27,7 +27,7 @@ import {
 } from './types.ts';
 
 /** What both dialects produce before the file name, dialect and environment are added. */
-export type Settings = Omit<LegateConfig, 'file' | 'dialect'>;
+export type Settings = Omit<LegateConfig, 'file' | 'dialect' | 'warnings'>;
 
 export const DEFAULT_ADMIN_LISTEN: Address = { kind: 'tcp', host: '127.0.0.1', port: 9909 };
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';

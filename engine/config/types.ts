@@ -1,4 +1,5 @@
 import type { HashName } from '../hash/types.ts';
+import type { ConfigIssue } from './errors.ts';
 import type { HttpConfig } from './http-types.ts';
 import type { TcpConfig } from './tcp-types.ts';
 
@@ -84,4 +85,9 @@ export interface LegateConfig {
   readonly tcp: TcpConfig;
   /** The HTTP roles' upstreams and servers (empty when the file has none). */
   readonly http: HttpConfig;
+  /**
+   * What the file says that legate accepts but does not act on (HAProxy's own tuning, like
+   * `log` or `nbthread`), placed like errors; `legate -t` prints them and a start logs them.
+   */
+  readonly warnings: readonly ConfigIssue[];
 }

@@ -7,7 +7,7 @@ import type { HttpEngine } from '../admin/http-engine.ts';
 import { startStatsPort } from '../admin/stats-port.ts';
 import type { RunOptions } from '../cli/main.ts';
 import { formatAddress } from '../config/address.ts';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Address, LegateConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -333,6 +333,7 @@ async function serveUntilSignal(
   options: RunOptions,
   log: Logger,
 ): Promise<number> {
+  for (const w of config.warnings) log.warn({ file: w.file, line: w.line }, '%s', formatIssue(w));
   const supervisor = new Supervisor(config, options, log);
   try {
     await supervisor.start();
