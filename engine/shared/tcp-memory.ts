@@ -2,7 +2,7 @@
  * One TCP backend's state in a SharedArrayBuffer: what every worker reads to pick a server,
  * and the counters operators read. Layout (Int32 cells, then Float64 counters):
  *
- *   per server, Int32 × CTL:   HEALTH ADMIN CUR MAX ADDR_SEQ FAMILY A0 A1 A2 A3
+ *   per server, Int32 × CTL:   HEALTH ADMIN CUR MAX ADDR_SEQ FAMILY A0 A1 A2 A3 CHANGED
  *   backend, Int32 × 4:        RR_CURSOR QUEUE_CUR QUEUE_MAX SESSIONS_NOW
  *   per worker × server Int32: MINE (this worker's share of CUR, to give back if it dies)
  *   per worker, Int32:         MINE_QUEUE
@@ -17,7 +17,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv6Groups } from './ip.ts';
 
-const CTL = 10;
+const CTL = 11;
 const HEALTH = 0;
 const ADMIN = 1;
 const CUR = 2;
@@ -25,10 +25,13 @@ const MAX = 3;
 const ADDR_SEQ = 4;
 const FAMILY = 5;
 const A0 = 6;
+/** When CUR last changed, as a backend-wide sequence number (leastconn's tie-break). */
+const CHANGED = 10;
 
 const RR_CURSOR = 0;
 const QUEUE_CUR = 1;
 const QUEUE_MAX = 2;
+const CHANGE_SEQ = 3;
 const HEADER = 4;
 
 export const COUNTERS = ['stot', 'bin', 'bout', 'econ', 'wretr', 'wredis'] as const;
@@ -116,6 +119,7 @@ export class BackendMemory {
       if (limit > 0 && c >= limit) return false;
       if (Atomics.compareExchange(this.#i, at, c, c + 1) === c) {
         Atomics.add(this.#i, this.#mine + worker * this.servers + s, 1);
+        this.#changed(s);
         const m = s * CTL + MAX;
         let max = Atomics.load(this.#i, m);
         while (c + 1 > max) {
@@ -131,6 +135,17 @@ export class BackendMemory {
   release(s: number, worker: number): void {
     Atomics.sub(this.#i, s * CTL + CUR, 1);
     Atomics.sub(this.#i, this.#mine + worker * this.servers + s, 1);
+    this.#changed(s);
+  }
+
+  #changed(s: number): void {
+    const seq = Atomics.add(this.#i, this.servers * CTL + CHANGE_SEQ, 1) + 1;
+    Atomics.store(this.#i, s * CTL + CHANGED, seq);
+  }
+
+  /** The order in which servers' session counts last changed (smaller: longer ago). */
+  lastChange(s: number): number {
+    return Atomics.load(this.#i, s * CTL + CHANGED);
   }
 
   /** The process-wide round-robin position, one step further. */

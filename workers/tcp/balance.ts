@@ -18,7 +18,7 @@ export class Balancer {
   readonly #limits: Int32Array;
   /** The weighted round-robin order of the last candidate set (by its key). */
   #rrKey = '';
-  #rrOrder: number[] = [];
+  #rrOrder: { first: number[]; steady: number[] } = { first: [], steady: [] };
   readonly #candidates: number[] = [];
 
   constructor(config: TcpBackendConfig, memory: BackendMemory, worker: number) {
@@ -102,12 +102,14 @@ export class Balancer {
     const key = c.join(',');
     if (key !== this.#rrKey) {
       this.#rrKey = key;
-      this.#rrOrder = smoothWeighted(c, (s) => this.config.servers[s].weight);
+      this.#rrOrder = weightedOrder(c, (s) => this.config.servers[s].weight);
     }
-    const order = this.#rrOrder;
+    const { first, steady } = this.#rrOrder;
     const turn = this.memory.nextTurn();
-    for (let k = 0; k < order.length; k++) {
-      const s = order[(turn + k) % order.length];
+    const n = steady.length;
+    for (let k = 0; k < n; k++) {
+      const t = turn + k;
+      const s = t < n ? first[t] : steady[(t - n) % n];
       if (this.#take(s)) return s;
     }
     return ALL_FULL;
@@ -115,14 +117,11 @@ export class Balancer {
 
   #leastconn(c: number[]): number {
     const servers = this.config.servers;
-    const turn = this.memory.nextTurn();
-    // Ties go round-robin, as HAProxy's leastconn does, so equal servers share new sessions.
+    const m = this.memory;
+    // Ties go to the server whose count changed least recently, as in HAProxy's leastconn tree
+    // (a server is queued behind its equals whenever its count changes).
     const ranked = c
-      .map((s, i) => ({
-        s,
-        load: this.memory.current(s) / servers[s].weight,
-        tie: (i + turn) % c.length,
-      }))
+      .map((s) => ({ s, load: m.current(s) / servers[s].weight, tie: m.lastChange(s) }))
       .sort((a, b) => a.load - b.load || a.tie - b.tie);
     for (const r of ranked) if (this.#take(r.s)) return r.s;
     return ALL_FULL;
@@ -149,24 +148,37 @@ export class Balancer {
   }
 }
 
-/** nginx's smooth weighted round-robin, unrolled: weights 3,1 give a a b a, not a a a b. */
-export function smoothWeighted(
+/**
+ * HAProxy's weighted round-robin order (lb_fwrr): servers join the rotation heaviest first, one
+ * per position, unless a server already in it is due; a server is due again total/weight
+ * positions after it was last due; ties go to the heavier server, then the earlier one. Returns the
+ * first cycle (the servers joining) and the steady cycle after it, each `total` long.
+ */
+export function weightedOrder(
   servers: readonly number[],
   weight: (s: number) => number,
-): number[] {
-  const current = servers.map(() => 0);
+): { first: number[]; steady: number[] } {
   const total = servers.reduce((n, s) => n + weight(s), 0);
-  const order: number[] = [];
-  for (let k = 0; k < total; k++) {
-    let best = 0;
-    for (let i = 0; i < servers.length; i++) {
-      current[i] += weight(servers[i]);
-      if (current[i] > current[best]) best = i;
+  const waiting = [...servers].sort((a, b) => weight(b) - weight(a) || a - b);
+  const due = new Map<number, number>();
+  const out: number[] = [];
+  for (let p = 0; p < 2 * total; p++) {
+    let best = -1;
+    for (const [s, at] of due) {
+      const b = due.get(best);
+      if (
+        best < 0 ||
+        at < (b as number) ||
+        (at === b && (weight(s) > weight(best) || (weight(s) === weight(best) && s < best)))
+      )
+        best = s;
     }
-    current[best] -= total;
-    order.push(servers[best]);
+    if ((best < 0 || (due.get(best) as number) > p) && waiting.length > 0)
+      best = waiting.shift() as number;
+    due.set(best, (due.get(best) ?? p) + total / weight(best));
+    out.push(best);
   }
-  return order;
+  return { first: out.slice(0, total), steady: out.slice(total) };
 }
 
 /** FNV-1a of the client's address text, for `balance source`. */
