@@ -9,6 +9,7 @@ import { ListenError, Listener } from '../net/listener.ts';
 import { type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
+import { PostgresProtocol } from './postgres/protocol.ts';
 import type { TcpSession as Session, SessionProtocol } from './session.ts';
 import { TcpSession } from './session.ts';
 
@@ -79,7 +80,7 @@ export class TcpService {
     this.log = worker.log.child({ service: config.name });
     this.#worker = worker;
     this.#memory = new ServiceMemory(memory, worker.count);
-    this.#protocol = backend.config.postgres ? null : null;
+    this.#protocol = backend.config.postgres ? new PostgresProtocol(this.log) : null;
   }
 
   get name(): string {
@@ -91,7 +92,7 @@ export class TcpService {
     this.config = config;
     this.backend = backend;
     this.#memory = new ServiceMemory(memory, this.#worker.count);
-    this.#protocol = backend.config.postgres ? null : null;
+    this.#protocol = backend.config.postgres ? new PostgresProtocol(this.log) : null;
     this.#startSweep();
   }
 

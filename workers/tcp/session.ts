@@ -24,7 +24,7 @@ const CLOSING = 6;
  * server says. Null for plain TCP.
  */
 export interface SessionProtocol {
-  /** The client's first bytes so far; returns how many to hold before connecting, -1: need more. */
+  /** The client's first bytes so far: 0 connect (they are sent first), -1 need more, -2 handled (close). */
   firstBytes(session: TcpSession, bytes: Buffer): number;
   /** Bytes from the server (READ_BUFFER[0, n)), before they go to the client. */
   fromServer(session: TcpSession, n: number): void;
@@ -90,7 +90,9 @@ export class TcpSession implements StreamEvents {
   /** The client's first bytes, held while a protocol decides where they go. */
   held: Buffer | null = null;
   protocol: SessionProtocol | null;
-  /** Protocol state (the PostgreSQL cancel key's slot). */
+  /** What the protocol keeps while it reads the session (PostgreSQL: the key scanner). */
+  protocolState: unknown = null;
+  /** Where the protocol recorded the session (PostgreSQL: its cancel key's slot). */
   protocolSlot = -1;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -262,8 +264,13 @@ export class TcpSession implements StreamEvents {
     const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
     this.held = bytes;
     const decided = (this.protocol as SessionProtocol).firstBytes(this, bytes);
-    if (decided < 0) return;
-    if (this.state !== SNIFFING) return;
+    if (decided === -1 || this.state !== SNIFFING) return;
+    if (decided < 0) {
+      // The protocol took care of it (a CancelRequest forwarded): nothing to connect.
+      this.held = null;
+      this.close();
+      return;
+    }
     this.client.pause();
     this.state = WAITING;
     this.dispatch(-1);
