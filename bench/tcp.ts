@@ -6,20 +6,20 @@
 //   pgbench -S -c 20 -j 2 (tps), redis-benchmark -P 16 GET (rps), connection setup rate
 //   (redis-benchmark -k 0 PING: a new connection per request), and resident memory per idle
 //   proxied session (a client socket and a server socket each).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERSION } from '../engine/version.ts';
-// The bench reuses the tests' PostgreSQL harness (initdb and postgres as the postgres user).
+// The bench reuses the tests' PostgreSQL harness (initdb and postgres as the postgres user) and
+// their way of running HAProxy and a program to completion.
 import { PG_BIN, type PostgresCluster, startPostgres } from '../test/helpers/postgres.ts';
+import { run, startHaproxy } from '../test/helpers/processes.ts';
 import { openIdleClients } from './lib/clients.ts';
 import { rssKb } from './lib/proc-stats.ts';
 import {
   freePort,
   programVersion,
   type RedisProcess,
-  type RunningProcess,
   startLegate,
   startRedisServer,
 } from './lib/processes.ts';
@@ -83,74 +83,17 @@ interface Target {
   readonly id: TargetId;
   readonly pg: number;
   readonly redis: number;
-  readonly process: RunningProcess | null;
+  /** The proxy's process (for its memory); null for direct. */
+  readonly pid: number | null;
 }
 
-function runProgram(
+/** A program to completion: its exit code and everything it printed. */
+async function runProgram(
   command: string,
   args: readonly string[],
-  env: NodeJS.ProcessEnv = {},
-  timeoutMs = 600000,
 ): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
-
-async function startHaproxy(
-  file: string,
-  env: NodeJS.ProcessEnv,
-  port: number,
-): Promise<RunningProcess> {
-  const child = spawn('haproxy', ['-f', file, '-db'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  const deadline = Date.now() + 10000;
-  const { acceptsConnections } = await import('../engine/cli/redis-process.ts');
-  while (!(await acceptsConnections(port))) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`haproxy did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    child,
-    pid: child.pid ?? 0,
-    output: () => out,
-    exited: () => child.exitCode !== null || child.signalCode !== null,
-    exitStatus: () => (child.exitCode === null ? undefined : `exit code ${child.exitCode}`),
-    async stop() {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
-  };
+  const r = await run(command, args, { timeoutMs: 600000 });
+  return { code: r.code, out: r.stdout.toString() + r.stderr };
 }
 
 async function pgbenchTps(t: Target, s: Settings): Promise<number | null> {
@@ -190,11 +133,11 @@ async function redisRps(t: Target, args: readonly string[], test: string): Promi
 
 /** KB of proxy RSS per idle session (client + server socket), over `count` sessions. */
 async function idleKb(t: Target, s: Settings): Promise<number | null> {
-  if (t.process === null) return null;
-  const before = rssKb(t.process.pid);
+  if (t.pid === null) return null;
+  const before = rssKb(t.pid);
   const idle = await openIdleClients(t.redis, s.idle);
   await new Promise((r) => setTimeout(r, 1000));
-  const after = rssKb(t.process.pid);
+  const after = rssKb(t.pid);
   await idle.close();
   if (idle.opened < s.idle) {
     progress(
@@ -228,7 +171,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'legate-bench-tcp-'));
   let pg: PostgresCluster | null = null;
   let redis: RedisProcess | null = null;
-  const procs: RunningProcess[] = [];
+  const procs: { stop(): Promise<unknown> }[] = [];
   try {
     progress('starting PostgreSQL 15 and redis-server');
     [pg, redis] = await Promise.all([startPostgres(), startRedisServer()]);
@@ -257,7 +200,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const hEnv = await ports();
     const lEnv = await ports();
     progress('starting HAProxy and legate on the same haproxy.cfg');
-    const haproxy = await startHaproxy(cfg, hEnv, Number(hEnv.REDIS_LISTEN));
+    const haproxy = await startHaproxy(cfg, Number(hEnv.REDIS_LISTEN), hEnv);
     procs.push(haproxy);
     const legate = await startLegate(
       cfg,
@@ -268,18 +211,18 @@ export async function main(args: readonly string[]): Promise<number> {
     );
     procs.push(legate);
     const targets: Target[] = [
-      { id: 'direct', pg: pg.port, redis: redis.port, process: null },
+      { id: 'direct', pg: pg.port, redis: redis.port, pid: null },
       {
         id: 'haproxy',
         pg: Number(hEnv.PG_LISTEN),
         redis: Number(hEnv.REDIS_LISTEN),
-        process: haproxy,
+        pid: haproxy.child.pid ?? null,
       },
       {
         id: 'legate',
         pg: Number(lEnv.PG_LISTEN),
         redis: Number(lEnv.REDIS_LISTEN),
-        process: legate,
+        pid: legate.pid,
       },
     ];
     const results = new Map<string, (number | null)[]>();

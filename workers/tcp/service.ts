@@ -5,7 +5,7 @@ import type { Logger } from '../../engine/log.ts';
 import { ServiceMemory } from '../../engine/shared/tcp-memory.ts';
 import { tick } from '../clock.ts';
 import type { FlushScheduler } from '../net/flush-scheduler.ts';
-import { ListenError, Listener } from '../net/listener.ts';
+import { ListenError, Listener, listenHint } from '../net/listener.ts';
 import { type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
@@ -27,14 +27,7 @@ const IGNORE: StreamEvents = {
 const SWEEP_MAX_MS = 250;
 
 function listenError(config: TcpServiceConfig, address: string, err: ListenError): LegateError {
-  const hint =
-    err.code === 'EADDRINUSE'
-      ? 'the address is in use (another legate or HAProxy?)'
-      : err.code === 'EACCES'
-        ? 'permission denied (ports below 1024 need privileges)'
-        : err.code === 'EADDRNOTAVAIL'
-          ? 'that address is not one of this host'
-          : err.message;
+  const hint = listenHint(err, 'another legate or HAProxy');
   return new LegateError(
     'LEGATE_LISTEN',
     `service ${config.name} cannot listen on ${address}: ${hint}`,
