@@ -248,9 +248,9 @@ describe('environment profiles', () => {
     const port = await freePort();
     const yaml = serviceYaml({
       port,
-      top: 'tcp_env_placeholder',
+      env: 'dev',
       servers: `dev:\n  - 127.0.0.1:${redis[0].port}\nprod:\n  - 127.0.0.1:${redis[1].port}`,
-    }).replace('tcp_env_placeholder\ntcp:\n', 'tcp:\n  env: dev\n');
+    });
     const dev = await startBroker(yaml);
     try {
       assert.equal(await reachedPort(port), redis[0].port);

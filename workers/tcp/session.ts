@@ -1,5 +1,5 @@
 import { COUNTER } from '../../engine/shared/tcp-memory.ts';
-import { now } from '../clock.ts';
+import { now, tick } from '../clock.ts';
 import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
@@ -113,7 +113,7 @@ export class TcpSession implements StreamEvents {
       this.dispatch(-1);
     } else {
       this.state = SNIFFING;
-      this.deadline = now + backend.config.connectTimeoutMs;
+      this.deadline = tick() + backend.config.connectTimeoutMs;
     }
   }
 
@@ -156,7 +156,7 @@ export class TcpSession implements StreamEvents {
       if (this.state !== QUEUED) {
         this.state = QUEUED;
         const c = this.backend.config;
-        this.deadline = now + (c.queueTimeoutMs ?? c.connectTimeoutMs);
+        this.deadline = tick() + (c.queueTimeoutMs ?? c.connectTimeoutMs);
         this.backend.wait(this);
       }
       return;
@@ -188,7 +188,7 @@ export class TcpSession implements StreamEvents {
     this.serverIndex = server;
     this.attempts++;
     this.state = CONNECTING;
-    this.deadline = now + this.backend.config.connectTimeoutMs;
+    this.deadline = tick() + this.backend.config.connectTimeoutMs;
     this.#serverClosed = false;
     const spec = this.backend.config.servers[server];
     const leg = new ServerLeg(this);
@@ -233,8 +233,8 @@ export class TcpSession implements StreamEvents {
   serverConnected(): void {
     if (this.state !== CONNECTING) return;
     this.state = PIPING;
-    this.lastServer = now;
-    this.lastClient = now;
+    this.lastServer = tick();
+    this.lastClient = this.lastServer;
     this.held = null;
     this.backend.count(this.serverIndex, COUNTER.STOT, 1);
     this.client.resume();
@@ -244,7 +244,7 @@ export class TcpSession implements StreamEvents {
   // Client side (this object is the client stream's events).
 
   streamData(n: number): void {
-    this.lastClient = now;
+    this.lastClient = tick();
     if (this.state === SNIFFING) {
       this.#sniff(n);
       return;
@@ -304,7 +304,7 @@ export class TcpSession implements StreamEvents {
   // Server side (through ServerLeg).
 
   serverData(n: number): void {
-    this.lastServer = now;
+    this.lastServer = tick();
     this.protocol?.fromServer(this, n);
     const client = this.client;
     client.pushRange(READ_BUFFER, 0, n);
