@@ -179,6 +179,34 @@ describe('health checks, backups and admin states', () => {
   });
 });
 
+describe('retries and redispatch', () => {
+  it('a server that refuses: retried, then the last retry goes to the other one; every session served', async () => {
+    const port = await freePort();
+    const dead = await freePort();
+    const broker = await startBroker(
+      serviceYaml({
+        port,
+        keys: 'retries: 2',
+        servers: `- address: 127.0.0.1:${dead}\n  name: dead\n- address: 127.0.0.1:${redis[0].port}\n  name: live`,
+      }),
+    );
+    try {
+      for (let i = 0; i < 4; i++) assert.equal(await reachedPort(port), redis[0].port);
+      const dead1 = await serverStats(broker.adminPort, 'dead');
+      const live = await serverStats(broker.adminPort, 'live');
+      // Each session sent to dead fails twice there (the first attempt and one retry), and the
+      // last retry goes to live.
+      assert.ok(live.wredis >= 1, `redispatches ${live.wredis}`);
+      assert.equal(dead1.econ, 2 * live.wredis);
+      assert.equal(dead1.wretr, 2 * live.wredis);
+      assert.equal(dead1.stot, 0);
+      assert.equal(live.stot, 4);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
 describe('maxconn queueing and timeouts', () => {
   let port: number;
   let broker: Awaited<ReturnType<typeof startBroker>>;
