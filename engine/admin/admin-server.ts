@@ -46,6 +46,14 @@ export function redactedConfig(config: LegateConfig): unknown {
       ...p,
       redisAuth: p.redisAuth === null ? null : '<redacted>',
     })),
+    tcp: {
+      ...config.tcp,
+      backends: config.tcp.backends.map((b) =>
+        b.check.kind === 'postgres' && b.check.password !== null
+          ? { ...b, check: { ...b.check, password: '<redacted>' } }
+          : b,
+      ),
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 // finds the new primary and new sessions go there.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import { httpGet } from '../helpers/admin.ts';
 import { serverStats, serviceYaml, startBroker } from '../helpers/broker.ts';
 import { until } from '../helpers/faults.ts';
 import { PG_BIN, type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
@@ -49,6 +50,10 @@ it('require_primary: the standby is DOWN until promoted, then takes the sessions
     assert.equal(aStats.status, 'UP', JSON.stringify(aStats));
     const before = await psql('SELECT current_setting($$port$$), pg_is_in_recovery()');
     assert.equal(before.stdout.toString().trim(), `${primary.port}|f`, before.stderr);
+
+    const config = await httpGet(broker.adminPort, '/config');
+    assert.match(config.body, /"password": "<redacted>"/);
+    assert.doesNotMatch(config.body, /"pw"/);
 
     await primary.halt();
     await standby.promote();
