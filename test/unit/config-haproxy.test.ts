@@ -448,6 +448,15 @@ describe("haproxy dialect: HAProxy's defaults", () => {
     );
     assert.equal(config.tcp.services[0].backend, 'b');
   });
+  it('LEGATE_WORKERS and LEGATE_LOG_LEVEL apply to an haproxy.cfg too; a bad one is refused', () => {
+    const text = backend('  server s 127.0.0.1:1\n');
+    const config = parse(text, { LEGATE_WORKERS: '3', LEGATE_LOG_LEVEL: 'debug' });
+    assert.deepEqual([config.workers, config.log.level], [3, 'debug']);
+    assert.equal(
+      refusal(text, { LEGATE_WORKERS: 'many' }),
+      "0:0: $LEGATE_WORKERS: expected an integer of at least 1 or 'auto', got 'many' (environment variable overriding workers)",
+    );
+  });
   it('hard-stop-after becomes the drain timeout', () => {
     const config = parse(`global\n  hard-stop-after 30s\n${backend('  server s 127.0.0.1:1\n')}`);
     assert.equal(config.drainTimeoutMs, 30_000);
@@ -729,6 +738,11 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
       "7:3: frontend f: 'server' not allowed in frontend 'f'",
     ],
     [
+      "'default-server' in a frontend",
+      `${TIMEOUTS}frontend f\n  bind :1\n  default-server inter 1s\n  default_backend b\nbackend b\n  server s h:1\n`,
+      "7:3: frontend f: 'default-server' not allowed in frontend 'f'",
+    ],
+    [
       'option httpchk',
       backend('  option httpchk GET /\n  server s h:1\n'),
       "9:10: backend b: 'option httpchk' is not supported: an HTTP check; for a TCP service write 'option tcp-check' with tcp-check send/expect",
@@ -878,6 +892,11 @@ describe('haproxy dialect: accepted with a warning naming the line', () => {
       'a backend keyword in a frontend',
       `${TIMEOUTS}frontend f\n  bind :1\n  balance first\n  default_backend b\nbackend b\n  server s h:1\n`,
       "7:3: frontend f: 'balance' ignored because frontend 'f' has no backend capability",
+    ],
+    [
+      'bind in a backend',
+      backend('  bind :2\n  server s h:1\n'),
+      "9:3: backend b: 'bind' ignored because backend 'b' has no frontend capability",
     ],
     [
       'missing timeouts',
