@@ -365,6 +365,19 @@ describe('haproxy dialect: conditions (configuration.txt 2.4)', () => {
       "2:7: global: unexpected character '2' at the end of conditional expression '1 2' in '.if'",
     );
   });
+  it('as in HAProxy: skipped lines are still lexed; the conditions of a skipped branch are not evaluated', () => {
+    assert.equal(
+      refusal('global\n.if 0\n  x "$1"\n.endif\n'),
+      '3:7: global: forbidden first character in environment variable name',
+    );
+    const ok = backend('  server s h:1\n');
+    assert.equal(parse(`.if 0\n  .if foo(\n  .endif\n.endif\n${ok}`).dialect, 'haproxy');
+    assert.equal(parse(`.if 1\n.elif foo\n.endif\n${ok}`).dialect, 'haproxy');
+    assert.equal(
+      refusal(`.if 0\n.elif foo\n.endif\n${ok}`),
+      "2:7: : unparsable conditional expression 'foo' in '.elif'",
+    );
+  });
   it('feature() is refused: legate has no HAProxy build options', () => {
     assert.match(
       refusal('global\n.if feature(OPENSSL)\n.endif\n'),
@@ -801,6 +814,11 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
       'an unknown global keyword',
       `global\n  frobnicate\n${backend('  server s h:1\n')}`,
       "2:3: global: unknown keyword 'frobnicate' in the global section; legate reads setenv, presetenv, unsetenv, resetenv, maxconn and hard-stop-after, and ignores HAProxy's own tuning (log, stats, nbthread, tune.*, …) with a warning",
+    ],
+    [
+      'setenv without a value',
+      `global\n  setenv A\n${backend('  server s h:1\n')}`,
+      "2:3: global: 'setenv' expects a name and a value (quote a value with spaces)",
     ],
     [
       'a program section',
