@@ -59,7 +59,7 @@ export function parseConfig(
   const entries = readMap(root, root, '', src, 'a mapping at the top level');
   if (entries === undefined) throw new ConfigError(src.issues);
   const settings =
-    dialect === 'nutcracker' ? readNutcracker(entries, src) : readNative(entries, src);
+    dialect === 'nutcracker' ? readNutcracker(entries, src) : readNative(entries, src, env);
   const config = applyEnvOverrides(settings, env, src);
   if (src.issues.length > 0) throw new ConfigError(inOrder(src.issues));
   return { file, dialect, ...config, warnings: [] };

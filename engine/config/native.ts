@@ -1,13 +1,13 @@
 import { isScalar } from 'yaml';
 import { parseListen } from './address.ts';
 import { looksLikePool } from './dialect.ts';
+import { duration } from './duration.ts';
 import { EMPTY_HTTP } from './http-types.ts';
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import {
   checkInteger,
   describe,
   type Entry,
-  integer,
   oneOf,
   parsed,
   readMap,
@@ -16,7 +16,8 @@ import {
 } from './read.ts';
 import type { ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
-import { EMPTY_TCP } from './tcp-types.ts';
+import { readTcp } from './tcp.ts';
+import { EMPTY_TCP, type TcpConfig } from './tcp-types.ts';
 import {
   type Address,
   HTTP_ENGINES,
@@ -35,7 +36,6 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10000;
 const SECTIONS = ['workers', 'admin', 'log', 'drain_timeout', 'redis', 'tcp', 'http'] as const;
 const SECTIONS_SET: ReadonlySet<string> = new Set(SECTIONS);
 const LATER: Readonly<Record<string, string>> = {
-  tcp: 'the TCP broker',
   http: 'the HTTP ambassadors',
 };
 
@@ -75,8 +75,12 @@ function readSection(
   return new Map(rejectUnknown(entries, keys, src, `'${entry.key}'`).map((e) => [e.key, e]));
 }
 
-/** A legate.yml: `workers`, `admin`, `log` and the pools under `redis`. */
-export function readNative(root: readonly Entry[], src: ConfigSource): Settings {
+/** A legate.yml: `workers`, `admin`, `log`, the pools under `redis`, the services under `tcp`. */
+export function readNative(
+  root: readonly Entry[],
+  src: ConfigSource,
+  env: NodeJS.ProcessEnv = process.env,
+): Settings {
   let workers: number | null = null;
   let adminListen = DEFAULT_ADMIN_LISTEN;
   let adminEngine: LegateConfig['admin']['engine'] = 'auto';
@@ -91,6 +95,8 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
   const claims: ListenClaim[] = [];
   let redis: LegateConfig['redis'] = [];
   let redisEntry: Entry | undefined;
+  let tcp: TcpConfig = EMPTY_TCP;
+  let tcpEntry: Entry | undefined;
 
   for (const entry of root) {
     switch (entry.key) {
@@ -111,7 +117,7 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
         break;
       }
       case 'drain_timeout':
-        drainTimeoutMs = integer({ min: 0 })(slotOf(entry), src) ?? drainTimeoutMs;
+        drainTimeoutMs = duration({ min: 0 })(slotOf(entry), src) ?? drainTimeoutMs;
         break;
       case 'log': {
         const given = readSection(entry, src, ['level'])?.get('level');
@@ -138,6 +144,9 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
         break;
       }
       case 'tcp':
+        tcpEntry = entry;
+        tcp = readTcp(entry, src, env, claims);
+        break;
       case 'http':
         src.report(
           entry.keyNode,
@@ -164,11 +173,11 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     }
   }
   const misplaced = root.some((e) => !SECTIONS_SET.has(e.key) && looksLikePool(e.value, src));
-  if (redisEntry === undefined && !misplaced) {
+  if (redisEntry === undefined && tcpEntry === undefined && !misplaced) {
     src.report(
       root[0]?.keyNode ?? null,
       '',
-      "no Redis pool: add one under 'redis:' (see config/legate.yml for an example)",
+      "no Redis pool: add one under 'redis:', or a TCP service under 'tcp:' (see config/legate.yml and config/broker.yml for examples)",
     );
   }
   checkListenClashes([adminClaim, ...claims], src);
@@ -178,7 +187,7 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     log: { level },
     drainTimeoutMs,
     redis,
-    tcp: EMPTY_TCP,
+    tcp,
     http: EMPTY_HTTP,
   };
 }

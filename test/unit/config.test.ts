@@ -309,12 +309,12 @@ describe('config: the legate dialect', () => {
     assert.deepEqual(config.redis[1].servers, config.redis[0].servers);
   });
 
-  it('refuses tcp: and http: for now, saying so', () => {
+  it('refuses http: for now, saying so, and a tcp: without services', () => {
     const found = issues(
       'redis:\n  a:\n    listen: 127.0.0.1:7000\n    redis: true\n    servers: [b:1:1]\ntcp: {}\nhttp: {}\n',
     );
     assert.equal(found.length, 2);
-    at(found[0], 6, 1, 'tcp', /not supported yet/);
+    at(found[0], 6, 1, 'tcp', /has no 'services'/);
     at(found[1], 7, 1, 'http', /not supported yet/);
   });
 
