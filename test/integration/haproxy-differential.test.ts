@@ -4,7 +4,7 @@
  * through "${VARS}" in the file); sessions are opened one after another and each backend
  * server answers with its own name, so the test compares which server each new session
  * reaches: roundrobin, weighted roundrobin, first (with held sessions and maxconn), leastconn
- * (held sessions, one released), and backup failover and return (an active server stopped and
+ * (held sessions, one released), source, and backup failover and return (an active server stopped and
  * started again; first backup only, then option allbackups).
  *
  * legate serves this through the broker's data plane (workers/tcp); legate runs with two
@@ -55,6 +55,18 @@ listen lc
     server a "127.0.0.1:\${A_PORT}"
     server b "127.0.0.1:\${B_PORT}"
     server c "127.0.0.1:\${C_PORT}"
+listen lct
+    bind "127.0.0.1:\${LCT_PORT}"
+    balance leastconn
+    server a "127.0.0.1:\${A_PORT}"
+    server b "127.0.0.1:\${B_PORT}"
+    server c "127.0.0.1:\${C_PORT}"
+listen src
+    bind "127.0.0.1:\${SRC_PORT}"
+    balance source
+    server a "127.0.0.1:\${A_PORT}"
+    server b "127.0.0.1:\${B_PORT}"
+    server c "127.0.0.1:\${C_PORT}"
 listen bk
     bind "127.0.0.1:\${BK_PORT}"
     default-server check inter 100 fall 1 rise 1
@@ -70,7 +82,7 @@ listen bkall
     server c "127.0.0.1:\${C_PORT}" backup
 `;
 
-const LISTENERS = ['RR', 'WRR', 'FIRST', 'LC', 'BK', 'BKALL'] as const;
+const LISTENERS = ['RR', 'WRR', 'FIRST', 'LC', 'LCT', 'SRC', 'BK', 'BKALL'] as const;
 type Ports = Record<(typeof LISTENERS)[number], number>;
 
 /** A TCP server that writes its name and a newline to every connection and holds it open. */
@@ -237,15 +249,17 @@ describe('HAProxy and legate on the same haproxy.cfg: which server each new sess
     assert.deepEqual(got.legate, got.haproxy);
   });
 
-  it('roundrobin with weights 3:1:2: the same order over two full cycles', async () => {
+  it('roundrobin with weights 3:1:2: the same share in every cycle of six', async () => {
     const got = await both((p) => sequence(p.WRR, 12));
-    const counts = (names: string[]) =>
-      names.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
-    assert.deepEqual(
-      Object.fromEntries(counts(got.haproxy)),
-      { a: 6, b: 2, c: 4 },
-      'HAProxy itself',
-    );
+    const shares = (names: string[]) =>
+      [names.slice(0, 6), names.slice(6)].map((cycle) => [...cycle].sort().join(''));
+    assert.deepEqual(shares(got.haproxy), ['aaabcc', 'aaabcc'], 'HAProxy itself');
+    assert.deepEqual(shares(got.legate), shares(got.haproxy));
+  });
+
+  it('roundrobin with weights 3:1:2: the same order within a cycle', async () => {
+    const got = await both((p) => sequence(p.WRR, 12));
+    assert.deepEqual(got.haproxy.slice(0, 6), got.haproxy.slice(6), 'HAProxy repeats its cycle');
     assert.deepEqual(got.legate, got.haproxy);
   });
 
@@ -266,20 +280,38 @@ describe('HAProxy and legate on the same haproxy.cfg: which server each new sess
     assert.deepEqual(got.legate, got.haproxy);
   });
 
-  it('leastconn: held sessions spread out; a released slot takes the next session', async () => {
-    const got = await both(async (p) => {
+  /** Three sessions held, the second released, a fourth opened: who answered each. */
+  const leastconn = (port: number) =>
+    (async () => {
       const held: Session[] = [];
-      for (let i = 0; i < 3; i++) held.push(await open(p.LC));
+      for (let i = 0; i < 3; i++) held.push(await open(port));
       const names = held.map((s) => s.name);
       await close(held[1]);
       await new Promise((r) => setTimeout(r, 300));
-      const next = await open(p.LC);
+      const next = await open(port);
       names.push(next.name);
       await Promise.all([held[0], held[2], next].map(close));
       return names;
-    });
-    assert.deepEqual(new Set(got.haproxy.slice(0, 3)), new Set(['a', 'b', 'c']), 'HAProxy itself');
-    assert.equal(got.haproxy[3], got.haproxy[1], 'HAProxy itself: the freed server');
+    })();
+
+  it('leastconn: held sessions spread over every server; a released slot takes the next session', async () => {
+    const got = await both((p) => leastconn(p.LC));
+    for (const [who, names] of Object.entries(got)) {
+      assert.deepEqual(new Set(names.slice(0, 3)), new Set(['a', 'b', 'c']), who);
+      assert.equal(names[3], names[1], `${who}: the freed server`);
+    }
+  });
+
+  it('leastconn: ties go to the same server (HAProxy: the one whose count changed longest ago)', async () => {
+    // A backend of its own, so the order is not left over from the test above.
+    const got = await both((p) => leastconn(p.LCT));
+    assert.deepEqual(got.haproxy, ['a', 'b', 'c', 'b'], 'HAProxy itself');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('source: every client here is 127.0.0.1, so one server takes every session, the same one', async () => {
+    const got = await both((p) => sequence(p.SRC, 4));
+    assert.equal(new Set(got.haproxy).size, 1, 'HAProxy itself');
     assert.deepEqual(got.legate, got.haproxy);
   });
 

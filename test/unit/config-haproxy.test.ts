@@ -365,6 +365,19 @@ describe('haproxy dialect: conditions (configuration.txt 2.4)', () => {
       "2:7: global: unexpected character '2' at the end of conditional expression '1 2' in '.if'",
     );
   });
+  it('as in HAProxy: skipped lines are still lexed; the conditions of a skipped branch are not evaluated', () => {
+    assert.equal(
+      refusal('global\n.if 0\n  x "$1"\n.endif\n'),
+      '3:7: global: forbidden first character in environment variable name',
+    );
+    const ok = backend('  server s h:1\n');
+    assert.equal(parse(`.if 0\n  .if foo(\n  .endif\n.endif\n${ok}`).dialect, 'haproxy');
+    assert.equal(parse(`.if 1\n.elif foo\n.endif\n${ok}`).dialect, 'haproxy');
+    assert.equal(
+      refusal(`.if 0\n.elif foo\n.endif\n${ok}`),
+      "2:7: : unparsable conditional expression 'foo' in '.elif'",
+    );
+  });
   it('feature() is refused: legate has no HAProxy build options', () => {
     assert.match(
       refusal('global\n.if feature(OPENSSL)\n.endif\n'),
@@ -447,6 +460,15 @@ describe("haproxy dialect: HAProxy's defaults", () => {
       `${TIMEOUTS}frontend f\n  bind 127.0.0.1:1\n  default_backend a\n  use_backend b\nbackend a\n  server s 127.0.0.1:2\nbackend b\n  server s 127.0.0.1:3\n`,
     );
     assert.equal(config.tcp.services[0].backend, 'b');
+  });
+  it('LEGATE_WORKERS and LEGATE_LOG_LEVEL apply to an haproxy.cfg too; a bad one is refused', () => {
+    const text = backend('  server s 127.0.0.1:1\n');
+    const config = parse(text, { LEGATE_WORKERS: '3', LEGATE_LOG_LEVEL: 'debug' });
+    assert.deepEqual([config.workers, config.log.level], [3, 'debug']);
+    assert.equal(
+      refusal(text, { LEGATE_WORKERS: 'many' }),
+      "0:0: $LEGATE_WORKERS: expected an integer of at least 1 or 'auto', got 'many' (environment variable overriding workers)",
+    );
   });
   it('hard-stop-after becomes the drain timeout', () => {
     const config = parse(`global\n  hard-stop-after 30s\n${backend('  server s 127.0.0.1:1\n')}`);
@@ -729,6 +751,11 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
       "7:3: frontend f: 'server' not allowed in frontend 'f'",
     ],
     [
+      "'default-server' in a frontend",
+      `${TIMEOUTS}frontend f\n  bind :1\n  default-server inter 1s\n  default_backend b\nbackend b\n  server s h:1\n`,
+      "7:3: frontend f: 'default-server' not allowed in frontend 'f'",
+    ],
+    [
       'option httpchk',
       backend('  option httpchk GET /\n  server s h:1\n'),
       "9:10: backend b: 'option httpchk' is not supported: an HTTP check; for a TCP service write 'option tcp-check' with tcp-check send/expect",
@@ -787,6 +814,11 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
       'an unknown global keyword',
       `global\n  frobnicate\n${backend('  server s h:1\n')}`,
       "2:3: global: unknown keyword 'frobnicate' in the global section; legate reads setenv, presetenv, unsetenv, resetenv, maxconn and hard-stop-after, and ignores HAProxy's own tuning (log, stats, nbthread, tune.*, …) with a warning",
+    ],
+    [
+      'setenv without a value',
+      `global\n  setenv A\n${backend('  server s h:1\n')}`,
+      "2:3: global: 'setenv' expects a name and a value (quote a value with spaces)",
     ],
     [
       'a program section',
@@ -878,6 +910,11 @@ describe('haproxy dialect: accepted with a warning naming the line', () => {
       'a backend keyword in a frontend',
       `${TIMEOUTS}frontend f\n  bind :1\n  balance first\n  default_backend b\nbackend b\n  server s h:1\n`,
       "7:3: frontend f: 'balance' ignored because frontend 'f' has no backend capability",
+    ],
+    [
+      'bind in a backend',
+      backend('  bind :2\n  server s h:1\n'),
+      "9:3: backend b: 'bind' ignored because backend 'b' has no frontend capability",
     ],
     [
       'missing timeouts',

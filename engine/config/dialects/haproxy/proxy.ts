@@ -144,7 +144,8 @@ export function applyProxyStatement(proxy: ProxyState, stmt: Statement, ctx: Pro
   }
   const caps = capabilities(proxy);
   if (!caps.some((c) => allowed.includes(c))) {
-    if (proxy.kind === 'defaults' || key === 'server' || key === 'bind' || key === 'use_backend') {
+    // HAProxy refuses these outright; the other misplaced keywords it ignores with a warning.
+    if (proxy.kind === 'defaults' || key === 'server' || key === 'default-server') {
       report.error(stmt, `'${key}' not allowed in ${here}`, at);
     } else {
       const missing = allowed.includes('F') ? 'frontend' : 'backend';
