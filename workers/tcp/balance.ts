@@ -17,7 +17,7 @@ export class Balancer {
   readonly #worker: number;
   readonly #limits: Int32Array;
   /** The weighted round-robin order of the last candidate set (by its key). */
-  #rrKey = '';
+  #rrKey: number | string = -1;
   #rrOrder: { first: number[]; steady: number[] } = { first: [], steady: [] };
   readonly #candidates: number[] = [];
 
@@ -99,7 +99,7 @@ export class Balancer {
   }
 
   #roundrobin(c: number[]): number {
-    const key = c.join(',');
+    const key = candidateKey(c);
     if (key !== this.#rrKey) {
       this.#rrKey = key;
       this.#rrOrder = weightedOrder(c, (s) => this.config.servers[s].weight);
@@ -115,15 +115,34 @@ export class Balancer {
     return ALL_FULL;
   }
 
+  /**
+   * Fewest sessions per weight; ties to the server whose count changed least recently, as in
+   * HAProxy's leastconn tree (a server is queued behind its equals whenever its count changes).
+   * Scans rather than sorts: nothing is allocated per session.
+   */
   #leastconn(c: number[]): number {
     const servers = this.config.servers;
     const m = this.memory;
-    // Ties go to the server whose count changed least recently, as in HAProxy's leastconn tree
-    // (a server is queued behind its equals whenever its count changes).
-    const ranked = c
-      .map((s) => ({ s, load: m.current(s) / servers[s].weight, tie: m.lastChange(s) }))
-      .sort((a, b) => a.load - b.load || a.tie - b.tie);
-    for (const r of ranked) if (this.#take(r.s)) return r.s;
+    // Tried candidates as bits: past 31 candidates the last ones are not retried when full.
+    let tried = 0;
+    for (let round = 0; round < Math.min(c.length, 31); round++) {
+      let best = -1;
+      let bestLoad = 0;
+      let bestTie = 0;
+      for (let i = 0; i < c.length; i++) {
+        if (i < 31 && (tried & (1 << i)) !== 0) continue;
+        const s = c[i];
+        const load = m.current(s) / servers[s].weight;
+        const tie = m.lastChange(s);
+        if (best < 0 || load < bestLoad || (load === bestLoad && tie < bestTie)) {
+          best = i;
+          bestLoad = load;
+          bestTie = tie;
+        }
+      }
+      if (this.#take(c[best])) return c[best];
+      tried |= 1 << best;
+    }
     return ALL_FULL;
   }
 
@@ -146,6 +165,16 @@ export class Balancer {
     }
     return ALL_FULL;
   }
+}
+
+/** A set of server indexes as one value: a bit mask while they fit in 31 bits. */
+function candidateKey(c: readonly number[]): number | string {
+  let key = 0;
+  for (const s of c) {
+    if (s > 30) return c.join(',');
+    key |= 1 << s;
+  }
+  return key;
 }
 
 /**
