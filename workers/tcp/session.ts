@@ -107,6 +107,8 @@ export class TcpSession implements StreamEvents {
     this.backend = backend;
     this.protocol = protocol;
     this.client = UvStream.accept(handle, this, service.scheduler);
+    // Bytes are forwarded as they come, once per loop turn: Nagle would only add delay.
+    this.client.setNoDelay();
     if (protocol === null) {
       // Nothing to read before a server is there to take it: the kernel holds it meanwhile.
       this.client.pause();
@@ -237,6 +239,7 @@ export class TcpSession implements StreamEvents {
     this.lastClient = this.lastServer;
     this.held = null;
     this.backend.count(this.serverIndex, COUNTER.STOT, 1);
+    this.server?.setNoDelay();
     this.client.resume();
     if (this.clientEof) this.server?.endWrite();
   }
