@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.ts';
 import { LegateError } from '../errors.ts';
 import { intOption, type ParsedArgs } from './args.ts';
 import { parseHostPort } from './main.ts';
+import { renderTcpTable } from './top-tcp.ts';
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9909 };
 const FETCH_TIMEOUT_MS = 2000;
@@ -221,14 +222,20 @@ export function renderFrame(
     `legate ${stats.version}  up ${duration(stats.uptime_s)}  ` +
     `workers ${stats.workers_ready}/${stats.workers}  admin ${where}`;
   const window = Math.max(0, ...stats.pools.map((p) => p.recent_window_s));
-  return [
-    header,
-    `latency: ${window > 0 ? `the last ${window} s` : 'since start'}; ops/s and errors/s: since the last snapshot`,
-    note,
-    style.heading(format(COLUMNS)),
-    ...rows.map((r, i) => (alerts.has(i) ? style.alert(format(r)) : format(r))),
-    '',
-  ].join('\n');
+  const redis =
+    stats.pools.length === 0 && stats.tcp !== undefined
+      ? []
+      : [
+          `latency: ${window > 0 ? `the last ${window} s` : 'since start'}; ops/s and errors/s: since the last snapshot`,
+          note,
+          style.heading(format(COLUMNS)),
+          ...rows.map((r, i) => (alerts.has(i) ? style.alert(format(r)) : format(r))),
+        ];
+  const tcp =
+    stats.tcp === undefined
+      ? []
+      : [redis.length > 0 ? '' : note, ...renderTcpTable(stats.tcp, style)];
+  return [header, ...redis, ...tcp, ''].join('\n');
 }
 
 const CLEAR_HOME = '\x1b[2J\x1b[H';

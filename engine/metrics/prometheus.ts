@@ -18,7 +18,7 @@ function labels(pairs: Record<string, string | number>): string {
 }
 
 /** Writes Prometheus text exposition format (version 0.0.4), one family at a time. */
-class Exposition {
+export class Exposition {
   #out: string[] = [];
 
   family(

@@ -7,16 +7,18 @@ import type { HttpEngine } from '../admin/http-engine.ts';
 import { startStatsPort } from '../admin/stats-port.ts';
 import type { RunOptions } from '../cli/main.ts';
 import { formatAddress } from '../config/address.ts';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Address, LegateConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { renderPrometheus } from '../metrics/prometheus.ts';
 import { MetricsStore } from '../metrics/store.ts';
+import { renderTcpPrometheus, tcpStatsJson } from '../metrics/tcp-stats.ts';
+import type { TcpRole } from '../roles/tcp.ts';
 import { LIVE } from '../shared/health-memory.ts';
 import { VERSION } from '../version.ts';
 import { PoolState } from './pool-state.ts';
-import type { Generation, WorkerMessage } from './protocol.ts';
+import type { Generation, TcpShared, WorkerMessage } from './protocol.ts';
 import { WorkerSet } from './workers.ts';
 
 /** The number of data-plane threads: -w, then LEGATE_WORKERS or the config's `workers`, else one per core. */
@@ -31,6 +33,20 @@ function addressHostPort(a: Address): { host: string; port: number } {
 
 /** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
 const STOP_GRACE_MS = 2000;
+const NO_TCP: TcpShared = { backends: [], services: [] };
+
+/** The TCP role's control plane, imported only when a config has TCP services. */
+async function makeTcpRole(
+  config: LegateConfig,
+  workers: number,
+  log: Logger,
+  previous: TcpRole | null,
+): Promise<TcpRole | null> {
+  if (config.tcp.services.length === 0) return null;
+  const { TcpRole } = await import('../roles/tcp.ts');
+  return new TcpRole(config.tcp, workers, log, previous ?? undefined);
+}
+
 /** Snapshots the recent latency window spans (of `-i`, the stats interval). */
 const RECENT_SNAPSHOTS = 10;
 
@@ -45,6 +61,7 @@ export class Supervisor {
   readonly #startedAt = Date.now();
   #config: LegateConfig;
   #pools: PoolState[];
+  #tcp: TcpRole | null = null;
   #generation: Generation;
   #reloads = 0;
   readonly #metrics: MetricsStore;
@@ -75,6 +92,7 @@ export class Supervisor {
       (workerId, m) => this.#onWorkerMessage(workerId, m),
       (workerId) => {
         for (const p of this.#pools) p.forgetWorkerClients(workerId);
+        this.#tcp?.workerDied(workerId);
         this.#metrics.retire(workerId);
       },
       log,
@@ -90,6 +108,9 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    this.#tcp = await makeTcpRole(this.#config, this.#workers.count, this.#log, null);
+    await this.#tcp?.start();
+    this.#generation = this.#makeGeneration();
     await this.#startAdmin();
     await this.#workers.start();
     const count = this.#workers.count;
@@ -122,13 +143,23 @@ export class Supervisor {
       pools: () => this.#metrics.view(this.#poolOrder()),
       recentLatency: () => this.#metrics.recent(this.#poolOrder()),
       serverStates: () => this.#serverStates(),
-      prometheus: () =>
-        renderPrometheus(this.adminSource.pools(), {
-          workers: this.#workers.count,
-          startedAt: this.#startedAt,
-          version: VERSION,
-          servers: this.#serverStates(),
-        }),
+      prometheus: () => {
+        const tcp = this.#tcp === null ? '' : renderTcpPrometheus(tcpStatsJson(this.#tcp));
+        return (
+          renderPrometheus(this.adminSource.pools(), {
+            workers: this.#workers.count,
+            startedAt: this.#startedAt,
+            version: VERSION,
+            servers: this.#serverStates(),
+          }) + tcp
+        );
+      },
+      tcp: () => (this.#tcp === null ? null : tcpStatsJson(this.#tcp)),
+      tcpReadiness: () => this.#tcp?.readiness() ?? [],
+      setTcpServerState: (backend, server, state) =>
+        this.#tcp === null
+          ? 'the config has no TCP services'
+          : this.#tcp.setServerState(backend, server, state),
     };
   }
 
@@ -176,7 +207,7 @@ export class Supervisor {
   }
 
   /** Re-reads the config file; a bad one is logged and the running config stays. */
-  reload(): boolean {
+  async reload(): Promise<boolean> {
     let next: LegateConfig;
     try {
       next = loadConfig(this.#config.file);
@@ -200,9 +231,23 @@ export class Supervisor {
         count,
       );
     }
+    let tcp: TcpRole | null;
+    try {
+      tcp = await makeTcpRole(next, count, this.#log, this.#tcp);
+      await tcp?.start();
+    } catch (err) {
+      this.#log.error(
+        { file: next.file, err: (err as Error).message },
+        'reload refused, keeping the running config: %s',
+        (err as Error).message,
+      );
+      return false;
+    }
     const previous = new Map(this.#pools.map((p) => [p.config.name, p]));
     const pools = next.redis.map((p) => new PoolState(p, count, this.#log, previous.get(p.name)));
     for (const p of this.#pools) p.ejector.close();
+    this.#tcp?.close();
+    this.#tcp = tcp;
     this.#config = next;
     this.#pools = pools;
     this.#generation = this.#makeGeneration();
@@ -226,19 +271,33 @@ export class Supervisor {
     const drain = this.#config.drainTimeoutMs;
     await this.#workers.stop(drain, drain + STOP_GRACE_MS);
     for (const p of this.#pools) p.ejector.close();
+    this.#tcp?.close();
     await this.#admin?.close();
     const stats = this.#statsPort;
     if (stats) await new Promise((resolve) => stats.close(resolve));
   }
 
   #makeGeneration(): Generation {
-    return { config: this.#config, pools: this.#pools.map((p) => p.shared) };
+    return {
+      config: this.#config,
+      pools: this.#pools.map((p) => p.shared),
+      tcp: this.#tcp?.shared ?? NO_TCP,
+    };
   }
 
   #logListening(config: LegateConfig): void {
     for (const pool of config.redis) {
       const address = formatAddress(pool.listen);
       this.#log.info({ pool: pool.name, address }, 'pool %s listening on %s', pool.name, address);
+    }
+    for (const service of config.tcp.services) {
+      const address = service.listen.map(formatAddress).join(', ');
+      this.#log.info(
+        { service: service.name, address, backend: service.backend },
+        'service %s listening on %s',
+        service.name,
+        address,
+      );
     }
   }
 
@@ -274,6 +333,7 @@ async function serveUntilSignal(
   options: RunOptions,
   log: Logger,
 ): Promise<number> {
+  for (const w of config.warnings) log.warn({ file: w.file, line: w.line }, '%s', formatIssue(w));
   const supervisor = new Supervisor(config, options, log);
   try {
     await supervisor.start();
@@ -284,7 +344,7 @@ async function serveUntilSignal(
   }
   const onHup = () => {
     log.info({ signal: 'SIGHUP' }, 'received SIGHUP, reloading %s', supervisor.config.file);
-    supervisor.reload();
+    void supervisor.reload();
   };
   const onCrashHook = () => supervisor.crashWorker(0);
   process.on('SIGHUP', onHup);

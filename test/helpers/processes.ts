@@ -155,6 +155,28 @@ export async function startNutcracker(
   return proc;
 }
 
+/**
+ * Runs Debian's HAProxy in the foreground (`-db`) on a config file, with `env` added to the
+ * environment the file's "${VARS}" read, and waits until it accepts on `listenPort`.
+ */
+export async function startHaproxy(
+  configFile: string,
+  listenPort: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProcess> {
+  const child = spawn('haproxy', ['-f', configFile, '-db'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = track(child);
+  try {
+    await waitForPort(listenPort, child, 10000, 'haproxy');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${proc.output()}`);
+  }
+  return proc;
+}
+
 /** Runs a command to completion, capturing its output. */
 export function run(
   command: string,
