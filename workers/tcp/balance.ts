@@ -43,7 +43,7 @@ export class Balancer implements ServerSlots {
       (config.balance === 'source'
         ? new WeightMap(weights, backup, all)
         : config.balance === 'first'
-          ? new FirstAvailable(serverIds(config.servers.map(() => null)), backup, all)
+          ? new FirstAvailable(serverIds(config.servers.map((s) => s.id)), backup, all)
           : new FastWeightedRoundRobin(cells, weights, backup, all, worker));
   }
 

@@ -165,6 +165,7 @@ function buildBackend(
     resolve: s.params.resolvers !== null,
     initAddrNone: s.params.initAddr?.includes('none') ?? false,
     source: `${report.file}:${s.stmt.line}`,
+    id: s.params.id,
   }));
   for (const s of b.servers) {
     const name = s.params.resolvers;

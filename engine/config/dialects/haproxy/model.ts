@@ -23,6 +23,8 @@ export interface ServerParams {
   shutdownSessions: boolean;
   sendProxy: 'v1' | 'v2' | null;
   disabled: boolean;
+  /** `id` (a server line only): orders `balance first`. */
+  id: number | null;
 }
 
 export const DEFAULT_SERVER: ServerParams = {
@@ -38,6 +40,7 @@ export const DEFAULT_SERVER: ServerParams = {
   shutdownSessions: false,
   sendProxy: null,
   disabled: false,
+  id: null,
 };
 
 export interface BackendRef {

@@ -328,6 +328,16 @@ function readServer(proxy: ProxyState, stmt: Statement, ctx: ProxyContext): void
     return;
   }
   const params = readServerParams(stmt, 3, proxy.defaultServer, report);
+  const same =
+    params.id === null ? undefined : proxy.servers.find((s) => s.params.id === params.id);
+  if (same !== undefined) {
+    report.error(
+      stmt,
+      `${proxy.kind} '${proxy.name}', server '${name}': id ${params.id} is already used at line ${same.stmt.line} (server '${same.name}')`,
+      stmt.words.findIndex((w) => w.text === 'id') + 1,
+    );
+    return;
+  }
   const parsed = parseServerAddress(address);
   if (!parsed.ok) {
     report.error(stmt, parsed.error, 2);
