@@ -234,7 +234,7 @@ export function renderFrame(
   const tcp =
     stats.tcp === undefined
       ? []
-      : [...(redis.length > 0 ? [''] : ['', note]), ...renderTcpTable(stats.tcp, style)];
+      : [redis.length > 0 ? '' : note, ...renderTcpTable(stats.tcp, style)];
   return [header, ...redis, ...tcp, ''].join('\n');
 }
 

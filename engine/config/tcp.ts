@@ -429,7 +429,8 @@ function readService(
     tunnelTimeoutMs: keys.read<number | null>('tunnel_timeout', duration({ min: 1 }), null),
     queueTimeoutMs: keys.read<number | null>('queue_timeout', duration({ min: 1 }), null),
     retries: keys.read('retries', integer({ min: 0, max: 100 }), TCP_DEFAULTS.retries),
-    redispatch: keys.read('redispatch', boolean, false),
+    // Natively the last retry moves on by default: a broker that fails over is why it is there.
+    redispatch: keys.read('redispatch', boolean, true),
     shutdownSessionsOnDown:
       keys.read('on_down', oneOf(['keep', 'close'] as const), 'keep') === 'close',
     allBackups: keys.read('all_backups', boolean, false),

@@ -7,33 +7,53 @@ import { type RunningProcess, startLegate, writeConfig } from './processes.ts';
 
 export type { TcpServerJson, TcpStatsJson };
 
-/** YAML for one service on `port` with the given server lines (already YAML) and service keys. */
-export function serviceYaml(options: {
+export interface ServiceOptions {
   name?: string;
   port: number;
+  /** Server lines, already YAML (a list), indented by the helper. */
   servers: string;
+  /** More service keys, YAML lines. */
   keys?: string;
-  top?: string;
-}): string {
-  const lines = [
-    'drain_timeout: 3000',
-    options.top ?? '',
-    'tcp:',
-    '  services:',
-    `    ${options.name ?? 'svc'}:`,
-    `      listen: 127.0.0.1:${options.port}`,
-    ...(options.keys ?? '')
+}
+
+/** One service's block under `tcp.services`. */
+export function serviceBlock(o: ServiceOptions): string {
+  const indent = (text: string, by: string) =>
+    text
       .split('\n')
       .filter((l) => l !== '')
-      .map((l) => `      ${l}`),
+      .map((l) => `${by}${l}`);
+  return [
+    `    ${o.name ?? 'svc'}:`,
+    `      listen: 127.0.0.1:${o.port}`,
+    ...indent(o.keys ?? '', '      '),
     '      servers:',
-    ...options.servers
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => `        ${l}`),
+    ...indent(o.servers, '        '),
     '',
-  ];
-  return lines.join('\n');
+  ].join('\n');
+}
+
+export interface FileOptions {
+  /** drain_timeout in ms (default 3000). */
+  drain?: number;
+  /** tcp.env, the default profile. */
+  env?: string;
+}
+
+/** A legate.yml with these services. */
+export function brokerYaml(services: readonly ServiceOptions[], file: FileOptions = {}): string {
+  return [
+    `drain_timeout: ${file.drain ?? 3000}`,
+    'tcp:',
+    ...(file.env === undefined ? [] : [`  env: ${file.env}`]),
+    '  services:',
+    ...services.map(serviceBlock),
+  ].join('\n');
+}
+
+/** A legate.yml with one service. */
+export function serviceYaml(options: ServiceOptions & FileOptions): string {
+  return brokerYaml([options], options);
 }
 
 export interface Broker {

@@ -2,6 +2,7 @@
 // redis-benchmark, balancing and backup failover by health checks, maxconn queueing, idle
 // timeouts, a client that never reads, admin drain/maint, the environment profile switch.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { httpGet } from '../helpers/admin.ts';
 import { serverStats, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
@@ -10,6 +11,8 @@ import { freePort, type RedisProcess, run, startShards, stopAll } from '../helpe
 import { RawClient } from '../helpers/resp.ts';
 
 let redis: RedisProcess[] = [];
+const spareRedis: RedisProcess[] = [];
+let backupPort = 0;
 
 before(async () => {
   redis = await startShards(3);
@@ -107,21 +110,23 @@ describe('plain TCP through the broker', () => {
   });
 });
 
+/** One service: `main` (its port given), and `spare` as its backup; redis checks every 100 ms. */
+function withBackup(mainPort: number): string {
+  return serviceYaml({
+    port: backupPort,
+    keys: 'check:\n  type: redis\n  interval: 100\n  fall: 2\n  rise: 2\n  timeout: 500',
+    servers: `- address: 127.0.0.1:${mainPort}\n  name: main\n- address: 127.0.0.1:${spareRedis[1].port}\n  name: spare\n  backup: true`,
+  });
+}
+
 describe('health checks, backups and admin states', () => {
-  let port: number;
   let broker: Awaited<ReturnType<typeof startBroker>>;
-  let spare: RedisProcess[];
+  const spare = spareRedis;
 
   before(async () => {
-    port = await freePort();
-    spare = await startShards(2);
-    broker = await startBroker(
-      serviceYaml({
-        port,
-        keys: 'check:\n  type: redis\n  interval: 100\n  fall: 2\n  rise: 2\n  timeout: 500',
-        servers: `- address: 127.0.0.1:${spare[0].port}\n  name: main\n- address: 127.0.0.1:${spare[1].port}\n  name: spare\n  backup: true`,
-      }),
-    );
+    backupPort = await freePort();
+    spare.push(...(await startShards(2)));
+    broker = await startBroker(withBackup(spare[0].port));
   });
   after(async () => {
     await broker?.stop();
@@ -129,7 +134,7 @@ describe('health checks, backups and admin states', () => {
   });
 
   it('sends sessions to the active server while it is up, to the backup when it is down, and back', async () => {
-    assert.equal(await reachedPort(port), spare[0].port);
+    assert.equal(await reachedPort(backupPort), spare[0].port);
     const from = broker.legate.output().length;
     await spare[0].stop();
     await until(
@@ -141,15 +146,10 @@ describe('health checks, backups and admin states', () => {
     assert.equal(main.check?.code, 'L4CON');
     assert.ok(main.chkdown >= 1);
     assert.match(broker.legate.output().slice(from), /server svc\/main is DOWN \(was UP\): L4CON/);
-    assert.equal(await reachedPort(port), spare[1].port);
+    assert.equal(await reachedPort(backupPort), spare[1].port);
     spare[0] = (await startShards(1))[0];
     // A new redis on a new port: point main at it through a reload.
-    const yaml = serviceYaml({
-      port,
-      keys: 'check:\n  type: redis\n  interval: 100\n  fall: 2\n  rise: 2\n  timeout: 500',
-      servers: `- address: 127.0.0.1:${spare[0].port}\n  name: main\n- address: 127.0.0.1:${spare[1].port}\n  name: spare\n  backup: true`,
-    });
-    const { writeFileSync } = await import('node:fs');
+    const yaml = withBackup(spare[0].port);
     writeFileSync(broker.config.file, yaml);
     process.kill(broker.legate.child.pid ?? 0, 'SIGHUP');
     await until(
@@ -157,7 +157,7 @@ describe('health checks, backups and admin states', () => {
       5000,
       'main UP again',
     );
-    assert.equal(await reachedPort(port), spare[0].port);
+    assert.equal(await reachedPort(backupPort), spare[0].port);
   });
 
   it('admin drain and maint take a server out of balancing; ready brings it back', async () => {
@@ -165,17 +165,45 @@ describe('health checks, backups and admin states', () => {
       httpGet(broker.adminPort, `/tcp/servers/svc/main?state=${state}`, 'POST');
     assert.equal((await post('drain')).status, 200);
     assert.equal((await serverStats(broker.adminPort, 'main')).status, 'DRAIN');
-    assert.equal(await reachedPort(port), spare[1].port);
+    assert.equal(await reachedPort(backupPort), spare[1].port);
     assert.equal((await post('maint')).status, 200);
     assert.equal((await serverStats(broker.adminPort, 'main')).status, 'MAINT');
     assert.equal((await post('ready')).status, 200);
-    assert.equal(await reachedPort(port), spare[0].port);
+    assert.equal(await reachedPort(backupPort), spare[0].port);
     const bad = await post('sleep');
     assert.equal(bad.status, 400);
     assert.match(bad.body, /ready, drain, maint/);
     const none = await httpGet(broker.adminPort, '/tcp/servers/svc/nope?state=drain', 'POST');
     assert.equal(none.status, 404);
     assert.match(none.body, /no server 'nope'/);
+  });
+});
+
+describe('retries and redispatch', () => {
+  it('a server that refuses: retried, then the last retry goes to the other one; every session served', async () => {
+    const port = await freePort();
+    const dead = await freePort();
+    const broker = await startBroker(
+      serviceYaml({
+        port,
+        keys: 'retries: 2',
+        servers: `- address: 127.0.0.1:${dead}\n  name: dead\n- address: 127.0.0.1:${redis[0].port}\n  name: live`,
+      }),
+    );
+    try {
+      for (let i = 0; i < 4; i++) assert.equal(await reachedPort(port), redis[0].port);
+      const dead1 = await serverStats(broker.adminPort, 'dead');
+      const live = await serverStats(broker.adminPort, 'live');
+      // Each session sent to dead fails twice there (the first attempt and one retry), and the
+      // last retry goes to live.
+      assert.ok(live.wredis >= 1, `redispatches ${live.wredis}`);
+      assert.equal(dead1.econ, 2 * live.wredis);
+      assert.equal(dead1.wretr, 2 * live.wredis);
+      assert.equal(dead1.stot, 0);
+      assert.equal(live.stot, 4);
+    } finally {
+      await broker.stop();
+    }
   });
 });
 
@@ -248,9 +276,9 @@ describe('environment profiles', () => {
     const port = await freePort();
     const yaml = serviceYaml({
       port,
-      top: 'tcp_env_placeholder',
+      env: 'dev',
       servers: `dev:\n  - 127.0.0.1:${redis[0].port}\nprod:\n  - 127.0.0.1:${redis[1].port}`,
-    }).replace('tcp_env_placeholder\ntcp:\n', 'tcp:\n  env: dev\n');
+    });
     const dev = await startBroker(yaml);
     try {
       assert.equal(await reachedPort(port), redis[0].port);

@@ -76,10 +76,7 @@ it('SIGHUP: an open session keeps working; new sessions follow the new config', 
 it('SIGTERM: stops accepting, lets an open session finish, exits once it has', async () => {
   const port = await freePort();
   const broker = await startBroker(
-    serviceYaml({ port, servers: servers([redis[0].port]) }).replace(
-      'drain_timeout: 3000',
-      'drain_timeout: 10000',
-    ),
+    serviceYaml({ port, servers: servers([redis[0].port]), drain: 10000 }),
   );
   const open = await RawClient.connect(port);
   assert.equal((await open.command('PING')).toString(), '+PONG\r\n');
@@ -103,10 +100,7 @@ it('SIGTERM: stops accepting, lets an open session finish, exits once it has', a
 it('SIGTERM: a session still open at drain_timeout is closed, and legate exits 0', async () => {
   const port = await freePort();
   const broker = await startBroker(
-    serviceYaml({ port, servers: servers([redis[0].port]) }).replace(
-      'drain_timeout: 3000',
-      'drain_timeout: 800',
-    ),
+    serviceYaml({ port, servers: servers([redis[0].port]), drain: 800 }),
   );
   const open = await RawClient.connect(port);
   await open.command('PING');

@@ -132,7 +132,7 @@ describe('roundrobin: HAProxy fwrr (lb_fwrr.c)', () => {
     const servers = new Servers(3);
     let out = '';
     for (let i = 0; i < 12; i++) {
-      const s = workers[i % 3 === 0 ? 1 : 0].pick(servers, -1, 0);
+      const s = workers[i % 3 === 0 ? 1 : 0].pick(servers, -1);
       servers.cur[s]--;
       out += NAMES[s];
     }
@@ -142,19 +142,19 @@ describe('roundrobin: HAProxy fwrr (lb_fwrr.c)', () => {
   it('the server to avoid is passed over unless it is the only one with a slot', () => {
     const servers = new Servers(3, [0, 1, 1]);
     const rr = fwrr([1, 1, 1]);
-    assert.equal(rr.pick(servers, 0, 0), 1);
-    assert.equal(rr.pick(servers, 0, 0), 2);
+    assert.equal(rr.pick(servers, 0), 1);
+    assert.equal(rr.pick(servers, 0), 2);
     // b and c full: a, avoided, is the last resort.
-    assert.equal(rr.pick(servers, 0, 0), 0);
+    assert.equal(rr.pick(servers, 0), 0);
   });
 
   it('every server full: ALL_FULL; none usable: NO_SERVER', () => {
     const servers = new Servers(2, [1, 1]);
     const rr = fwrr([1, 1]);
     assert.equal(held(rr, servers, 2), 'ab');
-    assert.equal(rr.pick(servers, -1, 0), ALL_FULL);
+    assert.equal(rr.pick(servers, -1), ALL_FULL);
     servers.up.fill(false);
-    assert.equal(rr.pick(servers, -1, 0), NO_SERVER);
+    assert.equal(rr.pick(servers, -1), NO_SERVER);
   });
 
   it('backups: only the first usable one, unless allbackups; then they take turns by weight', () => {
@@ -212,7 +212,7 @@ describe('leastconn: HAProxy fwlc (lb_fwlc.c)', () => {
     const lc = fwlc([1, 1, 1]);
     const round = () => {
       const picked: number[] = [];
-      for (let i = 0; i < 4; i++) picked.push(lc.pick(servers, -1, 0));
+      for (let i = 0; i < 4; i++) picked.push(lc.pick(servers, -1));
       for (const s of picked) {
         servers.cur[s]--;
         lc.moved(s);
@@ -239,7 +239,7 @@ describe('first: HAProxy fas (lb_fas.c)', () => {
     const servers = new Servers(3, [1, 1, 1]);
     const first = new FirstAvailable(serverIds([3, null, 1]), [false, false, false], false);
     assert.equal(held(first, servers, 3), 'cba');
-    assert.equal(first.pick(servers, -1, 0), ALL_FULL);
+    assert.equal(first.pick(servers, -1), ALL_FULL);
   });
 });
 

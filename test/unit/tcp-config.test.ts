@@ -56,7 +56,7 @@ describe('tcp: the native broker section', () => {
     assert.equal(prod.drainTimeoutMs, 30000);
   });
 
-  it('a file with only tcp: is valid, with HAProxy defaults', () => {
+  it('a file with only tcp: is valid, with HAProxy defaults (but redispatch)', () => {
     const c = parse(`${SERVICE}      servers: [127.0.0.1:15432]\n`);
     const [service] = c.tcp.services;
     const [backend] = c.tcp.backends;
@@ -65,7 +65,7 @@ describe('tcp: the native broker section', () => {
     assert.equal(service.clientTimeoutMs, null);
     assert.equal(backend.balance, 'roundrobin');
     assert.equal(backend.retries, 3);
-    assert.equal(backend.redispatch, false);
+    assert.equal(backend.redispatch, true, 'legate.yml moves the last retry on by default');
     assert.equal(backend.connectTimeoutMs, 5000);
     assert.equal(backend.postgres, false);
     assert.equal(backend.shutdownSessionsOnDown, false);

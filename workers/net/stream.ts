@@ -334,18 +334,7 @@ export class UvStream {
 
   /** Writes what is queued, shuts our side down once libuv has written it all, then closes. */
   end(): void {
-    if (this.#state !== OPEN) {
-      if (this.#state === CONNECTING) this.destroy();
-      return;
-    }
-    this.flush();
-    if (this.#state !== OPEN) return;
-    this.#state = ENDING;
-    this.#handle.readStop();
-    const req = new ShutdownWrap();
-    req.owner = this;
-    req.oncomplete = afterShutdown;
-    if (this.#handle.shutdown(req) < 0) this.destroy();
+    this.#shutdown(false);
   }
 
   /**
@@ -353,6 +342,10 @@ export class UvStream {
    * closes itself once the peer has ended too (a TCP proxy forwarding one side's FIN).
    */
   endWrite(): void {
+    this.#shutdown(true);
+  }
+
+  #shutdown(keepReading: boolean): void {
     if (this.#state !== OPEN) {
       if (this.#state === CONNECTING) this.destroy();
       return;
@@ -360,7 +353,8 @@ export class UvStream {
     this.flush();
     if (this.#state !== OPEN) return;
     this.#state = ENDING;
-    this.#halfOpen = true;
+    this.#halfOpen = keepReading;
+    if (!keepReading) this.#handle.readStop();
     const req = new ShutdownWrap();
     req.owner = this;
     req.oncomplete = afterShutdown;

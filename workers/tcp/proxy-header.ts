@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { ipv6Groups } from '../../engine/shared/ip.ts';
 
 const V2_SIGNATURE = Buffer.from([
@@ -19,13 +19,9 @@ function split(address: string): { ip: string; port: number } {
 export function proxyHeader(version: 'v1' | 'v2', source: string, destination: string): Buffer {
   const src = split(source);
   const dst = split(destination);
-  const known =
-    Number.isInteger(src.port) &&
-    Number.isInteger(dst.port) &&
-    src.ip !== '' &&
-    dst.ip !== '' &&
-    isIPv6(src.ip) === isIPv6(dst.ip);
-  const v6 = known && isIPv6(src.ip);
+  const family = isIP(src.ip);
+  const known = family !== 0 && family === isIP(dst.ip) && src.port > 0 && dst.port > 0;
+  const v6 = family === 6;
   if (version === 'v1') {
     if (!known) return Buffer.from('PROXY UNKNOWN\r\n');
     return Buffer.from(

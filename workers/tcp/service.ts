@@ -5,10 +5,11 @@ import type { Logger } from '../../engine/log.ts';
 import { ServiceMemory } from '../../engine/shared/tcp-memory.ts';
 import { tick } from '../clock.ts';
 import type { FlushScheduler } from '../net/flush-scheduler.ts';
-import { ListenError, Listener } from '../net/listener.ts';
+import { ListenError, Listener, listenHint } from '../net/listener.ts';
 import { type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
+import { PostgresProtocol } from './postgres/protocol.ts';
 import type { TcpSession as Session, SessionProtocol } from './session.ts';
 import { TcpSession } from './session.ts';
 
@@ -26,14 +27,7 @@ const IGNORE: StreamEvents = {
 const SWEEP_MAX_MS = 250;
 
 function listenError(config: TcpServiceConfig, address: string, err: ListenError): LegateError {
-  const hint =
-    err.code === 'EADDRINUSE'
-      ? 'the address is in use (another legate or HAProxy?)'
-      : err.code === 'EACCES'
-        ? 'permission denied (ports below 1024 need privileges)'
-        : err.code === 'EADDRNOTAVAIL'
-          ? 'that address is not one of this host'
-          : err.message;
+  const hint = listenHint(err, 'another legate or HAProxy');
   return new LegateError(
     'LEGATE_LISTEN',
     `service ${config.name} cannot listen on ${address}: ${hint}`,
@@ -79,7 +73,7 @@ export class TcpService {
     this.log = worker.log.child({ service: config.name });
     this.#worker = worker;
     this.#memory = new ServiceMemory(memory, worker.count);
-    this.#protocol = backend.config.postgres ? null : null;
+    this.#protocol = backend.config.postgres ? new PostgresProtocol(this.log) : null;
   }
 
   get name(): string {
@@ -91,7 +85,7 @@ export class TcpService {
     this.config = config;
     this.backend = backend;
     this.#memory = new ServiceMemory(memory, this.#worker.count);
-    this.#protocol = backend.config.postgres ? null : null;
+    this.#protocol = backend.config.postgres ? new PostgresProtocol(this.log) : null;
     this.#startSweep();
   }
 

@@ -1,5 +1,5 @@
 import { COUNTER } from '../../engine/shared/tcp-memory.ts';
-import { now } from '../clock.ts';
+import { now, tick } from '../clock.ts';
 import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
@@ -24,7 +24,7 @@ const CLOSING = 6;
  * server says. Null for plain TCP.
  */
 export interface SessionProtocol {
-  /** The client's first bytes so far; returns how many to hold before connecting, -1: need more. */
+  /** The client's first bytes so far: 0 connect (they are sent first), -1 need more, -2 handled (close). */
   firstBytes(session: TcpSession, bytes: Buffer): number;
   /** Bytes from the server (READ_BUFFER[0, n)), before they go to the client. */
   fromServer(session: TcpSession, n: number): void;
@@ -90,7 +90,9 @@ export class TcpSession implements StreamEvents {
   /** The client's first bytes, held while a protocol decides where they go. */
   held: Buffer | null = null;
   protocol: SessionProtocol | null;
-  /** Protocol state (the PostgreSQL cancel key's slot). */
+  /** What the protocol keeps while it reads the session (PostgreSQL: the key scanner). */
+  protocolState: unknown = null;
+  /** Where the protocol recorded the session (PostgreSQL: its cancel key's slot). */
   protocolSlot = -1;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -111,7 +113,7 @@ export class TcpSession implements StreamEvents {
       this.dispatch(-1);
     } else {
       this.state = SNIFFING;
-      this.deadline = now + backend.config.connectTimeoutMs;
+      this.deadline = tick() + backend.config.connectTimeoutMs;
     }
   }
 
@@ -154,7 +156,7 @@ export class TcpSession implements StreamEvents {
       if (this.state !== QUEUED) {
         this.state = QUEUED;
         const c = this.backend.config;
-        this.deadline = now + (c.queueTimeoutMs ?? c.connectTimeoutMs);
+        this.deadline = tick() + (c.queueTimeoutMs ?? c.connectTimeoutMs);
         this.backend.wait(this);
       }
       return;
@@ -186,7 +188,7 @@ export class TcpSession implements StreamEvents {
     this.serverIndex = server;
     this.attempts++;
     this.state = CONNECTING;
-    this.deadline = now + this.backend.config.connectTimeoutMs;
+    this.deadline = tick() + this.backend.config.connectTimeoutMs;
     this.#serverClosed = false;
     const spec = this.backend.config.servers[server];
     const leg = new ServerLeg(this);
@@ -231,8 +233,8 @@ export class TcpSession implements StreamEvents {
   serverConnected(): void {
     if (this.state !== CONNECTING) return;
     this.state = PIPING;
-    this.lastServer = now;
-    this.lastClient = now;
+    this.lastServer = tick();
+    this.lastClient = this.lastServer;
     this.held = null;
     this.backend.count(this.serverIndex, COUNTER.STOT, 1);
     this.client.resume();
@@ -242,7 +244,7 @@ export class TcpSession implements StreamEvents {
   // Client side (this object is the client stream's events).
 
   streamData(n: number): void {
-    this.lastClient = now;
+    this.lastClient = tick();
     if (this.state === SNIFFING) {
       this.#sniff(n);
       return;
@@ -262,8 +264,13 @@ export class TcpSession implements StreamEvents {
     const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
     this.held = bytes;
     const decided = (this.protocol as SessionProtocol).firstBytes(this, bytes);
-    if (decided < 0) return;
-    if (this.state !== SNIFFING) return;
+    if (decided === -1 || this.state !== SNIFFING) return;
+    if (decided < 0) {
+      // The protocol took care of it (a CancelRequest forwarded): nothing to connect.
+      this.held = null;
+      this.close();
+      return;
+    }
     this.client.pause();
     this.state = WAITING;
     this.dispatch(-1);
@@ -297,7 +304,7 @@ export class TcpSession implements StreamEvents {
   // Server side (through ServerLeg).
 
   serverData(n: number): void {
-    this.lastServer = now;
+    this.lastServer = tick();
     this.protocol?.fromServer(this, n);
     const client = this.client;
     client.pushRange(READ_BUFFER, 0, n);
