@@ -589,6 +589,13 @@ describe('haproxy dialect: server lines and checks', () => {
       retryMs: 1000,
     });
   });
+  it('hash-type: map-based (any function) is what balance source runs; consistent matters only to source', () => {
+    assert.equal(
+      theBackend(backend('  balance source\n  hash-type map-based sdbm\n  server s h:1\n')).balance,
+      'source',
+    );
+    assert.deepEqual(warnings(backend('  hash-type consistent\n  server s h:1\n')), []);
+  });
   it('option mysql-check with and without a user; option tcp-check without rules is a connect check', () => {
     assert.deepEqual(theBackend(backend('  option mysql-check\n  server s h:1\n')).check, {
       kind: 'mysql',
@@ -858,6 +865,21 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
       'two servers with one id',
       backend('  server s h:1 id 2\n  server t h:2 id 2\n'),
       "10:19: backend b: backend 'b', server 't': id 2 is already used at line 9 (server 's')",
+    ],
+    [
+      'balance source with hash-type consistent (legate hashes map-based only)',
+      backend('  balance source\n  hash-type consistent\n  server s h:1\n'),
+      "10:13: backend b: backend 'b': balance source hashes map-based only in legate (HAProxy's default), not consistent or with avalanche; remove this hash-type or make it map-based",
+    ],
+    [
+      'balance source with an inherited hash-type avalanche',
+      backend('  balance source\n  server s h:1\n', '  hash-type map-based sdbm avalanche\n'),
+      "backend 'b': balance source hashes map-based only in legate (HAProxy's default), not consistent or with avalanche; remove this hash-type or make it map-based",
+    ],
+    [
+      'an unknown hash-type method',
+      backend('  hash-type foo\n  server s h:1\n'),
+      "9:13: backend b: 'hash-type' expects map-based or consistent, got 'foo'",
     ],
     [
       'a disabled proxy',

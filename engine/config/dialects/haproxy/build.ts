@@ -178,6 +178,13 @@ function buildBackend(
       );
     }
   }
+  if (b.balance === 'source' && b.hashType !== null) {
+    report.error(
+      b.hashType,
+      `backend '${b.name}': balance source hashes map-based only in legate (HAProxy's default), not consistent or with avalanche; remove this hash-type or make it map-based`,
+      1,
+    );
+  }
   const shutdown = agreed(
     b,
     "'on-marked-down shutdown-sessions'",

@@ -73,6 +73,8 @@ export interface ProxyState {
   readonly name: string;
   readonly stmt: Statement;
   balance: TcpBalance;
+  /** A `hash-type` line other than plain map-based (HAProxy's default); null: map-based. */
+  hashType: Statement | null;
   maxconn: number | null;
   retries: number;
   redispatch: boolean;
@@ -101,6 +103,7 @@ export function newProxy(kind: ProxyKind, name: string, stmt: Statement): ProxyS
     name,
     stmt,
     balance: 'roundrobin',
+    hashType: null,
     maxconn: null,
     retries: 3,
     redispatch: false,

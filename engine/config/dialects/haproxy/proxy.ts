@@ -12,6 +12,9 @@ import { parseCount, parseTime } from './units.ts';
 
 const USE_HTTP = "for HTTP use legate's nginx, envoy or native http dialects";
 
+/** `hash-type` functions: HAProxy 2.6's, and `none` from 2.9 (the seed's image). */
+const HASH_FUNCTIONS: readonly string[] = ['sdbm', 'djb2', 'wt6', 'crc32', 'none'];
+
 const BALANCE_HINTS: Readonly<Record<string, string>> = {
   'static-rr': 'use roundrobin (legate never changes weights at run time, so it is static already)',
   random: 'use leastconn (spreads sessions by load) or roundrobin',
@@ -208,6 +211,23 @@ export function applyProxyStatement(proxy: ProxyState, stmt: Statement, ctx: Pro
         const hint = BALANCE_HINTS[algo] ?? `legate balances with ${TCP_BALANCES.join(', ')}`;
         report.error(stmt, `'balance ${algo}' is not supported: ${hint}`, 1);
       }
+      return;
+    }
+    case 'hash-type': {
+      const [method, fn, modifier] = [w[1], w[2], w[3]];
+      if (method !== 'map-based' && method !== 'consistent')
+        report.error(stmt, `'hash-type' expects map-based or consistent, got '${method ?? ''}'`, 1);
+      else if (fn !== undefined && !HASH_FUNCTIONS.includes(fn))
+        report.error(
+          stmt,
+          `'hash-type' function '${fn}' is not one of ${HASH_FUNCTIONS.join(', ')}`,
+          2,
+        );
+      else if (modifier !== undefined && modifier !== 'avalanche')
+        report.error(stmt, `'hash-type' modifier '${modifier}' is not avalanche`, 3);
+      else if (w.length > 4) report.error(stmt, `unexpected '${w[4]}' after 'hash-type'`, 4);
+      // The function does not change balance source (get_server_sh never calls it); the rest does.
+      else proxy.hashType = method === 'map-based' && modifier === undefined ? null : stmt;
       return;
     }
     case 'default-server':
