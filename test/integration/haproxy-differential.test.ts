@@ -91,6 +91,13 @@ listen srcw
     server a "127.0.0.1:\${A_PORT}" weight 2
     server b "127.0.0.1:\${B_PORT}" weight 4
     server c "127.0.0.1:\${C_PORT}" weight 6
+listen srcq
+    bind "127.0.0.1:\${SRCQ_PORT}"
+    balance source
+    default-server maxconn 1
+    server a "127.0.0.1:\${A_PORT}"
+    server b "127.0.0.1:\${B_PORT}"
+    server c "127.0.0.1:\${C_PORT}"
 listen firstid
     bind "127.0.0.1:\${FIRSTID_PORT}"
     balance first
@@ -143,6 +150,7 @@ const LISTENERS = [
   'RRFULL',
   'LCW',
   'SRCW',
+  'SRCQ',
   'FIRSTID',
   'RRDOWN',
   'SRCDOWN',
@@ -442,6 +450,20 @@ describe('HAProxy and legate on the same haproxy.cfg: which server each new sess
   it('source with weights 2:4:6: each of 30 client addresses reaches the same server', async () => {
     const got = await both((p) => fromClients(p.SRCW, 30));
     assert.deepEqual(new Set(got.haproxy), new Set(['a', 'b', 'c']), 'HAProxy itself');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('source, the server at its maxconn: the next session from that client waits for it', async () => {
+    const got = await both(async (p) => {
+      const first = await open(p.SRCQ);
+      const waiting = open(p.SRCQ);
+      await new Promise((r) => setTimeout(r, 300));
+      await close(first);
+      const second = await waiting;
+      await close(second);
+      return [first.name, second.name];
+    });
+    assert.equal(got.haproxy[1], got.haproxy[0], 'HAProxy itself');
     assert.deepEqual(got.legate, got.haproxy);
   });
 

@@ -3,10 +3,9 @@ import { type BackendMemory, DOWN, READY } from '../../engine/shared/tcp-memory.
 import { FirstAvailable, serverIds } from './balance/first.ts';
 import { FastWeightedLeastConn } from './balance/fwlc.ts';
 import { FastWeightedRoundRobin } from './balance/fwrr.ts';
-import { WeightMap } from './balance/map.ts';
+import { sourceHash, WeightMap } from './balance/map.ts';
 import type { Picker, ServerSlots } from './balance/slots.ts';
 
-export { sourceHash } from './balance/map.ts';
 export { ALL_FULL, NO_SERVER } from './balance/slots.ts';
 
 /**
@@ -79,10 +78,15 @@ export class Balancer implements ServerSlots {
   /**
    * A server with a slot taken on it, or NO_SERVER / ALL_FULL. `avoid` (a server that just
    * failed) is taken only when no other can be (`source` ignores it, as HAProxy's map does).
-   * `sourceHash`: the client address's hash for `balance source`.
+   * `hash`: the client's, from hashOf.
    */
-  pick(avoid: number, sourceHash: number): number {
-    return this.#algorithm.pick(this, avoid, sourceHash);
+  pick(avoid: number, hash: number): number {
+    return this.#algorithm.pick(this, avoid, hash);
+  }
+
+  /** The client's hash for `pick`: its address under `balance source`, else unused (0). */
+  hashOf(client: { peerAddress(): string }): number {
+    return this.config.balance === 'source' ? sourceHash(client.peerAddress()) : 0;
   }
 
   /** Takes a slot on `s` if it has one (a retry on the same server). */
