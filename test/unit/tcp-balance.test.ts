@@ -1,11 +1,12 @@
 /**
  * The broker's balancing algorithms, ported from HAProxy, pick for pick. The expected sequences
- * are what HAProxy 2.6.12 itself gave for the same servers in the differential test
- * (test/integration/haproxy-differential.test.ts prints nothing; these were read from its
- * HAProxy half), unless a test says it follows HAProxy's source instead.
+ * are what HAProxy 2.6.12 itself gave for the same servers in the scenarios of
+ * test/integration/haproxy-differential.test.ts (recorded from its HAProxy half), unless a test
+ * says it follows HAProxy's source (lb_*.c, cfgparse.c) instead.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import {
   balanceCells,
   LOCK,
@@ -139,7 +140,35 @@ describe('roundrobin: HAProxy fwrr (lb_fwrr.c)', () => {
     assert.equal(out, 'acabac'.repeat(2));
   });
 
-  it('the server to avoid is passed over unless it is the only one with a slot', () => {
+  it('two worker threads picking at once: no pick lost, the shared sequence intact', async () => {
+    const shared = cells(3);
+    const url = new URL('../helpers/balance-picker-worker.ts', import.meta.url);
+    const picks = 30_000;
+    const counts = await Promise.all(
+      [0, 1].map(
+        (worker) =>
+          new Promise<number[]>((resolve, reject) => {
+            const w = new Worker(url, {
+              workerData: { cells: shared.buffer, weights: [3, 1, 2], worker, picks },
+            });
+            w.once('message', resolve).once('error', reject);
+          }),
+      ),
+    );
+    // 60000 picks are 10000 whole cycles: exactly 30000, 10000, 20000, however they interleave.
+    assert.deepEqual(
+      [0, 1, 2].map((s) => counts[0][s] + counts[1][s]),
+      [30_000, 10_000, 20_000],
+    );
+    const next = new FastWeightedRoundRobin(shared, [3, 1, 2], [false, false, false], false, 0);
+    assert.equal(
+      inARow(next, new Servers(3), 6),
+      'acabac',
+      'the next cycle starts where it should',
+    );
+  });
+
+  it('(from lb_fwrr.c) the server to avoid is passed over unless it is the only one with a slot', () => {
     const servers = new Servers(3, [0, 1, 1]);
     const rr = fwrr([1, 1, 1]);
     assert.equal(rr.pick(servers, 0), 1);
@@ -148,7 +177,7 @@ describe('roundrobin: HAProxy fwrr (lb_fwrr.c)', () => {
     assert.equal(rr.pick(servers, 0), 0);
   });
 
-  it('every server full: ALL_FULL; none usable: NO_SERVER', () => {
+  it('(from lb_fwrr.c) every server full: ALL_FULL; none usable: NO_SERVER', () => {
     const servers = new Servers(2, [1, 1]);
     const rr = fwrr([1, 1]);
     assert.equal(held(rr, servers, 2), 'ab');
@@ -157,7 +186,7 @@ describe('roundrobin: HAProxy fwrr (lb_fwrr.c)', () => {
     assert.equal(rr.pick(servers, -1), NO_SERVER);
   });
 
-  it('backups: only the first usable one, unless allbackups; then they take turns by weight', () => {
+  it('(from lb_fwrr.c) backups: the first usable one only, unless allbackups: then by weight', () => {
     const servers = new Servers(3);
     servers.up[0] = false;
     assert.equal(inARow(fwrr([1, 1, 1], [false, true, true]), servers, 4), 'bbbb');
