@@ -6,6 +6,8 @@
 #
 #   LEGATE_TRIXIE_ROOT     where the root lives (default /var/cache/legate/trixie-root)
 #   LEGATE_DEBIAN_MIRROR   the mirror debootstrap and the root's apt use (default deb.debian.org)
+#   LEGATE_TRIXIE_PACKAGES what to install in it (default redis-server); another list belongs in
+#                          another LEGATE_TRIXIE_ROOT (scripts/docker-images.sh makes one that way)
 #
 # Needs root. 30 to 60 s (the mirror sets the pace) and about 140 MB the first time; then instant.
 set -euo pipefail
@@ -13,7 +15,8 @@ set -euo pipefail
 ROOT="${LEGATE_TRIXIE_ROOT:-/var/cache/legate/trixie-root}"
 MIRROR="${LEGATE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # Changing what goes into the root must change this line, so roots made the old way are remade.
-RECIPE="debootstrap --variant=minbase trixie + redis-server (recipe 1)"
+PACKAGES="${LEGATE_TRIXIE_PACKAGES:-redis-server}"
+RECIPE="debootstrap --variant=minbase trixie + $PACKAGES (recipe 1)"
 MARKER="$ROOT/.legate-root-complete"
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 # debootstrap and chroot live in sbin, which a non-login root shell may lack.
@@ -81,14 +84,14 @@ trap 'umount "$ROOT/proc"' EXIT
 chroot "$ROOT" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -q
 # No /dev/pts in the chroot: without Use-Pty=0 dpkg's terminal log fails with a harmless "E:".
 chroot "$ROOT" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 redis-server
+  apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 $PACKAGES
 chroot "$ROOT" apt-get clean
 rm -rf "$ROOT"/var/lib/apt/lists/*
 umount "$ROOT/proc"
 trap - EXIT
 
 chroot "$ROOT" redis-server --version >/dev/null || die "redis-server does not run in $ROOT"
-glibc="$(chroot "$ROOT" ldd --version | head -n 1)"
+glibc="$(chroot "$ROOT" ldd --version | sed -n 1p)" # sed reads it all: head would SIGPIPE ldd under pipefail
 
 printf '%s\n' "$RECIPE" >"$MARKER.tmp"
 mv "$MARKER.tmp" "$MARKER"

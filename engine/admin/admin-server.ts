@@ -1,4 +1,5 @@
 import type { LegateConfig } from '../config/types.ts';
+import { percentileOf } from '../metrics/histogram.ts';
 import type { PoolCounters, ServerCounters } from '../metrics/snapshot.ts';
 import type { PoolView, RecentLatency } from '../metrics/store.ts';
 import type { TcpStatsJson } from '../metrics/tcp-stats.ts';
@@ -46,6 +47,14 @@ export function redactedConfig(config: LegateConfig): unknown {
       ...p,
       redisAuth: p.redisAuth === null ? null : '<redacted>',
     })),
+    tcp: {
+      ...config.tcp,
+      backends: config.tcp.backends.map((b) =>
+        b.check.kind === 'postgres' && b.check.password !== null
+          ? { ...b, check: { ...b.check, password: '<redacted>' } }
+          : b,
+      ),
+    },
   };
 }
 
@@ -100,8 +109,8 @@ export interface StatsJson {
 }
 
 function latencyJson(h: PoolView['latency']): LatencyJson {
-  const at = (p: (typeof PERCENTILES)[number]) =>
-    h.totalCount === 0 ? 0 : h.getValueAtPercentile(p);
+  if (!(h.totalCount > 0)) return { count: 0, p50: 0, p90: 0, p99: 0, 'p99.9': 0, max: 0, mean: 0 };
+  const at = (p: (typeof PERCENTILES)[number]) => percentileOf(h, p);
   return {
     count: h.totalCount,
     p50: at(50),
@@ -109,7 +118,7 @@ function latencyJson(h: PoolView['latency']): LatencyJson {
     p99: at(99),
     'p99.9': at(99.9),
     max: h.maxValue,
-    mean: Math.round(h.mean),
+    mean: Number.isFinite(h.mean) ? Math.round(h.mean) : 0,
   };
 }
 

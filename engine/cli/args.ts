@@ -24,6 +24,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { long: 'stats-interval', short: 'i', takes: 'value' },
   { long: 'mbuf-size', short: 'm', takes: 'value' },
   { long: 'admin', takes: 'value' },
+  { long: 'log-format', takes: 'value' },
   { long: 'pool', takes: 'value' },
   { long: 'interval', takes: 'value' },
   { long: 'once', takes: 'flag' },

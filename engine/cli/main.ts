@@ -3,8 +3,10 @@ import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { LegateConfig, LogLevel } from '../config/types.ts';
 import { LegateError, UsageError } from '../errors.ts';
+import { chooseLogFormat } from '../log.ts';
 import { VERSION } from '../version.ts';
 import { intOption, type ParsedArgs, parseArgs } from './args.ts';
+import { findConfig } from './find-config.ts';
 import { choosePool, locateKeys, splitKeys } from './locate.ts';
 import { USAGE } from './usage.ts';
 
@@ -22,9 +24,7 @@ export function verbosityLevel(raw: string): LogLevel {
 }
 
 function configFile(args: ParsedArgs): string {
-  const file = args.options.get('conf-file') ?? process.env.LEGATE_CONFIG;
-  if (!file) throw new UsageError('no configuration file: give -c FILE or set LEGATE_CONFIG');
-  return file;
+  return findConfig(args.options.get('conf-file') ?? process.env.LEGATE_CONFIG, process.env);
 }
 
 /** Runs the CLI; returns the exit code. Errors legate raised on purpose print as one clear message. */
@@ -56,6 +56,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         `unknown command '${first}' (commands: ${COMMANDS.join(', ')}; see 'legate --help')`,
       );
     }
+    // Before any logger exists, so the main thread and every worker log in one format.
+    chooseLogFormat(args.options.get('log-format'), process.env, process.stdout.isTTY === true);
     if (command === 'demo') {
       const { runDemo } = await import('./demo.ts');
       return await runDemo(args);
@@ -67,6 +69,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const file = configFile(args);
     const config = loadConfig(file);
+    for (const warning of config.warnings) {
+      process.stderr.write(`legate: warning: ${formatIssue(warning)}\n`);
+    }
     if (args.options.has('test-conf')) {
       for (const w of config.warnings) process.stderr.write(`legate: warning: ${formatIssue(w)}\n`);
       process.stdout.write(`legate: configuration file '${file}' syntax is ok\n`);

@@ -33,9 +33,11 @@ Options (nutcracker's letters where nutcracker has the flag):
   -m, --mbuf-size=N          accepted for nutcracker compatibility; no effect (legate has no mbufs)
   -d, --daemonize            refused: run legate under a supervisor (systemd, a container)
       --admin=ADDR:PORT      admin server address (default: $LEGATE_ADMIN, else 127.0.0.1:9909)
+      --log-format=FORMAT    json or pretty (default: $LEGATE_LOG_FORMAT, else pretty on a
+                             terminal and json otherwise; -o files always get json)
       --pool=NAME            with 'locate': the pool (needed when the file has several)
       --interval=MS          with 'top': how often to poll and redraw (default 1000)
       --once                 with 'top': print one frame without terminal control codes, exit
 
-Environment: LEGATE_CONFIG, LEGATE_WORKERS, LEGATE_LOG_LEVEL, LEGATE_ADMIN.
+Environment: LEGATE_CONFIG, LEGATE_WORKERS, LEGATE_LOG_LEVEL, LEGATE_LOG_FORMAT, LEGATE_ADMIN.
 `;

@@ -11,7 +11,7 @@ import { LOG_LEVELS, type LogLevel } from './types.ts';
 export function applyEnvOverrides(
   settings: Settings,
   env: NodeJS.ProcessEnv,
-  src: ConfigSource,
+  src: Pick<ConfigSource, 'reportElsewhere'>,
 ): Settings {
   let { workers, log } = settings;
   const rawWorkers = env.LEGATE_WORKERS;

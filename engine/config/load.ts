@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import { detectDialect } from './dialect.ts';
 import { looksLikeHaproxy, readHaproxy } from './dialects/haproxy.ts';
+import { looksLikeNginx, readNginx } from './dialects/nginx.ts';
 import { applyEnvOverrides } from './env.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { interpolate } from './interpolate.ts';
@@ -23,10 +24,24 @@ function inOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => rank(a) - rank(b) || a.column - b.column);
 }
 
+/** An nginx.conf (dialects/nginx.ts), with LEGATE_WORKERS and LEGATE_LOG_LEVEL applied. */
+function parseNginx(text: string, file: string, env: NodeJS.ProcessEnv): LegateConfig {
+  const { settings, issues, warnings } = readNginx(text, file);
+  const envIssues: ConfigIssue[] = [];
+  const config = applyEnvOverrides(settings, env, {
+    reportElsewhere: (path, message) => envIssues.push({ file, line: 0, column: 0, path, message }),
+  });
+  if (issues.length > 0 || envIssues.length > 0) {
+    throw new ConfigError([...issues, ...envIssues]);
+  }
+  return { file, dialect: 'nginx', ...config, warnings };
+}
+
 /**
- * Reads a config from its text: an haproxy.cfg (told apart on the raw text, see
- * dialects/haproxy.ts) or either YAML dialect (see dialect.ts) with `${VAR}` expanded from
- * `env`; LEGATE_WORKERS and LEGATE_LOG_LEVEL applied. Throws one ConfigError listing every issue.
+ * Reads a config from its text: an haproxy.cfg or an nginx.conf when it looks like one
+ * (dialects/haproxy.ts, dialects/nginx.ts, told apart on the raw text), else YAML in either of
+ * its dialects (see dialect.ts) with `${VAR}` expanded from `env`; LEGATE_WORKERS and
+ * LEGATE_LOG_LEVEL applied. Throws one ConfigError listing every issue.
  */
 export function parseConfig(
   text: string,
@@ -34,6 +49,7 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): LegateConfig {
   if (looksLikeHaproxy(text)) return parseHaproxy(text, file, env);
+  if (looksLikeNginx(text)) return parseNginx(text, file, env);
   const lines = new LineCounter();
   // uniqueKeys: false because readMap reports duplicates itself, after interpolation and with the key path.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });

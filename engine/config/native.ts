@@ -2,7 +2,8 @@ import { isScalar } from 'yaml';
 import { parseListen } from './address.ts';
 import { looksLikePool } from './dialect.ts';
 import { duration } from './duration.ts';
-import { EMPTY_HTTP } from './http-types.ts';
+import { readHttpSection } from './http.ts';
+import { EMPTY_HTTP, type HttpConfig } from './http-types.ts';
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import {
   checkInteger,
@@ -35,9 +36,6 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10000;
 
 const SECTIONS = ['workers', 'admin', 'log', 'drain_timeout', 'redis', 'tcp', 'http'] as const;
 const SECTIONS_SET: ReadonlySet<string> = new Set(SECTIONS);
-const LATER: Readonly<Record<string, string>> = {
-  http: 'the HTTP ambassadors',
-};
 
 /** `workers`, from the file or LEGATE_WORKERS: a count, or `auto` (null) for one per core. */
 export function checkWorkers(value: unknown, text: string): { workers: number | null } | string {
@@ -75,7 +73,10 @@ function readSection(
   return new Map(rejectUnknown(entries, keys, src, `'${entry.key}'`).map((e) => [e.key, e]));
 }
 
-/** A legate.yml: `workers`, `admin`, `log`, the pools under `redis`, the services under `tcp`. */
+/**
+ * A legate.yml: `workers`, `admin`, `log`, the pools under `redis`, the broker's services under
+ * `tcp` (profiles chosen by LEGATE_ENV in `env`) and the HTTP role under `http`.
+ */
 export function readNative(
   root: readonly Entry[],
   src: ConfigSource,
@@ -97,6 +98,8 @@ export function readNative(
   let redisEntry: Entry | undefined;
   let tcp: TcpConfig = EMPTY_TCP;
   let tcpEntry: Entry | undefined;
+  let http: HttpConfig = EMPTY_HTTP;
+  let httpEntry: Entry | undefined;
 
   for (const entry of root) {
     switch (entry.key) {
@@ -148,11 +151,8 @@ export function readNative(
         tcp = readTcp(entry, src, env, claims);
         break;
       case 'http':
-        src.report(
-          entry.keyNode,
-          entry.path,
-          `'${entry.key}:' (${LATER[entry.key]}) is not supported yet; remove it for now`,
-        );
+        httpEntry = entry;
+        http = readHttpSection(entry, src, claims);
         break;
       default:
         if (looksLikePool(entry.value, src)) {
@@ -173,11 +173,12 @@ export function readNative(
     }
   }
   const misplaced = root.some((e) => !SECTIONS_SET.has(e.key) && looksLikePool(e.value, src));
-  if (redisEntry === undefined && tcpEntry === undefined && !misplaced) {
+  if (redisEntry === undefined && tcpEntry === undefined && httpEntry === undefined && !misplaced) {
     src.report(
       root[0]?.keyNode ?? null,
       '',
-      "no Redis pool: add one under 'redis:', or a TCP service under 'tcp:' (see config/legate.yml and config/broker.yml for examples)",
+      "nothing to serve: add a Redis pool under 'redis:', services under 'tcp:' or upstreams " +
+        "and servers under 'http:' (see config/legate.yml, config/broker.yml and config/splitter.yml)",
     );
   }
   checkListenClashes([adminClaim, ...claims], src);
@@ -188,6 +189,6 @@ export function readNative(
     drainTimeoutMs,
     redis,
     tcp,
-    http: EMPTY_HTTP,
+    http,
   };
 }

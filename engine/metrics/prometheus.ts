@@ -1,4 +1,4 @@
-import { cumulativeCounts, type Histogram } from './histogram.ts';
+import { cumulativeCounts, type Histogram, percentileOf } from './histogram.ts';
 import type { PoolView } from './store.ts';
 
 /** Bucket bounds for a proxy's latencies, in seconds: tens of microseconds to seconds. */
@@ -47,11 +47,7 @@ export class Exposition {
 
   summary(name: string, l: Record<string, string | number>, h: Histogram): void {
     for (const q of QUANTILES) {
-      this.sample(
-        name,
-        { ...l, quantile: q },
-        h.totalCount === 0 ? 0 : h.getValueAtPercentile(q * 100) / 1e6,
-      );
+      this.sample(name, { ...l, quantile: q }, percentileOf(h, q * 100) / 1e6);
     }
     this.sample(`${name}_sum`, l, (h.mean * h.totalCount) / 1e6);
     this.sample(`${name}_count`, l, h.totalCount);
@@ -102,7 +98,11 @@ export function renderPrometheus(pools: readonly PoolView[], facts: ProcessFacts
   );
   poolCounter('legate_client_connections_total', 'client_accepted', 'Client connections accepted.');
   poolCounter('legate_client_eof_total', 'client_eof', 'Client connections closed by the client.');
-  poolCounter('legate_client_errors_total', 'client_err', 'Client connections closed on an error.');
+  poolCounter(
+    'legate_client_errors_total',
+    'client_err',
+    'Client connections closed on an error or by legate.',
+  );
   poolCounter('legate_requests_total', 'requests', 'Client requests answered.');
   poolCounter(
     'legate_forward_errors_total',

@@ -1,10 +1,18 @@
-import { addEncoded, type Histogram, latencyHistogram } from './histogram.ts';
+import {
+  addEncoded,
+  decodeHistogram,
+  type Histogram,
+  histogramDifference,
+  latencyHistogram,
+} from './histogram.ts';
 import {
   emptyPoolCounters,
   emptyServerCounters,
   GAUGES,
   type PoolCounters,
+  type PoolSnapshot,
   type ServerCounters,
+  type ServerSnapshot,
   type WorkerSnapshot,
 } from './snapshot.ts';
 
@@ -36,6 +44,15 @@ function addCounters<T extends object>(into: T, from: T, includeGauges: boolean)
   }
 }
 
+/** Whether a counter of `now` is below its value in `before`: what counted them started again. */
+function wentBack<T extends object>(before: T, now: T): boolean {
+  const b = before as Record<string, number>;
+  for (const [k, v] of Object.entries(now as Record<string, number>)) {
+    if (!GAUGES.has(k) && v < (b[k] ?? 0)) return true;
+  }
+  return false;
+}
+
 /** Latency over the recent window of one pool (and each of its servers, in config order). */
 export interface RecentLatency {
   /** How far back the window reaches, the mean over the live workers; 0 before two snapshots. */
@@ -44,7 +61,7 @@ export interface RecentLatency {
   readonly servers: Histogram[];
 }
 
-/** What replaced workers had counted, per pool, folded into one total. */
+/** What replaced workers (or replaced pools and servers in a worker) had counted, per pool. */
 interface Retired {
   readonly counters: PoolCounters;
   readonly latency: Histogram;
@@ -54,6 +71,9 @@ interface Retired {
 /**
  * The main thread's merge of the workers' snapshots: the latest from each live worker, plus
  * what workers that died had counted (their gauges die with them, their counters do not).
+ * Cumulative numbers of a worker that start again from zero (a pool or server that left its
+ * snapshot, or whose counters went back) are folded into the retired total first, so what is
+ * reported never decreases.
  */
 export class MetricsStore {
   readonly #latest = new Map<number, WorkerSnapshot>();
@@ -75,6 +95,8 @@ export class MetricsStore {
   readonly #retired = new Map<string, Retired>();
 
   update(snapshot: WorkerSnapshot): void {
+    const previous = this.#latest.get(snapshot.worker);
+    if (previous !== undefined) this.#foldRestarted(previous, snapshot);
     this.#latest.set(snapshot.worker, snapshot);
     let history = this.#history.get(snapshot.worker);
     if (history === undefined) {
@@ -94,23 +116,51 @@ export class MetricsStore {
     // Its replacement counts from zero: a window across the two would subtract the wrong base.
     this.#history.delete(worker);
     for (const ps of last.pools) {
-      let r = this.#retired.get(ps.name);
-      if (r === undefined) {
-        r = { counters: emptyPoolCounters(), latency: latencyHistogram(), servers: new Map() };
-        this.#retired.set(ps.name, r);
-      }
-      addCounters(r.counters, ps.counters, false);
-      addEncoded(r.latency, ps.latency);
+      this.#foldPool(ps);
+      for (const ss of ps.servers) this.#foldServer(ps.name, ss);
+    }
+  }
+
+  /**
+   * Folds in what a worker's pools and servers had counted when, from `before` to `now`, they
+   * left its snapshot or started again (a pool reopened on another address, a server removed
+   * and added again): the new cumulative numbers add to the old ones rather than replace them.
+   */
+  #foldRestarted(before: WorkerSnapshot, now: WorkerSnapshot): void {
+    for (const ps of before.pools) {
+      const np = now.pools.find((p) => p.name === ps.name);
+      if (np === undefined || wentBack(ps.counters, np.counters)) this.#foldPool(ps);
       for (const ss of ps.servers) {
-        let rs = r.servers.get(ss.name);
-        if (rs === undefined) {
-          rs = { counters: emptyServerCounters(), latency: latencyHistogram() };
-          r.servers.set(ss.name, rs);
-        }
-        addCounters(rs.counters, ss.counters, false);
-        addEncoded(rs.latency, ss.latency);
+        const ns = np?.servers.find((s) => s.name === ss.name);
+        if (ns === undefined || wentBack(ss.counters, ns.counters)) this.#foldServer(ps.name, ss);
       }
     }
+  }
+
+  #retiredOf(pool: string): Retired {
+    let r = this.#retired.get(pool);
+    if (r === undefined) {
+      r = { counters: emptyPoolCounters(), latency: latencyHistogram(), servers: new Map() };
+      this.#retired.set(pool, r);
+    }
+    return r;
+  }
+
+  #foldPool(ps: PoolSnapshot): void {
+    const r = this.#retiredOf(ps.name);
+    addCounters(r.counters, ps.counters, false);
+    addEncoded(r.latency, ps.latency);
+  }
+
+  #foldServer(pool: string, ss: ServerSnapshot): void {
+    const r = this.#retiredOf(pool);
+    let rs = r.servers.get(ss.name);
+    if (rs === undefined) {
+      rs = { counters: emptyServerCounters(), latency: latencyHistogram() };
+      r.servers.set(ss.name, rs);
+    }
+    addCounters(rs.counters, ss.counters, false);
+    addEncoded(rs.latency, ss.latency);
   }
 
   /** Merged view of every pool in `poolOrder` (names of the running config). */
@@ -201,17 +251,17 @@ export class MetricsStore {
   }
 }
 
-/** Adds `now − before` (two cumulative encoded histograms of one worker) into `into`. */
+/**
+ * Adds `now − before` (two cumulative encoded histograms of one worker) into `into`. When
+ * `before` is not contained in `now`, what recorded them started again within the window:
+ * all of `now` is recent then.
+ */
 function addDifference(into: Histogram, now: string, before: string | undefined): void {
   if (before === undefined || before === now) {
     // No older snapshot, or nothing recorded since: all of `now` is recent only without a base.
     if (before === undefined) addEncoded(into, now);
     return;
   }
-  const diff = latencyHistogram();
-  addEncoded(diff, now);
-  const old = latencyHistogram();
-  addEncoded(old, before);
-  diff.subtract(old);
-  into.add(diff);
+  const current = decodeHistogram(now);
+  into.add(histogramDifference(current, decodeHistogram(before)) ?? current);
 }

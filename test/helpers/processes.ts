@@ -61,7 +61,7 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-function track(child: ChildProcess): RunningProcess {
+export function track(child: ChildProcess): RunningProcess {
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();

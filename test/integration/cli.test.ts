@@ -153,6 +153,32 @@ describe('legate -V, -h and bad command lines', () => {
     }
   });
 
+  it('LEGATE_CONFIG_PATHS (set in the image): the first file that exists, else the list', async () => {
+    const present = writeConfig(
+      readFileSync(`${ROOT}config/nutcracker.yml`, 'utf8'),
+      'nutcracker.yml',
+    );
+    try {
+      const paths = `/nonexistent/haproxy.cfg:${present.file}:/nonexistent/envoy.yaml`;
+      const ok = await legate(['-t'], { env: { LEGATE_CONFIG: '', LEGATE_CONFIG_PATHS: paths } });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(
+        ok.stdout.toString(),
+        `legate: configuration file '${present.file}' syntax is ok\n`,
+      );
+      const none = await legate(['-t'], {
+        env: { LEGATE_CONFIG: '', LEGATE_CONFIG_PATHS: '/nonexistent/a.yml:/nonexistent/b.cfg' },
+      });
+      assert.equal(none.code, 1);
+      assert.match(
+        none.stderr,
+        /^legate: no configuration file: give -c FILE or set LEGATE_CONFIG \(none of LEGATE_CONFIG_PATHS exists: \/nonexistent\/a\.yml, \/nonexistent\/b\.cfg\)/,
+      );
+    } finally {
+      present.cleanup();
+    }
+  });
+
   it('-d is refused: legate does not daemonize', async () => {
     const r = await legate(['-d', '-c', 'config/nutcracker.yml']);
     assert.equal(r.code, 1);

@@ -9,6 +9,7 @@ import type { HealthCheckKind } from '../../engine/config/tcp-types.ts';
 import { runCheck } from '../../engine/health/probes/index.ts';
 import { type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
 import { freePort } from '../helpers/processes.ts';
+import { startScriptedServer } from '../helpers/tcp-servers.ts';
 
 const TIMEOUT = 5000;
 
@@ -157,17 +158,18 @@ describe('postgres check with requirePrimary (login, then SELECT pg_is_in_recove
 describe('postgres check failures below the protocol', () => {
   let silent: Server;
   let silentPort: number;
-  const held: Socket[] = [];
+  /** The silent server's accepted sockets, and when each one's handle closed. */
+  const held: { socket: Socket; closed: Promise<unknown> }[] = [];
   before(async () => {
-    silent = createServer((s) => {
-      held.push(s);
-      s.on('error', () => {});
+    silent = createServer((socket) => {
+      held.push({ socket, closed: new Promise((r) => socket.once('close', r)) });
+      socket.on('error', () => {});
     });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     silentPort = (silent.address() as { port: number }).port;
   });
   after(() => {
-    for (const s of held) s.destroy();
+    for (const h of held) h.socket.destroy();
     silent.close();
   });
 
@@ -199,13 +201,46 @@ describe('postgres check failures below the protocol', () => {
     }
   });
 
+  it("TLS faults: 'S' then silence is L6TOUT; bytes sent after 'S' before the handshake are L6RSP", async () => {
+    const silentAfterS = await startScriptedServer((s) => s.once('data', () => s.write('S')));
+    // CVE-2021-23222: a server (or a man in the middle) must not slip plaintext in after 'S'.
+    const stuffing = await startScriptedServer((s) =>
+      s.once('data', () => s.write('SR\0\0\0\x08\0\0\0\0')),
+    );
+    try {
+      const t = await runCheck(
+        pg({ ssl: 'prefer' }),
+        { host: '127.0.0.1', port: silentAfterS.port },
+        300,
+      );
+      assert.deepEqual([t.ok, t.code, t.reason], [false, 'L6TOUT', 'TLS handshake timed out']);
+      const r = await runCheck(
+        pg({ ssl: 'require' }),
+        { host: '127.0.0.1', port: stuffing.port },
+        TIMEOUT,
+      );
+      assert.deepEqual(
+        [r.ok, r.code, r.reason],
+        [false, 'L6RSP', 'server sent data before the TLS handshake'],
+      );
+    } finally {
+      await Promise.all([silentAfterS.close(), stuffing.close()]);
+    }
+  });
+
   it('leaves no socket behind, whatever the outcome', async () => {
     // The silent server's own accepted sockets are the test's, not the probe's: drop them.
     const dropHeld = async () => {
-      for (const s of held.splice(0)) s.destroy();
-      await new Promise((r) => setImmediate(r));
+      await Promise.all(
+        held.splice(0).map((h) => {
+          h.socket.destroy();
+          return h.closed;
+        }),
+      );
     };
     await dropHeld();
+    // Earlier tests' sockets finish closing first, so they do not count here.
+    await new Promise((r) => setTimeout(r, 100));
     const base = openSockets();
     const results = await Promise.all([
       runCheck(

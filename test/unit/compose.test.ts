@@ -1,5 +1,5 @@
-// No Docker engine runs here, so this checks that the compose file, the Dockerfile and the
-// config they mount agree: the names, ports and paths that `docker compose up` would rely on.
+// That the compose file, the Dockerfiles and the configs they mount agree on names, ports and
+// paths; test/docker/pods.test.ts brings the pods up for real where a Docker daemon runs.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -9,12 +9,13 @@ import { loadConfig } from '../../engine/config/load.ts';
 const root = new URL('../../', import.meta.url).pathname;
 const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'));
 const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
+const localDockerfile = readFileSync(`${root}deploy/docker/local.Dockerfile`, 'utf8');
 const REDIS_PORT = 6379; // the redis image's default
 
 test('three shards, each reachable by the name the seed config uses', () => {
   const shards = Object.keys(compose.services).filter((s) => s.startsWith('redis-shard-'));
   assert.deepEqual(shards.sort(), ['redis-shard-0', 'redis-shard-1', 'redis-shard-2']);
-  const config = loadConfig(`${root}config/nutcracker.yml`);
+  const config = loadConfig(`${root}deploy/pods/redis-shard/nutcracker.yml`);
   const names = new Set<string>();
   for (const s of shards) {
     names.add(s);
@@ -28,16 +29,21 @@ test('three shards, each reachable by the name the seed config uses', () => {
   }
 });
 
-test('legate mounts config/ where LEGATE_CONFIG points, and the file is there', () => {
-  const legate = compose.services.legate;
+test("the ambassador mounts the seed's config where the seed does, and the image looks there", () => {
+  const legate = compose.services['redis-ambassador'];
   assert.equal(legate.build, '.');
-  const mount = legate.volumes.find((v: string) => v.startsWith('./config:'));
-  assert.ok(mount, 'config/ is mounted');
-  const target = mount.split(':')[1];
-  const configPath: string = legate.environment.LEGATE_CONFIG;
-  assert.ok(configPath.startsWith(`${target}/`), `${configPath} is inside the mount ${target}`);
-  assert.ok(existsSync(`${root}config/${configPath.slice(target.length + 1)}`));
-  assert.match(dockerfile, new RegExp(`ENV LEGATE_CONFIG=${configPath.replace(/\//g, '\\/')}`));
+  const mount: string = legate.volumes.find((v: string) => v.endsWith(':/etc/nutcracker:ro'));
+  assert.ok(mount, 'a directory is mounted at /etc/nutcracker, as the seed mounts its ConfigMap');
+  const source = mount.split(':')[0].replace(/^\.\//, '');
+  assert.ok(existsSync(`${root}${source}/nutcracker.yml`));
+  for (const file of [dockerfile, localDockerfile]) {
+    const paths = /^ENV LEGATE_CONFIG_PATHS=(\S+)/m.exec(file)?.[1].split(':') ?? [];
+    assert.ok(paths.includes('/etc/nutcracker/nutcracker.yml'), 'the image looks there');
+    assert.ok(
+      !/^COPY \S+ \/etc\//m.test(file),
+      'the image itself puts no config where a mount goes',
+    );
+  }
 });
 
 test('the Dockerfile builds on Node 24 Debian 13 and copies paths that exist', () => {
@@ -51,11 +57,12 @@ test('the Dockerfile builds on Node 24 Debian 13 and copies paths that exist', (
   assert.ok(existsSync(`${root}${JSON.parse(`[${entry[1]}]`)[1]}`));
 });
 
-test("the bench profile shares legate's network and targets its listen port", () => {
+test("the app and bench seats share the ambassador's network and target its listen port", () => {
   const bench = compose.services.bench;
   assert.deepEqual(bench.profiles, ['bench']);
-  assert.equal(bench.network_mode, 'service:legate');
-  const listen = loadConfig(`${root}config/nutcracker.yml`).redis[0].listen;
+  assert.equal(bench.network_mode, 'service:redis-ambassador');
+  assert.equal(compose.services['redis-app'].network_mode, 'service:redis-ambassador');
+  const listen = loadConfig(`${root}deploy/pods/redis-shard/nutcracker.yml`).redis[0].listen;
   assert.equal(listen.kind, 'tcp');
   if (listen.kind !== 'tcp') return;
   const args: string[] = bench.command;

@@ -2,7 +2,12 @@
 // dead worker go with it, and replaced workers' numbers stay counted however many there were.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeHistogram, latencyHistogram, recordMicros } from '../../engine/metrics/histogram.ts';
+import {
+  encodeHistogram,
+  latencyHistogram,
+  percentileOf,
+  recordMicros,
+} from '../../engine/metrics/histogram.ts';
 import {
   emptyPoolCounters,
   emptyServerCounters,
@@ -115,4 +120,72 @@ test('recent latency: a replaced worker starts a new window; an idle one has non
   store.update(cumulative(0, 4_000, [[3, 100]]));
   assert.equal(store.recent(ORDER)[0].latency.totalCount, 3);
   assert.equal(store.view(ORDER)[0].latency.totalCount, 13);
+});
+
+test('a server whose counters start again in a live worker keeps its total (never decreases)', () => {
+  const store = new MetricsStore(10_000);
+  store.update(snapshot(0, 1_000, 40, 100));
+  store.update(snapshot(0, 2_000, 50, 100));
+  // The worker's pool and server objects were replaced: they count from zero again.
+  store.update(snapshot(0, 3_000, 5, 100));
+  const [web] = store.view(ORDER);
+  assert.equal(web.counters.requests, 55);
+  assert.equal(web.latency.totalCount, 55);
+  assert.equal(web.servers[0].counters.responses, 55);
+  assert.equal(web.servers[0].latency.totalCount, 55);
+  assert.equal(web.servers[0].counters.in_queue, 1, 'gauges are the live ones only');
+  // The window's base (50 recorded) is not contained in the new cumulative (5): only those count.
+  const [recent] = store.recent(ORDER);
+  assert.equal(recent.latency.totalCount, 5);
+  assert.equal(recent.servers[0].totalCount, 5);
+  assert.ok(recent.latency.getValueAtPercentile(50) <= recent.latency.maxValue);
+});
+
+test('a server that leaves a worker’s snapshot is folded in; it counts on if it comes back', () => {
+  const store = new MetricsStore(10_000);
+  store.update(snapshot(0, 1_000, 30, 100));
+  const without = snapshot(0, 2_000, 30, 100);
+  store.update({ ...without, pools: [{ ...without.pools[0], servers: [] }] });
+  assert.equal(store.view(ORDER)[0].servers[0].counters.responses, 30, 'kept while away');
+  assert.equal(store.view(ORDER)[0].servers[0].counters.in_queue, 0, 'its gauges are gone');
+  assert.deepEqual(
+    store.view([{ name: 'web', servers: ['b'] }])[0].servers.map((s) => s.name),
+    ['b'],
+    'a server not in the running config is not reported',
+  );
+  // Back, counting from zero: the total goes on from 30.
+  store.update(snapshot(0, 3_000, 4, 100));
+  const [web] = store.view(ORDER);
+  assert.equal(web.servers[0].counters.responses, 34);
+  assert.equal(web.servers[0].latency.totalCount, 34);
+  assert.equal(web.counters.requests, 34, 'the pool’s counter went back too: folded');
+});
+
+test('recent latency: a base with counts the latest lacks gives no negative counts', () => {
+  const store = new MetricsStore(10_000);
+  store.update(cumulative(0, 0, [[10, 50_000]], 10));
+  // Reset and then more recorded than before, elsewhere: the totals alone would not show it.
+  store.update(cumulative(0, 1_000, [[20, 100]], 20));
+  const [recent] = store.recent(ORDER);
+  assert.equal(recent.latency.totalCount, 20);
+  assert.ok(recent.latency.maxValue < 1000, `max ${recent.latency.maxValue}`);
+  assert.ok(recent.latency.getValueAtPercentile(50) <= recent.latency.maxValue);
+});
+
+test('percentiles of a histogram with corrupt counts stay numbers between 0 and its max', () => {
+  // What subtracting a pre-reset histogram used to build: negative counts, added into another.
+  const h = latencyHistogram();
+  for (let i = 0; i < 10; i++) recordMicros(h, 100);
+  const bigger = latencyHistogram();
+  for (let i = 0; i < 20; i++) recordMicros(bigger, 5000);
+  h.subtract(bigger);
+  const merged = latencyHistogram();
+  merged.add(h);
+  assert.ok(merged.getValueAtPercentile(50) > merged.maxValue, 'hdr itself answers garbage');
+  for (const p of [50, 90, 99, 99.9]) {
+    const v = percentileOf(merged, p);
+    assert.ok(Number.isFinite(v) && v >= 0 && v <= merged.maxValue, `p${p} = ${v}`);
+  }
+  assert.equal(percentileOf(h, 50), 0, 'a negative total has no percentile');
+  assert.equal(percentileOf(latencyHistogram(), 99), 0, 'nor an empty one');
 });

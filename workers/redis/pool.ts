@@ -117,11 +117,22 @@ export class RedisPool {
   ): ShardServer[] {
     const failing = (server: number, reason: string) =>
       this.#onFailing(config.name, server, reason);
+    // A server that stays (by name) keeps its numbers even when its connections are replaced.
+    const stats = new Map(reusable.map((s) => [s.name, s.stats]));
     return config.servers.map(
       (spec, i) =>
         // Kept only at the same index: health and ring entries are by index.
         (reusable[i]?.sameAs(config, spec, health) ? reusable[i] : undefined) ??
-        new ShardServer(config, spec, i, this.scheduler, this.log, health, failing),
+        new ShardServer(
+          config,
+          spec,
+          i,
+          this.scheduler,
+          this.log,
+          health,
+          failing,
+          stats.get(spec.name),
+        ),
     );
   }
 
@@ -258,7 +269,8 @@ export class RedisPool {
     counters.client_accepted++;
     Atomics.add(this.#clients, this.#worker.id, 1);
     const id = counters.client_accepted * this.#worker.count + this.#worker.id;
-    this.#sessions.add(new ClientSession(id, this, handle));
+    // Lanes in accept order: this worker's sessions spread evenly over each shard's connections.
+    this.#sessions.add(new ClientSession(id, counters.client_accepted, this, handle));
   };
 
   /** Open clients of this pool across all workers (each counts its own in shared memory). */

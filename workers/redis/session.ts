@@ -65,6 +65,8 @@ const TRUNCATED = errorReply('ERR Protocol error: the connection ended in the mi
 export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   readonly id: number;
   readonly pool: RedisPool;
+  /** Which of each shard's connections this session sends on (see ShardServer.pick). */
+  readonly #lane: number;
   name: Buffer | null = null;
   authenticated: boolean;
   readonly #stream: UvStream;
@@ -74,6 +76,12 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   #closing = false;
   /** The client ended its side of the connection (it may still read). */
   #ended = false;
+  /**
+   * What closes this client, counted once when it is closed, as nutcracker counts: `eof` when
+   * the client ended first (its FIN, or QUIT), whatever follows (a request it cut short, a write
+   * it no longer reads); `err` for a protocol or socket error, or when legate closes it.
+   */
+  #closedBy: 'eof' | 'err' | null = null;
   /** legate is stopping (or the pool was removed): no more reads; answer, then close. */
   #draining = false;
   /** Reads are paused: too many replies owed, too many bytes queued toward us, or a shard backlog. */
@@ -88,8 +96,9 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
    */
   #replyEstimate: number;
 
-  constructor(id: number, pool: RedisPool, handle: UvHandle) {
+  constructor(id: number, lane: number, pool: RedisPool, handle: UvHandle) {
     this.id = id;
+    this.#lane = lane;
     this.pool = pool;
     this.authenticated = pool.config.redisAuth === null;
     this.#parser = new RequestParser(pool.requestLimits);
@@ -191,6 +200,8 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
 
   /** Answers with `reply`, then closes once every earlier reply has been written (QUIT, errors). */
   closeAfter(slot: RequestSlot, reply: Buffer): void {
+    // Not set already: QUIT, the client's own goodbye (errors set theirs first).
+    this.#closedBy ??= 'eof';
     this.#closing = true;
     this.#stream.pause();
     slot.answer(reply);
@@ -228,7 +239,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
       const r = parser.parse(buf, pos, length);
       if (r === INCOMPLETE) break;
       if (r === PROTOCOL_ERROR) {
-        this.pool.stats.counters.client_err++;
+        this.#closedBy ??= 'err';
         this.closeAfter(this.#newSlot(at), errorReply(`ERR ${parser.error}`));
         pos = length;
         break;
@@ -260,7 +271,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
    * before closing ours (our side stays open until then).
    */
   streamEnd(): void {
-    this.pool.stats.counters.client_eof++;
+    this.#closedBy ??= 'eof';
     this.#ended = true;
     // Paused, requests may still be buffered: they are answered first, then #inputEnded runs.
     if (!this.#paused) this.#inputEnded();
@@ -270,7 +281,6 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   #inputEnded(): void {
     if (!this.#closing && !this.#draining && this.#input.length > 0) {
       // The last request was cut short: say so rather than close without a word.
-      this.pool.stats.counters.client_err++;
       this.#parser.reset();
       this.#input.consume(this.#input.length);
       this.closeAfter(this.#newSlot(now), TRUNCATED);
@@ -281,11 +291,13 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   }
 
   streamError(): void {
-    this.pool.stats.counters.client_err++;
+    this.#closedBy ??= 'err';
   }
 
   streamClosed(): void {
     this.#closing = true;
+    if (this.#closedBy === 'eof') this.pool.stats.counters.client_eof++;
+    else this.pool.stats.counters.client_err++;
     this.pool.sessionClosed(this);
   }
 
@@ -416,7 +428,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
       return `ERR no live server in pool '${pool.config.name}'`;
     }
     const shard = pool.servers[server];
-    const conn = shard.pick();
+    const conn = shard.pick(this.#lane);
     if (conn === null) {
       pool.stats.counters.forward_error++;
       return `ERR shard ${shard.name} unavailable: ${shard.lastError}`;

@@ -28,12 +28,16 @@ export class ProbeConnection {
   private closed = false;
   private failure: CheckFailure | null = null;
   private wake: (() => void) | null = null;
+  private handleClosed: Promise<void> = Promise.resolve();
+  /** Whether the TLS layer is on (after startTls). */
+  tls = false;
   /** More than MAX_INPUT bytes arrived: the rest was dropped (HAProxy: buffer full = last read). */
   full = false;
-  readonly describe: string;
+  /** host:port, for messages. */
+  readonly address: string;
 
   private constructor(host: string, port: number, deadline: number) {
-    this.describe = `${host}:${port}`;
+    this.address = `${host}:${port}`;
     this.deadline = deadline;
     this.socket = connect({ host, port });
     this.socket.setNoDelay(true);
@@ -53,15 +57,14 @@ export class ProbeConnection {
     return c;
   }
 
-  /** Whether the TLS layer is on (after startTls). */
-  tls = false;
-
   /** Milliseconds left before the deadline. */
   remaining(): number {
     return Math.max(0, this.deadline - performance.now());
   }
 
   private listen(socket: Socket): void {
+    // 'close' comes when the handle is closed (socket.closed turns true earlier, at destroy()).
+    this.handleClosed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('connect', () => {
       if (this.phase === 'connect') this.phase = 'read';
       this.notify();
@@ -82,7 +85,7 @@ export class ProbeConnection {
     if (this.failure) return;
     const what = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
     if (this.phase === 'connect')
-      this.failure = new CheckFailure('L4CON', `${what} (${this.describe})`);
+      this.failure = new CheckFailure('L4CON', `${what} (${this.address})`);
     else if (this.phase === 'tls')
       this.failure = new CheckFailure('L6RSP', `TLS handshake failed: ${err.message}`);
     else this.failure = new CheckFailure('L7RSP', `connection error while reading: ${what}`);
@@ -92,7 +95,7 @@ export class ProbeConnection {
   private onTimeout(): void {
     if (this.failure) return;
     if (this.phase === 'connect')
-      this.failure = new CheckFailure('L4TOUT', `connect to ${this.describe} timed out`);
+      this.failure = new CheckFailure('L4TOUT', `connect to ${this.address} timed out`);
     else if (this.phase === 'tls')
       this.failure = new CheckFailure('L6TOUT', 'TLS handshake timed out');
     else this.failure = new CheckFailure('L7TOUT', 'timed out waiting for the answer');
@@ -180,7 +183,9 @@ export class ProbeConnection {
     if (this.end > this.start)
       throw new CheckFailure('L6RSP', 'server sent data before the TLS handshake');
     this.phase = 'tls';
+    // TLS reads the socket from now on; its 'error' and 'close' still reach us through both.
     this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('end');
     const tls = connectTls({
       socket: this.socket,
       rejectUnauthorized: false,
@@ -219,8 +224,7 @@ export class ProbeConnection {
   /** Frees the socket at once and waits until its handle is closed. */
   async destroy(): Promise<void> {
     clearTimeout(this.timer);
-    const socket = this.socket;
-    socket.destroy();
-    if (!socket.closed) await new Promise((resolve) => socket.once('close', resolve));
+    this.socket.destroy();
+    await this.handleClosed;
   }
 }

@@ -12,7 +12,7 @@ type Expect = Extract<CheckStep, { op: 'expect' }>;
  *   everything received since the last send or connect;
  * - `string`/`binary` match anywhere in it, `rstring` is a regex on the text, `rbinary` a regex
  *   on its uppercase hex dump; `!` passes when the pattern is not there;
- * - on no match, it waits for more bytes until the server closes (or 16 KB arrived): a negated
+ * - on no match, it waits for more bytes until the server closes (or 64 KB arrived): a negated
  *   expect therefore passes only once the server closes, and fails with L7TOUT otherwise;
  * - it ends L4OK when the last rule was a connect, else L7OK; a failed expect is L7RSP.
  */

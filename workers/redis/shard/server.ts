@@ -26,7 +26,7 @@ export interface DrainWaiter {
 
 /**
  * One shard as seen from one worker: this worker's `server_connections` connections to it,
- * used round-robin, reconnected on demand, with a backoff after a failed connect during which
+ * each client session on one of them, reconnected on demand, with a backoff after a failed connect during which
  * requests are refused at once rather than queued on a dead socket. Failures are counted in
  * shared memory, across workers, for ejection.
  */
@@ -38,7 +38,8 @@ export class ShardServer implements ConnectionOwner {
   readonly redisDb: number;
   readonly tcpKeepalive: boolean;
   readonly connectTimeoutMs: number;
-  readonly stats = new ServerStats();
+  /** Handed on to this server's successor at a reload, so its counters keep counting. */
+  readonly stats: ServerStats;
   readonly #address: { host: string; port: number } | { path: string };
   readonly #conns: (ShardConnection | null)[];
   readonly #scheduler: FlushScheduler;
@@ -47,7 +48,6 @@ export class ShardServer implements ConnectionOwner {
   readonly #failureLimit: number;
   readonly #onFailing: FailingListener;
   readonly #drainWaiters = new Set<DrainWaiter>();
-  #next = 0;
   #backoffMs = 0;
   #downUntil = 0;
   /** Why the last connection failed, for the error reply while in backoff. */
@@ -61,8 +61,10 @@ export class ShardServer implements ConnectionOwner {
     log: Logger,
     health: HealthTable,
     onFailing: FailingListener,
+    stats: ServerStats = new ServerStats(),
   ) {
     this.name = spec.name;
+    this.stats = stats;
     this.index = index;
     this.spec = spec;
     this.redisAuth = pool.redisAuth;
@@ -94,11 +96,14 @@ export class ShardServer implements ConnectionOwner {
     );
   }
 
-  /** A connection to send on, or null while the shard is in connect backoff. */
-  pick(): ShardConnection | null {
+  /**
+   * The connection of `lane` (a client session's, fixed when it connects) to send on, or null
+   * while the shard is in connect backoff. One connection per session keeps a client's requests
+   * to this shard in its order; sessions share the connections round-robin.
+   */
+  pick(lane: number): ShardConnection | null {
     const conns = this.#conns;
-    const i = this.#next;
-    this.#next = i + 1 === conns.length ? 0 : i + 1;
+    const i = lane % conns.length;
     const conn = conns[i];
     if (conn !== null && !conn.closed) return conn;
     if (this.#downUntil !== 0 && Date.now() < this.#downUntil) return null;
@@ -109,7 +114,7 @@ export class ShardServer implements ConnectionOwner {
 
   /** Opens every connection now (the pool's `preconnect`). */
   preconnect(): void {
-    for (let i = 0; i < this.#conns.length; i++) this.pick();
+    for (let i = 0; i < this.#conns.length; i++) this.pick(i);
   }
 
   checkTimeouts(at: number, timeoutMs: number): void {
