@@ -653,7 +653,7 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
     [
       'balance static-rr',
       backend('  balance static-rr\n  server s h:1\n'),
-      "9:11: backend b: 'balance static-rr' is not supported: use roundrobin (legate never changes weights at run time, so it is static already)",
+      "9:11: backend b: 'balance static-rr' is not supported: use roundrobin: the same share per server in every cycle (legate never changes weights at run time), though with unequal weights the order within a cycle differs from static-rr's map",
     ],
     [
       'balance uri',

@@ -16,7 +16,8 @@ const USE_HTTP = "for HTTP use legate's nginx, envoy or native http dialects";
 const HASH_FUNCTIONS: readonly string[] = ['sdbm', 'djb2', 'wt6', 'crc32', 'none'];
 
 const BALANCE_HINTS: Readonly<Record<string, string>> = {
-  'static-rr': 'use roundrobin (legate never changes weights at run time, so it is static already)',
+  'static-rr':
+    "use roundrobin: the same share per server in every cycle (legate never changes weights at run time), though with unequal weights the order within a cycle differs from static-rr's map",
   random: 'use leastconn (spreads sessions by load) or roundrobin',
   uri: `'balance uri' is for mode http; ${USE_HTTP}`,
   url_param: `'balance url_param' is for mode http; ${USE_HTTP}`,
