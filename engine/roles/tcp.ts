@@ -110,7 +110,9 @@ export class BackendState {
     for (const s of this.servers) {
       const was = old.get(s.spec.name);
       if (was !== undefined && was.spec.host === s.spec.host) s.adopt(was);
-      this.#publish(s);
+      // A reload that keeps the memory keeps the address workers dial until start() has
+      // resolved the new one: the running sessions' workers read this memory too.
+      this.#publish(s, s.address !== null || !keep);
     }
   }
 
@@ -145,8 +147,8 @@ export class BackendState {
     if (this.config.dns !== null && this.servers.some((s) => s.spec.resolve)) this.#scheduleDns();
   }
 
-  #publish(s: ServerState): void {
-    this.memory.setAddress(s.index, s.address);
+  #publish(s: ServerState, address = true): void {
+    if (address) this.memory.setAddress(s.index, s.address);
     this.memory.setHealth(s.index, s.riseFall.up ? UP : DOWN);
     this.memory.setAdmin(
       s.index,

@@ -271,6 +271,34 @@ describe('maxconn queueing and timeouts', () => {
   });
 });
 
+describe('service maxconn', () => {
+  it('a connection past the service maxconn (all workers together) is closed at once', async () => {
+    const port = await freePort();
+    const broker = await startBroker(
+      serviceYaml({ port, keys: 'maxconn: 2', servers: `- 127.0.0.1:${redis[0].port}` }),
+    );
+    try {
+      const held = [await RawClient.connect(port), await RawClient.connect(port)];
+      for (const c of held) assert.equal((await c.command('PING')).toString(), '+PONG\r\n');
+      const third = await RawClient.connect(port);
+      assert.ok(await third.waitClosed(3000), 'closed');
+      assert.equal((await tcpStats(broker.adminPort)).services[0].smax, 2);
+      held[0].close();
+      await until(
+        async () => (await tcpStats(broker.adminPort)).services[0].scur === 1,
+        3000,
+        'one left',
+      );
+      const again = await RawClient.connect(port);
+      assert.equal((await again.command('PING')).toString(), '+PONG\r\n');
+      again.close();
+      held[1].close();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
 describe('environment profiles', () => {
   it('LEGATE_ENV picks the profile; tcp.env is the default', async () => {
     const port = await freePort();

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
+import { getStats, httpGet } from '../helpers/admin.ts';
 import { serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { accepts, sleep, until, waitForLog } from '../helpers/faults.ts';
 import {
@@ -149,6 +150,35 @@ it('a worker that dies gives back its sessions; legate top --once shows services
     assert.match(text, new RegExp(`^svc\\s+${alive.length}\\s+6\\s+6\\s`, 'm'));
     assert.match(text, /^ {2}only\s+.*\sUP\s/m);
     for (const c of alive) c.close();
+  } finally {
+    await broker.stop();
+  }
+});
+
+it('one process, one file: a Redis pool and a broker service side by side, in /stats and /readyz', async () => {
+  const [poolPort, servicePort] = [await freePort(), await freePort()];
+  const yaml = `${serviceYaml({ port: servicePort, servers: servers([redis[1].port]) })}redis:\n  cache:\n    listen: 127.0.0.1:${poolPort}\n    redis: true\n    servers:\n      - 127.0.0.1:${redis[0].port}:1\n`;
+  const broker = await startBroker(yaml);
+  try {
+    const pool = await RawClient.connect(poolPort);
+    assert.equal((await pool.command('SET', 'both', 'roles')).toString(), '+OK\r\n');
+    const service = await RawClient.connect(servicePort);
+    assert.match(
+      (await service.command('CONFIG', 'GET', 'port')).toString(),
+      new RegExp(`${redis[1].port}\\r\\n$`),
+    );
+    const stats = await getStats(broker.adminPort);
+    assert.deepEqual(
+      stats.pools.map((p) => p.name),
+      ['cache'],
+    );
+    assert.deepEqual(
+      stats.tcp?.services.map((s) => s.name),
+      ['svc'],
+    );
+    assert.equal((await httpGet(broker.adminPort, '/readyz')).status, 200);
+    pool.close();
+    service.close();
   } finally {
     await broker.stop();
   }

@@ -14,28 +14,26 @@ let pg: PostgresCluster[] = [];
 let broker: Broker;
 let port: number;
 
-function psql(sql: string, sslmode = 'disable', extra: readonly string[] = []) {
-  return run(
-    `${PG_BIN}/psql`,
-    [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      '-d',
-      'postgres',
-      '-XAtq',
-      ...extra,
-      '-c',
-      sql,
-    ],
-    {
-      env: { PGSSLMODE: sslmode, PGCONNECT_TIMEOUT: '10' },
-      timeoutMs: 60000,
-    },
-  );
+/** psql's arguments for one statement through the broker, as the postgres user. */
+const psqlArgs = (sql: string) => [
+  '-h',
+  '127.0.0.1',
+  '-p',
+  String(port),
+  '-U',
+  'postgres',
+  '-d',
+  'postgres',
+  '-XAtq',
+  '-c',
+  sql,
+];
+
+function psql(sql: string, sslmode = 'disable') {
+  return run(`${PG_BIN}/psql`, psqlArgs(sql), {
+    env: { PGSSLMODE: sslmode, PGCONNECT_TIMEOUT: '10' },
+    timeoutMs: 60000,
+  });
 }
 
 before(async () => {
@@ -144,23 +142,10 @@ describe('PostgreSQL through the broker', () => {
 
   it("a TLS session's cancel (key unreadable to legate) is sent to every server and cancels", async () => {
     const started = Date.now();
-    const child = spawn(
-      `${PG_BIN}/psql`,
-      [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-U',
-        'postgres',
-        '-d',
-        'postgres',
-        '-XAtq',
-        '-c',
-        'SELECT pg_sleep(30)',
-      ],
-      { env: { ...process.env, PGSSLMODE: 'require' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(`${PG_BIN}/psql`, psqlArgs('SELECT pg_sleep(30)'), {
+      env: { ...process.env, PGSSLMODE: 'require' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();

@@ -6,22 +6,11 @@ import { ServiceMemory } from '../../engine/shared/tcp-memory.ts';
 import { tick } from '../clock.ts';
 import type { FlushScheduler } from '../net/flush-scheduler.ts';
 import { ListenError, Listener, listenHint } from '../net/listener.ts';
-import { type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
 import { PostgresProtocol } from './postgres/protocol.ts';
 import type { TcpSession as Session, SessionProtocol } from './session.ts';
 import { TcpSession } from './session.ts';
-
-/** Connections past the service's maxconn are refused this way: closed at once. */
-const IGNORE: StreamEvents = {
-  streamData() {},
-  streamEnd() {},
-  streamError() {},
-  streamDrained() {},
-  streamConnected() {},
-  streamClosed() {},
-};
 
 /** The sweep runs at least this often, and at most every 10 ms. */
 const SWEEP_MAX_MS = 250;
@@ -150,8 +139,7 @@ export class TcpService {
     if (!this.#memory.enter(this.#worker.id, limit)) {
       // Over the service's maxconn (all workers together): HAProxy leaves such connections in
       // the kernel's backlog; legate has already accepted it, so it closes it at once.
-      const refused = UvStream.accept(handle, IGNORE, this.scheduler);
-      refused.destroy();
+      handle.close();
       return;
     }
     const session = new TcpSession(this, handle, this.backend, this.#protocol);

@@ -106,10 +106,15 @@ export class TcpSession implements StreamEvents {
     this.service = service;
     this.backend = backend;
     this.protocol = protocol;
-    this.client = UvStream.accept(handle, this, service.scheduler);
+    // Plain TCP reads nothing before a server is there to take it (the kernel holds it
+    // meanwhile; reading starts once connected); a protocol reads the first message now.
+    this.client =
+      protocol === null
+        ? new UvStream(handle, this, service.scheduler)
+        : UvStream.accept(handle, this, service.scheduler);
+    // Bytes are forwarded as they come, once per loop turn: Nagle would only add delay.
+    this.client.setNoDelay();
     if (protocol === null) {
-      // Nothing to read before a server is there to take it: the kernel holds it meanwhile.
-      this.client.pause();
       this.dispatch(-1);
     } else {
       this.state = SNIFFING;
@@ -234,6 +239,7 @@ export class TcpSession implements StreamEvents {
     this.lastClient = this.lastServer;
     this.held = null;
     this.backend.count(this.serverIndex, COUNTER.STOT, 1);
+    this.server?.setNoDelay();
     this.client.resume();
     if (this.clientEof) this.server?.endWrite();
   }
