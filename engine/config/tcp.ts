@@ -224,6 +224,7 @@ function server(
     resolve: o.resolve ?? ctx.dnsOn,
     initAddrNone: o.initAddrNone ?? false,
     source,
+    id: null,
   };
 }
 

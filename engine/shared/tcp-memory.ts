@@ -2,11 +2,12 @@
  * One TCP backend's state in a SharedArrayBuffer: what every worker reads to pick a server,
  * and the counters operators read. Layout (Int32 cells, then Float64 counters):
  *
- *   per server, Int32 × CTL:   HEALTH ADMIN CUR MAX ADDR_SEQ FAMILY A0 A1 A2 A3 CHANGED
- *   backend, Int32 × 4:        RR_CURSOR QUEUE_CUR QUEUE_MAX SESSIONS_NOW
+ *   per server, Int32 × CTL:   HEALTH ADMIN CUR MAX ADDR_SEQ FAMILY A0 A1 A2 A3
+ *   backend, Int32 × 4:        (spare) QUEUE_CUR QUEUE_MAX SESSIONS_NOW
  *   per worker × server Int32: MINE (this worker's share of CUR, to give back if it dies)
  *   per worker, Int32:         MINE_QUEUE
  *   per worker × server Float64 × COUNTERS: STOT BIN BOUT ECON WRETR WREDIS
+ *   balancing state, Int32 cells: see balance-memory.ts
  *
  * HEALTH, ADMIN and the address are written by the main thread only. CUR is reserved by any
  * worker with compare-and-swap against `maxconn`, so leastconn and maxconn hold across the
@@ -15,9 +16,10 @@
  * thread makes ADDR_SEQ odd while it writes.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { balanceCells, releaseBalanceLockOf } from './balance-memory.ts';
 import { ipv6Groups } from './ip.ts';
 
-const CTL = 11;
+const CTL = 10;
 const HEALTH = 0;
 const ADMIN = 1;
 const CUR = 2;
@@ -25,13 +27,9 @@ const MAX = 3;
 const ADDR_SEQ = 4;
 const FAMILY = 5;
 const A0 = 6;
-/** When CUR last changed, as a backend-wide sequence number (leastconn's tie-break). */
-const CHANGED = 10;
 
-const RR_CURSOR = 0;
 const QUEUE_CUR = 1;
 const QUEUE_MAX = 2;
-const CHANGE_SEQ = 3;
 const HEADER = 4;
 
 export const COUNTERS = ['stot', 'bin', 'bout', 'econ', 'wretr', 'wredis'] as const;
@@ -55,8 +53,9 @@ export type AdminState = (typeof ADMIN_STATES)[number];
 function layout(servers: number, workers: number) {
   const ints = servers * CTL + HEADER + workers * servers + workers;
   const floatStart = Math.ceil((ints * 4) / 8) * 8;
-  const bytes = floatStart + workers * servers * NCOUNTERS * 8;
-  return { ints, floatStart, bytes };
+  const balanceStart = floatStart + workers * servers * NCOUNTERS * 8;
+  const bytes = balanceStart + balanceCells(servers) * 4;
+  return { ints, floatStart, balanceStart, bytes };
 }
 
 export function allocateBackend(servers: number, workers: number): SharedArrayBuffer {
@@ -72,14 +71,17 @@ export class BackendMemory {
   readonly #f: Float64Array;
   readonly #mine: number;
   readonly #mineQueue: number;
+  /** The roundrobin / leastconn state every worker's balancer shares (balance-memory.ts). */
+  readonly balance: Int32Array;
 
   constructor(sab: SharedArrayBuffer, servers: number, workers: number) {
     this.sab = sab;
     this.servers = Math.max(1, servers);
     this.workers = workers;
-    const { ints, floatStart } = layout(this.servers, workers);
+    const { ints, floatStart, balanceStart } = layout(this.servers, workers);
     this.#i = new Int32Array(sab, 0, ints);
-    this.#f = new Float64Array(sab, floatStart);
+    this.#f = new Float64Array(sab, floatStart, (balanceStart - floatStart) / 8);
+    this.balance = new Int32Array(sab, balanceStart, balanceCells(this.servers));
     this.#mine = this.servers * CTL + HEADER;
     this.#mineQueue = this.#mine + workers * this.servers;
   }
@@ -119,7 +121,6 @@ export class BackendMemory {
       if (limit > 0 && c >= limit) return false;
       if (Atomics.compareExchange(this.#i, at, c, c + 1) === c) {
         Atomics.add(this.#i, this.#mine + worker * this.servers + s, 1);
-        this.#changed(s);
         const m = s * CTL + MAX;
         let max = Atomics.load(this.#i, m);
         while (c + 1 > max) {
@@ -135,22 +136,6 @@ export class BackendMemory {
   release(s: number, worker: number): void {
     Atomics.sub(this.#i, s * CTL + CUR, 1);
     Atomics.sub(this.#i, this.#mine + worker * this.servers + s, 1);
-    this.#changed(s);
-  }
-
-  #changed(s: number): void {
-    const seq = Atomics.add(this.#i, this.servers * CTL + CHANGE_SEQ, 1) + 1;
-    Atomics.store(this.#i, s * CTL + CHANGED, seq);
-  }
-
-  /** The order in which servers' session counts last changed (smaller: longer ago). */
-  lastChange(s: number): number {
-    return Atomics.load(this.#i, s * CTL + CHANGED);
-  }
-
-  /** The process-wide round-robin position, one step further. */
-  nextTurn(): number {
-    return Atomics.add(this.#i, this.servers * CTL + RR_CURSOR, 1) >>> 0;
   }
 
   queued(): number {
@@ -186,6 +171,7 @@ export class BackendMemory {
     }
     const q = Atomics.exchange(this.#i, this.#mineQueue + worker, 0);
     Atomics.sub(this.#i, this.servers * CTL + QUEUE_CUR, q);
+    releaseBalanceLockOf(this.balance, worker);
   }
 
   /** Adds to this worker's own counter row (one writer per row). */

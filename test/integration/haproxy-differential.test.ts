@@ -67,6 +67,66 @@ listen src
     server a "127.0.0.1:\${A_PORT}"
     server b "127.0.0.1:\${B_PORT}"
     server c "127.0.0.1:\${C_PORT}"
+listen wrr5
+    bind "127.0.0.1:\${WRR5_PORT}"
+    balance roundrobin
+    server a "127.0.0.1:\${A_PORT}" weight 5
+    server b "127.0.0.1:\${B_PORT}" weight 3
+    server c "127.0.0.1:\${C_PORT}" weight 1
+listen rrfull
+    bind "127.0.0.1:\${RRFULL_PORT}"
+    balance roundrobin
+    server a "127.0.0.1:\${A_PORT}" maxconn 1
+    server b "127.0.0.1:\${B_PORT}" weight 2
+    server c "127.0.0.1:\${C_PORT}"
+listen lcw
+    bind "127.0.0.1:\${LCW_PORT}"
+    balance leastconn
+    server a "127.0.0.1:\${A_PORT}" weight 2
+    server b "127.0.0.1:\${B_PORT}"
+    server c "127.0.0.1:\${C_PORT}" maxconn 2
+listen srcw
+    bind "127.0.0.1:\${SRCW_PORT}"
+    balance source
+    server a "127.0.0.1:\${A_PORT}" weight 2
+    server b "127.0.0.1:\${B_PORT}" weight 4
+    server c "127.0.0.1:\${C_PORT}" weight 6
+listen srcq
+    bind "127.0.0.1:\${SRCQ_PORT}"
+    balance source
+    default-server maxconn 1
+    server a "127.0.0.1:\${A_PORT}"
+    server b "127.0.0.1:\${B_PORT}"
+    server c "127.0.0.1:\${C_PORT}"
+listen firstid
+    bind "127.0.0.1:\${FIRSTID_PORT}"
+    balance first
+    server a "127.0.0.1:\${A_PORT}" id 3 maxconn 1
+    server b "127.0.0.1:\${B_PORT}" maxconn 1
+    server c "127.0.0.1:\${C_PORT}" id 1 maxconn 1
+listen rrdown
+    bind "127.0.0.1:\${RRDOWN_PORT}"
+    timeout check 1s
+    default-server check inter 100 fall 2 rise 1
+    server a "127.0.0.1:\${A_PORT}" weight 3
+    server b "127.0.0.1:\${B_PORT}"
+    server e "127.0.0.1:\${E_PORT}" weight 2
+listen srcdown
+    bind "127.0.0.1:\${SRCDOWN_PORT}"
+    balance source
+    timeout check 1s
+    default-server check inter 100 fall 2 rise 1
+    server a "127.0.0.1:\${A_PORT}"
+    server b "127.0.0.1:\${B_PORT}"
+    server e "127.0.0.1:\${E_PORT}"
+listen lcdown
+    bind "127.0.0.1:\${LCDOWN_PORT}"
+    balance leastconn
+    timeout check 1s
+    default-server check inter 100 fall 2 rise 1
+    server a "127.0.0.1:\${A_PORT}"
+    server b "127.0.0.1:\${B_PORT}"
+    server e "127.0.0.1:\${E_PORT}"
 listen bk
     bind "127.0.0.1:\${BK_PORT}"
     default-server check inter 100 fall 1 rise 1
@@ -82,7 +142,25 @@ listen bkall
     server c "127.0.0.1:\${C_PORT}" backup
 `;
 
-const LISTENERS = ['RR', 'WRR', 'FIRST', 'LC', 'LCT', 'SRC', 'BK', 'BKALL'] as const;
+const LISTENERS = [
+  'RR',
+  'WRR',
+  'FIRST',
+  'LC',
+  'LCT',
+  'SRC',
+  'WRR5',
+  'RRFULL',
+  'LCW',
+  'SRCW',
+  'SRCQ',
+  'FIRSTID',
+  'RRDOWN',
+  'SRCDOWN',
+  'LCDOWN',
+  'BK',
+  'BKALL',
+] as const;
 type Ports = Record<(typeof LISTENERS)[number], number>;
 
 /** A TCP server that writes its name and a newline to every connection and holds it open. */
@@ -127,10 +205,13 @@ interface Session {
   readonly socket: Socket;
 }
 
-/** Opens one session through a proxy and reads which server answered (bounded by 5 s). */
-function open(port: number): Promise<Session> {
+/**
+ * Opens one session through a proxy and reads which server answered (bounded by 5 s). `from`:
+ * the client's address (any 127.0.0.0/8 address is this machine's), for `balance source`.
+ */
+function open(port: number, from = '127.0.0.1'): Promise<Session> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from });
     let got = '';
     const timer = setTimeout(() => {
       socket.destroy();
@@ -195,7 +276,26 @@ const servers = {
   b: new NameServer('b'),
   c: new NameServer('c'),
   d: new NameServer('d'),
+  e: new NameServer('e'),
 };
+
+/** One session from each of `count` client addresses, 127.0.0.1 up: who answered each. */
+async function fromClients(port: number, count: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const s = await open(port, `127.0.0.${i}`);
+    names.push(s.name);
+    await close(s);
+  }
+  return names;
+}
+
+/**
+ * Long enough for both proxies' checks to see a change (inter 100, fall 2, rise 1). fall 2 and
+ * timeout check 1s: on a loaded machine a single slow check must not flap a server, which
+ * would move it in the leastconn and roundrobin orders differently in each proxy.
+ */
+const CHECKS_SEE_IT_MS = 1500;
 
 async function portsFor(): Promise<Ports> {
   const ports = {} as Ports;
@@ -313,6 +413,104 @@ describe('HAProxy and legate on the same haproxy.cfg: which server each new sess
     const got = await both((p) => sequence(p.SRC, 4));
     assert.equal(new Set(got.haproxy).size, 1, 'HAProxy itself');
     assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('roundrobin with weights 5:3:1: the same order, session by session', async () => {
+    const got = await both((p) => sequence(p.WRR5, 18));
+    assert.deepEqual(got.haproxy.slice(0, 9), got.haproxy.slice(9), 'HAProxy repeats its cycle');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('roundrobin past a full server (maxconn 1, one session held): the same order', async () => {
+    const got = await both(async (p) => {
+      // Sessions held until one is on a (weights b 2, a 1, c 1: within the first four).
+      const held: Session[] = [];
+      while (held.length < 4 && !held.some((h) => h.name === 'a')) held.push(await open(p.RRFULL));
+      const names = held.map((h) => h.name);
+      const whileFull = await sequence(p.RRFULL, 7);
+      await Promise.all(held.map(close));
+      await new Promise((r) => setTimeout(r, 300));
+      return { names, whileFull, after: await sequence(p.RRFULL, 5) };
+    });
+    assert.ok(got.haproxy.names.includes('a'), 'HAProxy itself');
+    assert.ok(!got.haproxy.whileFull.includes('a'), 'HAProxy skips a while it is full');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('leastconn with weights 2:1:1 and a maxconn: held sessions, two released, two more', async () => {
+    const got = await both(async (p) => {
+      const held: Session[] = [];
+      for (let i = 0; i < 7; i++) held.push(await open(p.LCW));
+      const names = held.map((s) => s.name);
+      await close(held[1]);
+      await close(held[4]);
+      await new Promise((r) => setTimeout(r, 300));
+      const more = [await open(p.LCW), await open(p.LCW)];
+      names.push(...more.map((s) => s.name));
+      await Promise.all([...held, ...more].map(close));
+      return names;
+    });
+    assert.equal(got.haproxy.filter((n) => n === 'c').length <= 3, true, 'HAProxy itself');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('source with weights 2:4:6: each of 30 client addresses reaches the same server', async () => {
+    const got = await both((p) => fromClients(p.SRCW, 30));
+    assert.deepEqual(new Set(got.haproxy), new Set(['a', 'b', 'c']), 'HAProxy itself');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('source, the server at its maxconn: the next session from that client waits for it', async () => {
+    const got = await both(async (p) => {
+      const first = await open(p.SRCQ);
+      const waiting = open(p.SRCQ);
+      await new Promise((r) => setTimeout(r, 300));
+      await close(first);
+      const second = await waiting;
+      await close(second);
+      return [first.name, second.name];
+    });
+    assert.equal(got.haproxy[1], got.haproxy[0], 'HAProxy itself');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('first with server ids: the lowest id first (c id 1, b numbered 2, a id 3)', async () => {
+    const got = await both(async (p) => {
+      const held: Session[] = [];
+      for (let i = 0; i < 3; i++) held.push(await open(p.FIRSTID));
+      await Promise.all(held.map(close));
+      return held.map((s) => s.name);
+    });
+    assert.deepEqual(got.haproxy, ['c', 'b', 'a'], 'HAProxy itself');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('a server down and back: roundrobin, leastconn and the source map follow it the same way', async () => {
+    /** Sessions through each backend: roundrobin in a row, leastconn held, source by address. */
+    const round = (rr: number, lc: number) => async (p: Ports) => {
+      const rrNames = await sequence(p.RRDOWN, rr);
+      const held: Session[] = [];
+      for (let i = 0; i < lc; i++) held.push(await open(p.LCDOWN));
+      // One at a time: the order counts change in is leastconn's tie-break in the next round.
+      for (const s of held) await close(s);
+      return { rr: rrNames, lc: held.map((s) => s.name), src: await fromClients(p.SRCDOWN, 12) };
+    };
+    const before = await both(round(5, 4));
+    assert.ok(before.haproxy.rr.includes('e'), 'HAProxy itself');
+    assert.deepEqual(before.legate, before.haproxy);
+
+    const port = servers.e.port;
+    await servers.e.stop();
+    await new Promise((r) => setTimeout(r, CHECKS_SEE_IT_MS));
+    const down = await both(round(7, 4));
+    assert.ok(!Object.values(down.haproxy).flat().includes('e'), 'HAProxy itself');
+    assert.deepEqual(down.legate, down.haproxy);
+
+    await servers.e.start(port);
+    await new Promise((r) => setTimeout(r, CHECKS_SEE_IT_MS));
+    const back = await both(round(12, 4));
+    assert.ok(back.haproxy.rr.includes('e'), 'HAProxy itself');
+    assert.deepEqual(back.legate, back.haproxy);
   });
 
   it('backup failover and return: the first backup only, then every backup with allbackups', async () => {

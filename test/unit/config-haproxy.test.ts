@@ -102,6 +102,7 @@ describe('haproxy dialect: the seed ambassador config', () => {
           resolve: false,
           initAddrNone: true,
           source: 'h.cfg:35',
+          id: null,
         },
       ],
       check: PG_CHECK,
@@ -558,7 +559,7 @@ describe('haproxy dialect: defaults inheritance', () => {
 describe('haproxy dialect: server lines and checks', () => {
   it('every server keyword legate reads', () => {
     const b = theBackend(
-      `resolvers dns\n  nameserver ns1 127.0.0.1:53\n  timeout resolve 5s\n  hold valid 30s\n${backend('  balance first\n  timeout check 2s\n  timeout queue 4s\n  timeout tunnel 1h\n  option redis-check\n  server s db:6379 check inter 500 fall 1 rise 1 backup weight 0 maxconn 10 resolvers dns init-addr libc,none on-marked-down shutdown-sessions send-proxy-v2\n  server t db:6380 send-proxy on-marked-down shutdown-sessions\n')}`,
+      `resolvers dns\n  nameserver ns1 127.0.0.1:53\n  timeout resolve 5s\n  hold valid 30s\n${backend('  balance first\n  timeout check 2s\n  timeout queue 4s\n  timeout tunnel 1h\n  option redis-check\n  server s db:6379 check inter 500 fall 1 rise 1 backup weight 0 maxconn 10 resolvers dns init-addr libc,none on-marked-down shutdown-sessions send-proxy-v2 id 7\n  server t db:6380 send-proxy on-marked-down shutdown-sessions\n')}`,
     );
     assert.deepEqual(b.servers[0], {
       name: 's',
@@ -573,8 +574,10 @@ describe('haproxy dialect: server lines and checks', () => {
       resolve: true,
       initAddrNone: true,
       source: 'h.cfg:18',
+      id: 7,
     });
     assert.equal(b.servers[1].sendProxy, 'v1');
+    assert.equal(b.servers[1].id, null);
     assert.deepEqual(b.check, { kind: 'redis' });
     assert.equal(b.balance, 'first');
     assert.deepEqual([b.queueTimeoutMs, b.tunnelTimeoutMs], [4000, 3_600_000]);
@@ -585,6 +588,13 @@ describe('haproxy dialect: server lines and checks', () => {
       retries: 3,
       retryMs: 1000,
     });
+  });
+  it('hash-type: map-based (any function) is what balance source runs; consistent matters only to source', () => {
+    assert.equal(
+      theBackend(backend('  balance source\n  hash-type map-based sdbm\n  server s h:1\n')).balance,
+      'source',
+    );
+    assert.deepEqual(warnings(backend('  hash-type consistent\n  server s h:1\n')), []);
   });
   it('option mysql-check with and without a user; option tcp-check without rules is a connect check', () => {
     assert.deepEqual(theBackend(backend('  option mysql-check\n  server s h:1\n')).check, {
@@ -643,7 +653,7 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
     [
       'balance static-rr',
       backend('  balance static-rr\n  server s h:1\n'),
-      "9:11: backend b: 'balance static-rr' is not supported: use roundrobin (legate never changes weights at run time, so it is static already)",
+      "9:11: backend b: 'balance static-rr' is not supported: use roundrobin: the same share per server in every cycle (legate never changes weights at run time), though with unequal weights the order within a cycle differs from static-rr's map",
     ],
     [
       'balance uri',
@@ -678,7 +688,7 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
     [
       'an unknown server keyword',
       backend('  server s h:1 chekc\n'),
-      "9:16: backend b: unknown server keyword 'chekc' (legate reads check, inter, fall, rise, backup, weight, maxconn, resolvers, init-addr, on-marked-down, send-proxy, send-proxy-v2, disabled)",
+      "9:16: backend b: unknown server keyword 'chekc' (legate reads check, inter, fall, rise, backup, weight, maxconn, id, resolvers, init-addr, on-marked-down, send-proxy, send-proxy-v2, disabled)",
     ],
     [
       'weight above 256',
@@ -847,6 +857,31 @@ describe('haproxy dialect: refusals, each with its place and what to do', () => 
       "13:3: backend b: backend 'b': legate applies one 'resolvers' section to a whole backend; give every server the same (use default-server)",
     ],
     [
+      'a server id that is not above 0 (HAProxy: custom id has to be > 0)',
+      backend('  server s h:1 id 0\n'),
+      "9:19: backend b: 'id' must be between 1 and 2147483647, got 0",
+    ],
+    [
+      'two servers with one id',
+      backend('  server s h:1 id 2\n  server t h:2 id 2\n'),
+      "10:19: backend b: backend 'b', server 't': id 2 is already used at line 9 (server 's')",
+    ],
+    [
+      'balance source with hash-type consistent (legate hashes map-based only)',
+      backend('  balance source\n  hash-type consistent\n  server s h:1\n'),
+      "10:13: backend b: backend 'b': balance source hashes map-based only in legate (HAProxy's default), not consistent or with avalanche; remove this hash-type or make it map-based",
+    ],
+    [
+      'balance source with an inherited hash-type avalanche',
+      backend('  balance source\n  server s h:1\n', '  hash-type map-based sdbm avalanche\n'),
+      "backend 'b': balance source hashes map-based only in legate (HAProxy's default), not consistent or with avalanche; remove this hash-type or make it map-based",
+    ],
+    [
+      'an unknown hash-type method',
+      backend('  hash-type foo\n  server s h:1\n'),
+      "9:13: backend b: 'hash-type' expects map-based or consistent, got 'foo'",
+    ],
+    [
       'a disabled proxy',
       backend('  disabled\n  server s h:1\n'),
       "9:3: backend b: 'disabled' is not supported: remove the section instead of disabling it",
@@ -928,6 +963,11 @@ describe('haproxy dialect: accepted with a warning naming the line', () => {
       'a disabled server is left out',
       backend('  server s h:1 disabled\n  server t h:2\n'),
       "9:10: backend b: server 's' is disabled: legate leaves it out (HAProxy keeps it in MAINT until enabled at run time)",
+    ],
+    [
+      'id on default-server',
+      backend('  default-server id 4\n  server s h:1\n'),
+      "9:18: backend b: 'id' is not accepted on default-server; HAProxy ignores it too",
     ],
     [
       'a peers section',

@@ -1,11 +1,10 @@
-// The broker's pure parts: shared-memory slots and addresses, the cancel-key table, HAProxy's
-// weighted round-robin order, the rise/fall counter, PROXY protocol headers.
+// The broker's pure parts: shared-memory slots and addresses, the cancel-key table, the
+// rise/fall counter, PROXY protocol headers (the balancing algorithms: tcp-balance.test.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RiseFall } from '../../engine/health/rise-fall.ts';
 import { allocateCancelKeys, CancelKeys } from '../../engine/shared/cancel-keys.ts';
 import { allocateBackend, BackendMemory, ServiceMemory } from '../../engine/shared/tcp-memory.ts';
-import { weightedOrder } from '../../workers/tcp/balance.ts';
 import { keyWord } from '../../workers/tcp/postgres/protocol.ts';
 import { proxyHeader } from '../../workers/tcp/proxy-header.ts';
 
@@ -72,30 +71,6 @@ describe('CancelKeys', () => {
     const long = Uint8Array.from({ length: 32 }, (_, i) => i);
     assert.equal(keyWord(long), keyWord(long.slice()));
     assert.notEqual(keyWord(long), keyWord(Uint8Array.from({ length: 32 }, (_, i) => i + 1)));
-  });
-});
-
-describe('weightedOrder (HAProxy lb_fwrr)', () => {
-  const order = (weights: number[]) => {
-    const o = weightedOrder(
-      weights.map((_, i) => i),
-      (s) => weights[s],
-    );
-    return [o.first, o.steady].map((seq) => seq.map((i) => 'abcd'[i]).join(''));
-  };
-  it('matches HAProxy 2.6 on 3:1:2 (the differential test saw acabac twice)', () => {
-    assert.deepEqual(order([3, 1, 2]), ['acabac', 'acabac']);
-  });
-  it('is plain rotation with equal weights, and gives each server its weight per cycle', () => {
-    assert.deepEqual(order([1, 1, 1]), ['abc', 'abc']);
-    const [, steady] = order([5, 3, 2, 1]);
-    for (const [name, w] of [
-      ['a', 5],
-      ['b', 3],
-      ['c', 2],
-      ['d', 1],
-    ] as const)
-      assert.equal([...steady].filter((c) => c === name).length, w);
   });
 });
 

@@ -69,7 +69,8 @@ export class BackendView {
   /** Gives freed slots to queued sessions, oldest first. */
   serveQueue(): void {
     while (this.#waiting.length > 0) {
-      const picked = this.balancer.pick(-1, 0);
+      // The oldest session's own address: under `source` it waits for its server, as in HAProxy.
+      const picked = this.balancer.pick(-1, this.balancer.hashOf(this.#waiting[0].client));
       if (picked === ALL_FULL) break;
       const session = this.#waiting.shift() as TcpSession;
       this.memory.dequeue(this.#worker);

@@ -3,7 +3,7 @@ import { now, tick } from '../clock.ts';
 import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
-import { ALL_FULL, NO_SERVER, sourceHash } from './balance.ts';
+import { ALL_FULL, NO_SERVER } from './balance.ts';
 import { proxyHeader } from './proxy-header.ts';
 import type { TcpService } from './service.ts';
 
@@ -148,10 +148,7 @@ export class TcpSession implements StreamEvents {
       this.close();
       return;
     }
-    const picked = this.backend.balancer.pick(
-      avoid,
-      this.backend.config.balance === 'source' ? sourceHash(this.client.peerAddress()) : 0,
-    );
+    const picked = this.backend.balancer.pick(avoid, this.backend.balancer.hashOf(this.client));
     if (picked === NO_SERVER) {
       this.service.noServer(this);
       this.close();

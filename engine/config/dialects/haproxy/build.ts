@@ -165,6 +165,7 @@ function buildBackend(
     resolve: s.params.resolvers !== null,
     initAddrNone: s.params.initAddr?.includes('none') ?? false,
     source: `${report.file}:${s.stmt.line}`,
+    id: s.params.id,
   }));
   for (const s of b.servers) {
     const name = s.params.resolvers;
@@ -176,6 +177,13 @@ function buildBackend(
         Math.max(at, 0),
       );
     }
+  }
+  if (b.balance === 'source' && b.hashType !== null) {
+    report.error(
+      b.hashType,
+      `backend '${b.name}': balance source hashes map-based only in legate (HAProxy's default), not consistent or with avalanche; remove this hash-type or make it map-based`,
+      1,
+    );
   }
   const shutdown = agreed(
     b,

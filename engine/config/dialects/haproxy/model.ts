@@ -23,6 +23,8 @@ export interface ServerParams {
   shutdownSessions: boolean;
   sendProxy: 'v1' | 'v2' | null;
   disabled: boolean;
+  /** `id` (a server line only): orders `balance first`. */
+  id: number | null;
 }
 
 export const DEFAULT_SERVER: ServerParams = {
@@ -38,6 +40,7 @@ export const DEFAULT_SERVER: ServerParams = {
   shutdownSessions: false,
   sendProxy: null,
   disabled: false,
+  id: null,
 };
 
 export interface BackendRef {
@@ -70,6 +73,8 @@ export interface ProxyState {
   readonly name: string;
   readonly stmt: Statement;
   balance: TcpBalance;
+  /** A `hash-type` line other than plain map-based (HAProxy's default); null: map-based. */
+  hashType: Statement | null;
   maxconn: number | null;
   retries: number;
   redispatch: boolean;
@@ -98,6 +103,7 @@ export function newProxy(kind: ProxyKind, name: string, stmt: Statement): ProxyS
     name,
     stmt,
     balance: 'roundrobin',
+    hashType: null,
     maxconn: null,
     retries: 3,
     redispatch: false,

@@ -12,8 +12,12 @@ import { parseCount, parseTime } from './units.ts';
 
 const USE_HTTP = "for HTTP use legate's nginx, envoy or native http dialects";
 
+/** `hash-type` functions: HAProxy 2.6's, and `none` from 2.9 (the seed's image). */
+const HASH_FUNCTIONS: readonly string[] = ['sdbm', 'djb2', 'wt6', 'crc32', 'none'];
+
 const BALANCE_HINTS: Readonly<Record<string, string>> = {
-  'static-rr': 'use roundrobin (legate never changes weights at run time, so it is static already)',
+  'static-rr':
+    "use roundrobin: the same share per server in every cycle (legate never changes weights at run time), though with unequal weights the order within a cycle differs from static-rr's map",
   random: 'use leastconn (spreads sessions by load) or roundrobin',
   uri: `'balance uri' is for mode http; ${USE_HTTP}`,
   url_param: `'balance url_param' is for mode http; ${USE_HTTP}`,
@@ -210,6 +214,23 @@ export function applyProxyStatement(proxy: ProxyState, stmt: Statement, ctx: Pro
       }
       return;
     }
+    case 'hash-type': {
+      const [method, fn, modifier] = [w[1], w[2], w[3]];
+      if (method !== 'map-based' && method !== 'consistent')
+        report.error(stmt, `'hash-type' expects map-based or consistent, got '${method ?? ''}'`, 1);
+      else if (fn !== undefined && !HASH_FUNCTIONS.includes(fn))
+        report.error(
+          stmt,
+          `'hash-type' function '${fn}' is not one of ${HASH_FUNCTIONS.join(', ')}`,
+          2,
+        );
+      else if (modifier !== undefined && modifier !== 'avalanche')
+        report.error(stmt, `'hash-type' modifier '${modifier}' is not avalanche`, 3);
+      else if (w.length > 4) report.error(stmt, `unexpected '${w[4]}' after 'hash-type'`, 4);
+      // The function does not change balance source (get_server_sh never calls it); the rest does.
+      else proxy.hashType = method === 'map-based' && modifier === undefined ? null : stmt;
+      return;
+    }
     case 'default-server':
       proxy.defaultServer = readServerParams(stmt, 1, proxy.defaultServer, report);
       return;
@@ -328,6 +349,16 @@ function readServer(proxy: ProxyState, stmt: Statement, ctx: ProxyContext): void
     return;
   }
   const params = readServerParams(stmt, 3, proxy.defaultServer, report);
+  const same =
+    params.id === null ? undefined : proxy.servers.find((s) => s.params.id === params.id);
+  if (same !== undefined) {
+    report.error(
+      stmt,
+      `${proxy.kind} '${proxy.name}', server '${name}': id ${params.id} is already used at line ${same.stmt.line} (server '${same.name}')`,
+      stmt.words.findIndex((w) => w.text === 'id') + 1,
+    );
+    return;
+  }
   const parsed = parseServerAddress(address);
   if (!parsed.ok) {
     report.error(stmt, parsed.error, 2);

@@ -10,7 +10,6 @@ import { parseCount, parseTime } from './units.ts';
 const TUNING_FLAGS: ReadonlySet<string> = new Set(['tfo', 'no-tfo', 'enabled']);
 /** Words that take one value and only tune HAProxy's own behaviour. */
 const TUNING_VALUES: ReadonlySet<string> = new Set([
-  'id',
   'cookie',
   'resolve-prefer',
   'resolve-opts',
@@ -125,6 +124,16 @@ export function readServerParams(
           p.rise = n;
         });
         break;
+      case 'id':
+        if (what === 'default-server') {
+          // HAProxy alerts and goes on without it.
+          report.warn(stmt, "'id' is not accepted on default-server; HAProxy ignores it too", i);
+          i++;
+        } else
+          count(1, 2 ** 31 - 1, (n) => {
+            p.id = n;
+          });
+        break;
       case 'weight':
         count(0, 256, (n) => {
           p.weight = n;
@@ -181,7 +190,7 @@ export function readServerParams(
         } else {
           report.error(
             stmt,
-            `unknown ${what} keyword '${word}' (legate reads check, inter, fall, rise, backup, weight, maxconn, resolvers, init-addr, on-marked-down, send-proxy, send-proxy-v2, disabled)`,
+            `unknown ${what} keyword '${word}' (legate reads check, inter, fall, rise, backup, weight, maxconn, id, resolvers, init-addr, on-marked-down, send-proxy, send-proxy-v2, disabled)`,
             i,
           );
           // The words after an unknown one cannot be told apart from its values.
