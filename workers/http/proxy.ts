@@ -1,0 +1,235 @@
+import { formatAddress } from '../../engine/config/address.ts';
+import type { HttpConfig, HttpServerBlockConfig } from '../../engine/config/http-types.ts';
+import { LegateError } from '../../engine/errors.ts';
+import type { Logger } from '../../engine/log.ts';
+import type { HttpSnapshot } from '../../engine/metrics/http-snapshot.ts';
+import { tick } from '../clock.ts';
+import { Forward } from './forward.ts';
+import { chooseIngress } from './ingress/choose.ts';
+import type { Ingress, IngressExchange, IngressLimits, IngressUpgrade } from './ingress/types.ts';
+import { type PickerFactory, placeholderPickers } from './picker.ts';
+import { compileRoutes, findRoute, type Route } from './route.ts';
+import { ListenerStats } from './stats.ts';
+import { Tunnel } from './tunnel.ts';
+import { HttpUpstream, timeoutsOf } from './upstream.ts';
+
+/** nginx's large_client_header_buffers 4 8k and keepalive_timeout 75s. */
+const LINE_BYTES = 8192;
+const HEAD_BYTES = 4 * 8192;
+const KEEPALIVE_MS = 75_000;
+
+/**
+ * Shared memory the HTTP role's workers agree through. The exact balancers (H7) keep peer state
+ * here; the placeholder round robin needs none.
+ */
+export interface HttpShared {
+  readonly peers?: SharedArrayBuffer;
+}
+
+/** One `server` block's listening sockets in this worker, and its routes. */
+class Listener {
+  readonly block: HttpServerBlockConfig;
+  readonly stats = new ListenerStats();
+  readonly ingresses: Ingress[] = [];
+  routes: Route[];
+  port = 0;
+
+  constructor(block: HttpServerBlockConfig, routes: Route[]) {
+    this.block = block;
+    this.routes = routes;
+  }
+}
+
+/** The request line and each header line against nginx's buffers: what the parser let through. */
+function headTooLarge(ex: IngressExchange): number {
+  if (ex.method.length + ex.uri.length + 10 > LINE_BYTES) return 414;
+  const raw = ex.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i].length + raw[i + 1].length + 4 > LINE_BYTES) return 400;
+  return 0;
+}
+
+/**
+ * The HTTP role's data plane in one worker: ingress on every `listen` of every `server` block
+ * (SO_REUSEPORT: all workers share each port), keep-alive upstream pools per server, and the
+ * numbers per listener, upstream and server.
+ */
+export class HttpProxy {
+  config: HttpConfig;
+  readonly log: Logger;
+  readonly #pickers: PickerFactory;
+  #upstreams = new Map<string, HttpUpstream>();
+  #listeners: Listener[] = [];
+  #engine: 'uws' | 'node' = 'node';
+
+  constructor(
+    config: HttpConfig,
+    _shared: HttpShared,
+    log: Logger,
+    pickers: PickerFactory = placeholderPickers,
+  ) {
+    this.config = config;
+    this.log = log.child({ role: 'http' });
+    this.#pickers = pickers;
+    this.#upstreams = this.#makeUpstreams(config);
+    this.#listeners = config.servers.map((b) => new Listener(b, compileRoutes(b, this.#upstreams)));
+  }
+
+  #makeUpstreams(config: HttpConfig): Map<string, HttpUpstream> {
+    const map = new Map<string, HttpUpstream>();
+    // An upstream's timeouts are those of the first location that proxies to it.
+    for (const u of config.upstreams) {
+      const loc = config.servers
+        .flatMap((s) => s.locations)
+        .find((l) => l.proxy.upstream === u.name);
+      const timeouts = loc ? timeoutsOf(loc.proxy) : { connectMs: 60_000, readMs: 60_000 };
+      map.set(u.name, new HttpUpstream(u, timeouts, this.#pickers));
+    }
+    return map;
+  }
+
+  /** The engine the ingress runs on, once listening. */
+  get engine(): 'uws' | 'node' {
+    return this.#engine;
+  }
+
+  /** Ports bound, in the order of the config's server blocks and their `listen`s. */
+  ports(): number[] {
+    return this.#listeners.flatMap((l) => l.ingresses.map(() => l.port));
+  }
+
+  async listen(): Promise<void> {
+    for (const listener of this.#listeners) {
+      const block = listener.block;
+      const limits: IngressLimits = {
+        maxLineBytes: LINE_BYTES,
+        maxHeaderLineBytes: LINE_BYTES,
+        maxHeadBytes: HEAD_BYTES,
+        headerTimeoutMs: block.clientHeaderTimeoutMs,
+        keepAliveTimeoutMs: KEEPALIVE_MS,
+      };
+      for (const address of block.listen) {
+        if (address.kind !== 'tcp')
+          throw new LegateError(
+            'LEGATE_CONFIG',
+            `server ${block.name}: listen on a unix socket is not supported yet`,
+          );
+        const { ingress, why } = chooseIngress(this.config.engine, limits);
+        this.#engine = ingress.engine;
+        try {
+          listener.port = await ingress.listen(address.host, address.port, {
+            request: (ex) => this.#request(listener, ex),
+            upgrade: ingress.engine === 'node' ? (up) => this.#upgrade(listener, up) : undefined,
+            rejected: (status) => listener.stats.rejected(status, 0, 0),
+          });
+        } catch (err) {
+          throw new LegateError(
+            'LEGATE_LISTEN',
+            `server ${block.name} cannot listen on ${formatAddress(address)}: ${(err as Error).message}`,
+          );
+        }
+        listener.ingresses.push(ingress);
+        this.log.debug(
+          { engine: ingress.engine, why },
+          `http listening on ${formatAddress(address)}`,
+        );
+      }
+    }
+  }
+
+  #request(listener: Listener, ex: IngressExchange): void {
+    const startedAt = tick();
+    const tooLarge = headTooLarge(ex);
+    if (tooLarge !== 0) {
+      ex.reply(
+        tooLarge,
+        tooLarge === 414 ? 'request line too long' : 'Request Header Or Cookie Too Large',
+        true,
+      );
+      listener.stats.rejected(tooLarge, 0, 0);
+      return;
+    }
+    const route = findRoute(listener.routes, ex.uri);
+    if (route === null) {
+      ex.reply(404, 'no location for this URI', false);
+      listener.stats.rejected(404, 0, 0);
+      return;
+    }
+    // nginx refuses a declared length over client_max_body_size before reading any of it.
+    const declared = Number(declaredLength(ex.rawHeaders));
+    if (route.maxBodyBytes > 0 && declared > route.maxBodyBytes) {
+      ex.reply(413, `request body over client_max_body_size (${route.maxBodyBytes} bytes)`, true);
+      listener.stats.rejected(413, 0, 0);
+      return;
+    }
+    new Forward(route, ex, listener.stats, listener.port, startedAt).start();
+  }
+
+  #upgrade(listener: Listener, up: IngressUpgrade): void {
+    const route = findRoute(listener.routes, up.uri);
+    if (route === null) {
+      up.socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      listener.stats.rejected(404, 0, 0);
+      return;
+    }
+    new Tunnel(route, up, listener.stats, listener.port).start();
+  }
+
+  /**
+   * A reload: listeners stay (and their clients); routes, upstreams and their pools are rebuilt.
+   * Old pools finish what they carry, then close.
+   */
+  reconfigure(config: HttpConfig, _shared: HttpShared): void {
+    const old = this.#upstreams;
+    this.config = config;
+    this.#upstreams = this.#makeUpstreams(config);
+    for (const [i, listener] of this.#listeners.entries()) {
+      const block = config.servers[i];
+      if (block !== undefined) listener.routes = compileRoutes(block, this.#upstreams);
+    }
+    for (const u of old.values()) for (const s of u.servers) void s.close();
+  }
+
+  stopAccepting(): void {
+    for (const l of this.#listeners) for (const i of l.ingresses) i.stopAccepting();
+  }
+
+  /** Stops accepting; open connections finish their requests, until `deadline` (ms since epoch). */
+  async drain(deadline: number): Promise<void> {
+    this.stopAccepting();
+    while (Date.now() < deadline && this.#openConnections() > 0) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await this.close(Math.max(0, deadline - Date.now()));
+  }
+
+  #openConnections(): number {
+    let active = 0;
+    for (const u of this.#upstreams.values())
+      for (const s of u.servers) active += s.stats.counters.active;
+    return active;
+  }
+
+  /** Closes client connections (giving answers in progress up to `graceMs`), then the upstream pools. */
+  async close(graceMs = 0): Promise<void> {
+    await Promise.all(this.#listeners.flatMap((l) => l.ingresses.map((i) => i.close(graceMs))));
+    await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+  }
+
+  snapshot(): HttpSnapshot {
+    return {
+      engine: this.#engine,
+      listeners: this.#listeners.map((l) => ({
+        name: l.block.name,
+        counters: l.stats.counters,
+      })),
+      upstreams: [...this.#upstreams.values()].map((u) => u.snapshot()),
+    };
+  }
+}
+
+function declaredLength(raw: readonly string[]): string {
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i].length === 14 && raw[i].toLowerCase() === 'content-length') return raw[i + 1];
+  return '0';
+}

@@ -1,0 +1,137 @@
+import { LegateError } from '../../engine/errors.ts';
+
+/** What nginx variables in a `proxy_set_header` value are computed from, for one request. */
+export interface VariableSource {
+  readonly method: string;
+  readonly uri: string;
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The upstream's name, as `$proxy_host`. */
+  readonly proxyHost: string;
+  readonly serverPort: number;
+}
+
+/** A request's fields as nginx variables and balancers read them. */
+export class RequestVariables implements VariableSource {
+  readonly method: string;
+  readonly uri: string;
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly proxyHost: string;
+  readonly serverPort: number;
+
+  constructor(
+    from: Omit<VariableSource, 'proxyHost' | 'serverPort'>,
+    proxyHost: string,
+    serverPort: number,
+  ) {
+    this.method = from.method;
+    this.uri = from.uri;
+    this.rawHeaders = from.rawHeaders;
+    this.remoteAddress = from.remoteAddress;
+    this.remotePort = from.remotePort;
+    this.proxyHost = proxyHost;
+    this.serverPort = serverPort;
+  }
+
+  /** A request header by lower-case name (balancers' `PickContext`). */
+  header(name: string): string | undefined {
+    const v = headerValue(this.rawHeaders, name);
+    return v === '' ? undefined : v;
+  }
+}
+
+type Part = string | ((src: VariableSource) => string);
+
+/** A header value with its variables resolved once, at load: evaluating it allocates only the result. */
+export interface ValueTemplate {
+  readonly parts: readonly Part[];
+  /** The value has no variables. */
+  readonly constant: string | null;
+}
+
+/** The first value of a request header, by lower-case name; '' when absent (as nginx). */
+export function headerValue(raw: readonly string[], lowerName: string): string {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === lowerName) return raw[i + 1];
+  return '';
+}
+
+function cookieValue(raw: readonly string[], name: string): string {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() !== 'cookie') continue;
+    for (const pair of raw[i + 1].split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq !== -1 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
+    }
+  }
+  return '';
+}
+
+/** nginx's $host: the Host header lower-cased, without its port. */
+function host(src: VariableSource): string {
+  const h = headerValue(src.rawHeaders, 'host').toLowerCase();
+  const colon = h.startsWith('[') ? h.indexOf(']:') + 1 : h.lastIndexOf(':');
+  return colon > 0 ? h.slice(0, colon) : h;
+}
+
+const NAMED: Readonly<Record<string, (src: VariableSource) => string>> = {
+  remote_addr: (s) => s.remoteAddress,
+  remote_port: (s) => String(s.remotePort),
+  proxy_add_x_forwarded_for: (s) => {
+    const xff = headerValue(s.rawHeaders, 'x-forwarded-for');
+    return xff === '' ? s.remoteAddress : `${xff}, ${s.remoteAddress}`;
+  },
+  host,
+  request_uri: (s) => s.uri,
+  request_method: (s) => s.method,
+  args: (s) => {
+    const q = s.uri.indexOf('?');
+    return q === -1 ? '' : s.uri.slice(q + 1);
+  },
+  scheme: () => 'http',
+  proxy_host: (s) => s.proxyHost,
+  server_port: (s) => String(s.serverPort),
+};
+
+/**
+ * Compiles a `proxy_set_header` value: `$name` and `${name}` are nginx variables (`$http_*`,
+ * `$cookie_*` and the ones in NAMED); an unknown one is refused with `where` in the message.
+ */
+export function compileValue(text: string, where: string): ValueTemplate {
+  const parts: Part[] = [];
+  const re = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
+  let last = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (m.index > last) parts.push(text.slice(last, m.index));
+    const name = (m[1] ?? m[2]).toLowerCase();
+    parts.push(variable(name, where));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) parts.push(text.slice(last));
+  const constant = parts.every((p) => typeof p === 'string') ? parts.join('') : null;
+  return { parts, constant };
+}
+
+function variable(name: string, where: string): (src: VariableSource) => string {
+  if (name.startsWith('http_')) {
+    const header = name.slice(5).replaceAll('_', '-');
+    return (s) => headerValue(s.rawHeaders, header);
+  }
+  if (name.startsWith('cookie_')) {
+    const cookie = name.slice(7);
+    return (s) => cookieValue(s.rawHeaders, cookie);
+  }
+  const named = NAMED[name];
+  if (named === undefined)
+    throw new LegateError('LEGATE_CONFIG', `${where}: unknown variable $${name}`);
+  return named;
+}
+
+export function evaluate(t: ValueTemplate, src: VariableSource): string {
+  if (t.constant !== null) return t.constant;
+  let out = '';
+  for (const p of t.parts) out += typeof p === 'string' ? p : p(src);
+  return out;
+}
