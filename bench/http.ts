@@ -201,6 +201,8 @@ function legateConfig(
     servers: [
       {
         name: 'splitter',
+        serverNames: [],
+        defaultServer: false,
         listen: [{ kind: 'tcp', host: '127.0.0.1', port }],
         locations: [
           {
@@ -217,12 +219,15 @@ function legateConfig(
               nextUpstream: ['error', 'timeout'],
               nextUpstreamTries: 0,
             },
+            clientMaxBodySize: 1024 * 1024,
+            clientBodyTimeoutMs: 60_000,
           },
         ],
         clientMaxBodySize: 1024 * 1024,
         clientHeaderTimeoutMs: 60_000,
         clientBodyTimeoutMs: 60_000,
         realIp: null,
+        keepaliveTimeoutMs: 75_000,
       },
     ],
     splitClients: [],

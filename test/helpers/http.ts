@@ -132,6 +132,8 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
     servers: [
       {
         name: 'main',
+        serverNames: [],
+        defaultServer: false,
         listen: [{ kind: 'tcp', host: '127.0.0.1', port }],
         locations: [
           {
@@ -148,12 +150,15 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
               nextUpstream: o.nextUpstream ?? ['error', 'timeout'],
               nextUpstreamTries: 0,
             },
+            clientMaxBodySize: o.clientMaxBodySize ?? 1024 * 1024,
+            clientBodyTimeoutMs: o.clientBodyTimeoutMs ?? 60_000,
           },
         ],
         clientMaxBodySize: o.clientMaxBodySize ?? 1024 * 1024,
         clientHeaderTimeoutMs: o.clientHeaderTimeoutMs ?? 60_000,
         clientBodyTimeoutMs: o.clientBodyTimeoutMs ?? 60_000,
         realIp: null,
+        keepaliveTimeoutMs: 75_000,
       },
     ],
     splitClients: [],

@@ -13,10 +13,9 @@ import { ListenerStats } from './stats.ts';
 import { Tunnel } from './tunnel.ts';
 import { HttpUpstream, timeoutsOf } from './upstream.ts';
 
-/** nginx's large_client_header_buffers 4 8k and keepalive_timeout 75s. */
+/** nginx's large_client_header_buffers 4 8k. */
 const LINE_BYTES = 8192;
 const HEAD_BYTES = 4 * 8192;
-const KEEPALIVE_MS = 75_000;
 
 /**
  * Shared memory the HTTP role's workers agree through. The exact balancers (H7) keep peer state
@@ -106,7 +105,7 @@ export class HttpProxy {
         maxHeaderLineBytes: LINE_BYTES,
         maxHeadBytes: HEAD_BYTES,
         headerTimeoutMs: block.clientHeaderTimeoutMs,
-        keepAliveTimeoutMs: KEEPALIVE_MS,
+        keepAliveTimeoutMs: block.keepaliveTimeoutMs,
       };
       for (const address of block.listen) {
         if (address.kind !== 'tcp')

@@ -33,8 +33,8 @@ export function compileRoutes(
       exact: loc.exact,
       upstream,
       headers: new RequestHeaders(loc.proxy, where),
-      maxBodyBytes: block.clientMaxBodySize,
-      bodyTimeoutMs: block.clientBodyTimeoutMs,
+      maxBodyBytes: loc.clientMaxBodySize,
+      bodyTimeoutMs: loc.clientBodyTimeoutMs,
       nextUpstream: new Set(loc.proxy.nextUpstream),
       nextUpstreamTries: loc.proxy.nextUpstreamTries,
     };
