@@ -2,10 +2,12 @@
 // ports (SO_REUSEPORT), for `npm run bench -- http` until the worker host runs the HTTP role.
 //   node bench/lib/http-runner.ts CONFIG.json WORKERS
 // CONFIG.json is an HttpConfig. Prints `ready ENGINE PID` once every worker listens; stops on SIGTERM.
+
 import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { HttpConfig } from '../../engine/config/http-types.ts';
 import { createLogger } from '../../engine/log.ts';
+import { HttpRole } from '../../engine/roles/http.ts';
 import { HttpProxy } from '../../workers/http/proxy.ts';
 
 if (isMainThread) {
@@ -33,7 +35,8 @@ if (isMainThread) {
     for (const w of workers) w.postMessage('stop');
   });
 } else {
-  const proxy = new HttpProxy(workerData as HttpConfig, {}, createLogger('error'));
+  const config = workerData as HttpConfig;
+  const proxy = new HttpProxy(config, new HttpRole(config).shared, createLogger('error'));
   await proxy.listen();
   parentPort?.postMessage(proxy.engine);
   parentPort?.once('message', async () => {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type Socket } from 'node:net';
 import type { HttpConfig, HttpServerSpec } from '../../engine/config/http-types.ts';
 import { createLogger } from '../../engine/log.ts';
+import { HttpRole } from '../../engine/roles/http.ts';
 import { HttpProxy } from '../../workers/http/proxy.ts';
 import { freePort } from './processes.ts';
 
@@ -168,7 +169,8 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
 /** The proxy unit started in this process (the worker host is not merged yet). */
 export async function startProxy(o: ProxyOptions): Promise<{ proxy: HttpProxy; port: number }> {
   const port = await freePort();
-  const proxy = new HttpProxy(httpConfig(port, o), {}, createLogger('error'));
+  const config = httpConfig(port, o);
+  const proxy = new HttpProxy(config, new HttpRole(config).shared, createLogger('error'));
   await proxy.listen();
   return { proxy, port };
 }

@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../engine/config/load.ts';
 import type { LegateConfig } from '../../engine/config/types.ts';
-import { allocateHttpPeers, HttpPeerHealth } from '../../engine/shared/http-peers-memory.ts';
-import { createBalancer, peerOffsets } from '../../workers/http/balance/balancer.ts';
+import {
+  allocateHttpPeers,
+  HttpPeerHealth,
+  peerOffsets,
+} from '../../engine/shared/http-peers-memory.ts';
+import { createBalancer } from '../../workers/http/balance/balancer.ts';
 import { ipHashKey } from '../../workers/http/balance/client-key.ts';
 import { PickState } from '../../workers/http/balance/peers.ts';
 import { SplitClients } from '../../workers/http/balance/split-clients.ts';

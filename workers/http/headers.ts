@@ -1,5 +1,11 @@
 import type { ProxySettings } from '../../engine/config/http-types.ts';
-import { compileValue, evaluate, type ValueTemplate, type VariableSource } from './variables.ts';
+import {
+  compileValue,
+  evaluate,
+  type ValueTemplate,
+  type VariableScope,
+  type VariableSource,
+} from './variables.ts';
 
 /**
  * Client headers nginx's proxy_pass never forwards (facts/nginx.md), plus Transfer-Encoding:
@@ -40,10 +46,14 @@ export class RequestHeaders {
   readonly #owned: ReadonlySet<string>;
   readonly #hostFromConfig: boolean;
 
-  constructor(proxy: ProxySettings, where: string) {
+  constructor(proxy: ProxySettings, where: string, scope: VariableScope) {
     const set: SetHeader[] = [];
     for (const h of proxy.setHeaders) {
-      set.push({ name: h.name, lower: h.name.toLowerCase(), value: compileValue(h.value, where) });
+      set.push({
+        name: h.name,
+        lower: h.name.toLowerCase(),
+        value: compileValue(h.value, where, scope),
+      });
     }
     this.#set = set;
     this.#owned = new Set(set.map((h) => h.lower));

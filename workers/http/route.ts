@@ -1,7 +1,9 @@
 import type { HttpServerBlockConfig, LocationConfig } from '../../engine/config/http-types.ts';
 import { LegateError } from '../../engine/errors.ts';
+import { RealIp } from './balance/real-ip.ts';
 import { RequestHeaders } from './headers.ts';
 import type { HttpUpstream } from './upstream.ts';
+import type { VariableScope } from './variables.ts';
 
 /** Where a location's requests go and on what terms, compiled once per config. */
 export interface Route {
@@ -13,13 +15,19 @@ export interface Route {
   readonly maxBodyBytes: number;
   readonly bodyTimeoutMs: number;
   readonly nextUpstream: ReadonlySet<string>;
+  /** Statuses proxy_next_upstream lists (`http_502` → 502): they try the next server. */
+  readonly nextOnStatus: ReadonlySet<number>;
+  /** The server block's set_real_ip_from, or null. */
+  readonly realIp: RealIp | null;
   readonly nextUpstreamTries: number;
 }
 
 export function compileRoutes(
   block: HttpServerBlockConfig,
   upstreams: ReadonlyMap<string, HttpUpstream>,
+  scope: VariableScope,
 ): Route[] {
+  const realIp = block.realIp === null ? null : new RealIp(block.realIp);
   const routes = block.locations.map((loc: LocationConfig): Route => {
     const where = `server ${block.name} location ${loc.exact ? '= ' : ''}${loc.prefix}`;
     const upstream = upstreams.get(loc.proxy.upstream);
@@ -32,10 +40,14 @@ export function compileRoutes(
       prefix: loc.prefix,
       exact: loc.exact,
       upstream,
-      headers: new RequestHeaders(loc.proxy, where),
+      headers: new RequestHeaders(loc.proxy, where, scope),
       maxBodyBytes: loc.clientMaxBodySize,
       bodyTimeoutMs: loc.clientBodyTimeoutMs,
       nextUpstream: new Set(loc.proxy.nextUpstream),
+      nextOnStatus: new Set(
+        loc.proxy.nextUpstream.filter((n) => /^http_\d{3}$/.test(n)).map((n) => Number(n.slice(5))),
+      ),
+      realIp,
       nextUpstreamTries: loc.proxy.nextUpstreamTries,
     };
   });
