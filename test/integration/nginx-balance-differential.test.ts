@@ -20,6 +20,7 @@ import { PickState } from '../../workers/http/balance/peers.ts';
 import { SplitClients } from '../../workers/http/balance/split-clients.ts';
 import {
   getFrom,
+  inBatches,
   type NamedBackend,
   type NginxProcess,
   nginxHttpPrelude,
@@ -75,20 +76,6 @@ ${locations.join('\n')}
   }
 }
 `;
-}
-
-/** Runs `count` async jobs, `width` at a time, results in index order. */
-async function inBatches<T>(
-  count: number,
-  width: number,
-  job: (i: number) => Promise<T>,
-): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < count; i += width) {
-    const batch = Array.from({ length: Math.min(width, count - i) }, (_, k) => job(i + k));
-    out.push(...(await Promise.all(batch)));
-  }
-  return out;
 }
 
 describe('balancers against the real nginx 1.22, on the nginx.conf both read', () => {

@@ -9,7 +9,7 @@ import {
 
 /**
  * Client headers nginx's proxy_pass never forwards (facts/nginx.md), plus Transfer-Encoding:
- * the upstream client frames the body itself. Proxy-Connection is hop-by-hop too.
+ * the upstream client frames the body itself. nginx passes Proxy-Connection on; so does legate.
  */
 const DROPPED_REQUEST: ReadonlySet<string> = new Set([
   'host',
@@ -19,7 +19,6 @@ const DROPPED_REQUEST: ReadonlySet<string> = new Set([
   'expect',
   'upgrade',
   'transfer-encoding',
-  'proxy-connection',
 ]);
 
 /** Upstream response headers not passed on: hop-by-hop, and the ones nginx replaces (Date, Server). */
