@@ -79,6 +79,10 @@ upstream backend {
   server 127.0.0.1:${prod} weight=9;
   server 127.0.0.1:${exp} weight=1;
 }
+split_clients "\${remote_addr}AAA" $variant {
+  50% experiment;
+  * prod;
+}
 upstream byuri {
   hash $request_uri;
   server 127.0.0.1:${prod};
@@ -100,6 +104,7 @@ server {
     proxy_set_header X-Agent "ua=$http_user_agent";
     proxy_set_header X-Session $cookie_session;
     proxy_set_header X-Uri $request_uri;
+    proxy_set_header X-Variant $variant;
     proxy_set_header Accept-Encoding "";
   }
 }
@@ -345,6 +350,7 @@ describe('legate and nginx 1.22 on the same nginx.conf, end to end (legate -w 2)
       /X-Forwarded-For: 10\.1\.2\.3, 10\.4\.5\.6, 127\.0\.0\.5\r\n/,
     );
     assert.match(fromNginx.heads[1].head, /X-Session: abc123\r\n/);
+    assert.match(fromNginx.heads[1].head, /X-Variant: (experiment|prod)\r\n/);
   });
 });
 
