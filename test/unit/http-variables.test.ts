@@ -4,6 +4,7 @@
 // address behind trusted proxies, and unknown names refused where they are written.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseConfig } from '../../engine/config/load.ts';
 import { RealIp } from '../../workers/http/balance/real-ip.ts';
 import { SplitClients } from '../../workers/http/balance/split-clients.ts';
 import {
@@ -100,5 +101,27 @@ describe('nginx variables', () => {
       () => compileValue('x-$nope', 'upstream b hash'),
       /upstream b hash: unknown variable \$nope/,
     );
+  });
+});
+
+describe('unknown variables are refused when the config is read (legate -t)', () => {
+  it('in an nginx.conf: hash key and proxy_set_header, each named with its path', () => {
+    const text =
+      'upstream b {\n  hash $nope;\n  server 127.0.0.1:1;\n  server 127.0.0.1:2;\n}\n' +
+      'server {\n  listen 127.0.0.1:8080;\n  location / {\n    proxy_pass http://b;\n    proxy_set_header X-A "v=$cookie_a $bad";\n  }\n}\n';
+    assert.throws(
+      () => parseConfig(text, 'n.conf', {}),
+      (err: Error) =>
+        /http\.upstreams\.b\.hash_key: unknown variable \$nope/.test(err.message) &&
+        /set_headers\.X-A: unknown variable \$bad in "v=\$cookie_a \$bad"/.test(err.message),
+    );
+  });
+
+  it('a split_clients variable is known, wherever it is defined', () => {
+    const text =
+      'server {\n  listen 127.0.0.1:8080;\n  location / {\n    proxy_pass http://b;\n    proxy_set_header X-V $variant;\n  }\n}\n' +
+      'split_clients "${remote_addr}" $variant {\n  10% a;\n  * b;\n}\n' +
+      'upstream b {\n  server 127.0.0.1:1;\n}\n';
+    assert.equal(parseConfig(text, 'n.conf', {}).http.splitClients[0].variable, 'variant');
   });
 });

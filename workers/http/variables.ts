@@ -1,4 +1,5 @@
 import type { SplitClientsConfig } from '../../engine/config/http-types.ts';
+import { type NginxVariable, VARIABLE_PATTERN } from '../../engine/config/http-variables.ts';
 import { LegateError } from '../../engine/errors.ts';
 import { addressBytes } from './balance/client-key.ts';
 import type { RealIp } from './balance/real-ip.ts';
@@ -99,7 +100,7 @@ function host(src: VariableSource): string {
   return colon > 0 ? h.slice(0, colon) : h;
 }
 
-const NAMED: Readonly<Record<string, (src: VariableSource) => string>> = {
+const NAMED: Readonly<Record<NginxVariable, (src: VariableSource) => string>> = {
   remote_addr: (s) => s.remoteAddress,
   binary_remote_addr: binaryRemoteAddr,
   remote_port: (s) => String(s.remotePort),
@@ -147,9 +148,8 @@ export function compileValue(
   scope: VariableScope = NO_SCOPE,
 ): ValueTemplate {
   const parts: Part[] = [];
-  const re = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
   let last = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+  for (const m of text.matchAll(VARIABLE_PATTERN)) {
     if (m.index > last) parts.push(text.slice(last, m.index));
     const name = (m[1] ?? m[2]).toLowerCase();
     parts.push(scope.get(name) ?? variable(name, where));
@@ -169,7 +169,7 @@ function variable(name: string, where: string): (src: VariableSource) => string 
     const cookie = name.slice(7);
     return (s) => cookieValue(s.rawHeaders, cookie);
   }
-  const named = NAMED[name];
+  const named = (NAMED as Readonly<Record<string, (src: VariableSource) => string>>)[name];
   if (named === undefined)
     throw new LegateError('LEGATE_CONFIG', `${where}: unknown variable $${name}`);
   return named;
