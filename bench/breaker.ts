@@ -10,23 +10,14 @@
 //    The proxies' timeouts sit under the budget, as they should: a call the app abandons first
 //    is reset by the proxy and never counts as a host failure (in Envoy as in legate).
 //
-// The backend runs in its own process. Until the engine hosts the HTTP role, legate's data plane
-// runs in bench/lib/http-runner.ts (the proxy in N worker threads sharing the breaker's memory,
-// the outlier timer on its main thread) on the HttpConfig the envoy.yaml reads to; nginx gets
-// as many workers. --real runs `legate -c envoy.yaml` instead, once the engine serves it.
+// The backend runs in its own process; legate runs as a user runs it (`legate -c envoy.yaml -w N`,
+// and a legate.yml for the unguarded and classic variants); nginx gets as many workers.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitForPort } from '../engine/cli/redis-process.ts';
-import {
-  CLASSIC_BREAKER_DEFAULTS,
-  type ClassicBreakerConfig,
-  type HttpConfig,
-  NEUTRAL_GUARD,
-} from '../engine/config/http-types.ts';
-import { loadConfig } from '../engine/config/load.ts';
 import {
   freePort,
   NODE,
@@ -48,7 +39,6 @@ const USAGE = `npm run bench -- breaker [options]
   --timeout-ms N    route timeout (legate) and proxy_read_timeout (nginx), under the budget as
                     an ambassador's timeout should be (default 250)
   --workers N       legate worker threads and nginx worker_processes (default 1)
-  --real            run bin/legate.js -c envoy.yaml (needs the engine to host the HTTP role)
   --quick           1 s runs, 10 connections: proves the harness works, measures nothing
   --out DIR         where results go (default bench/results)
   -h, --help        this help
@@ -60,7 +50,6 @@ interface Settings {
   readonly budgetMs: number;
   readonly timeoutMs: number;
   readonly workers: number;
-  readonly real: boolean;
   readonly quick: boolean;
   readonly out: string;
 }
@@ -75,7 +64,6 @@ function settingsOf(argv: readonly string[]): Settings | undefined {
       'budget-ms': { type: 'string' },
       'timeout-ms': { type: 'string' },
       workers: { type: 'string' },
-      real: { type: 'boolean' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -96,7 +84,6 @@ function settingsOf(argv: readonly string[]): Settings | undefined {
     budgetMs: int('budget-ms', v['budget-ms'], 300),
     timeoutMs: int('timeout-ms', v['timeout-ms'], 250),
     workers: int('workers', v.workers, 1),
-    real: v.real === true,
     quick,
     out: v.out ?? join(ROOT, 'bench/results'),
   };
@@ -112,53 +99,56 @@ async function startBackend(port: number, mode: 'ok' | 'hang'): Promise<RunningP
   return proc;
 }
 
-/** What legate runs: the envoy.yaml as read, without any guard (nginx-like), or the classic breaker instead of Envoy's. */
+/** What legate runs: the envoy.yaml, the same proxy with no guard (nginx-like), or the classic breaker. */
 type Variant = 'envoy' | 'plain' | 'classic';
 
-/** The classic breaker the bench trips: open after 5 calls at 50% failures, for longer than a run. */
-const CLASSIC: ClassicBreakerConfig = {
-  ...CLASSIC_BREAKER_DEFAULTS,
-  window: { kind: 'count', size: 20 },
-  minimumCalls: 5,
-  openMs: 600_000,
-  halfOpenCalls: 1,
-};
-
-function variantOf(http: HttpConfig, variant: Variant): HttpConfig {
-  if (variant === 'envoy') return http;
-  if (variant === 'classic')
-    return {
-      ...http,
-      upstreams: http.upstreams.map((u) => ({
-        ...u,
-        guard: { ...NEUTRAL_GUARD, breaker: CLASSIC },
-      })),
-    };
-  return {
-    ...http,
-    upstreams: http.upstreams.map((u) => ({ ...u, guard: undefined })),
-    servers: http.servers.map((b) => ({
-      ...b,
-      locations: b.locations.map((l) => ({
-        ...l,
-        proxy: { ...l.proxy, router: undefined, readTimeoutMs: 60_000, sendTimeoutMs: 60_000 },
-      })),
-    })),
-  };
+/** The plain and classic variants in legate.yml terms: one upstream, `location /`, the same timeout. */
+function nativeYaml(
+  port: number,
+  backend: number,
+  variant: 'plain' | 'classic',
+  timeoutMs: number,
+): string {
+  return [
+    'http:',
+    '  upstreams:',
+    '    backend:',
+    `      servers: [127.0.0.1:${backend}]`,
+    // The classic breaker the bench trips: open after 5 calls at 50% failures, for longer than a run.
+    ...(variant === 'classic'
+      ? [
+          '      breaker: { failure_rate: 50, window: 20, minimum_calls: 5, open_for: 600s, half_open_calls: 1 }',
+        ]
+      : []),
+    '  servers:',
+    `    - listen: 127.0.0.1:${port}`,
+    '      locations:',
+    variant === 'classic'
+      ? `        - { path: /, upstream: backend, timeout: ${timeoutMs}ms }`
+      : `        - { path: /, upstream: backend, read_timeout: ${timeoutMs} }`,
+    '',
+  ].join('\n');
 }
 
-/** legate on the envoy.yaml `file`, as `variant`. */
+/** `legate -c FILE -w N` as a user runs it, on its own admin port; waits for the listener. */
 async function startLegateHttp(
-  file: string,
+  dir: string,
   port: number,
+  backend: number,
   variant: Variant,
   st: Settings,
 ): Promise<RunningProcess> {
-  if (st.real && variant === 'envoy') return startLegate(file, st.workers);
-  const json = `${file}.${variant}.json`;
-  writeFileSync(json, JSON.stringify(variantOf(loadConfig(file).http, variant)));
-  const args = [join(ROOT, 'bench/lib/http-runner.ts'), json, String(st.workers)];
-  const proc = track(spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const file = join(
+    dir,
+    variant === 'envoy' ? `envoy-${port}.yaml` : `legate-${variant}-${port}.yml`,
+  );
+  writeFileSync(
+    file,
+    variant === 'envoy'
+      ? envoyYaml(port, backend, st.timeoutMs)
+      : nativeYaml(port, backend, variant, st.timeoutMs),
+  );
+  const proc = await startLegate(file, st.workers, ['--admin', '127.0.0.1:0', '-s', '0']);
   await waitForPort(port, proc.child, 20_000, 'legate');
   return proc;
 }
@@ -316,10 +306,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       await freePort(),
       await freePort(),
     ];
-    const envoyFile = join(dir, 'envoy.yaml');
-    writeFileSync(envoyFile, envoyYaml(legatePort, backendPort, s.timeoutMs));
-    const plainFile = join(dir, 'envoy-plain.yaml');
-    writeFileSync(plainFile, envoyYaml(plainPort, backendPort, s.timeoutMs));
 
     // 1. Plain proxying.
     let backend = await startBackend(backendPort, 'ok');
@@ -327,9 +313,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const plain: Record<string, WrkResult> = {};
     const nginx = await startNginx(dir, nginxPort, backendPort, s);
     running.push(nginx);
-    const legatePlain = await startLegateHttp(plainFile, plainPort, 'plain', s);
+    const legatePlain = await startLegateHttp(dir, plainPort, backendPort, 'plain', s);
     running.push(legatePlain);
-    let legate = await startLegateHttp(envoyFile, legatePort, 'envoy', s);
+    let legate = await startLegateHttp(dir, legatePort, backendPort, 'envoy', s);
     running.push(legate);
     const targets: [string, number][] = [
       ['direct', backendPort],
@@ -348,7 +334,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // 2. Backend hung.
     backend = await startBackend(backendPort, 'hang');
     running.push(backend);
-    legate = await startLegateHttp(envoyFile, legatePort, 'envoy', s);
+    legate = await startLegateHttp(dir, legatePort, backendPort, 'envoy', s);
     running.push(legate);
     process.stderr.write('hung: tripping legate…\n');
     await trip(`http://127.0.0.1:${legatePort}/`);
@@ -356,7 +342,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write('hung: legate…\n');
     hung['legate (ejected, 503 at once)'] = await wrk(legatePort);
     await legate.stop();
-    legate = await startLegateHttp(envoyFile, legatePort, 'classic', s);
+    legate = await startLegateHttp(dir, legatePort, backendPort, 'classic', s);
     running.push(legate);
     process.stderr.write('hung: tripping the classic breaker…\n');
     await trip(`http://127.0.0.1:${legatePort}/`);
@@ -367,7 +353,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await legate.stop();
 
     // 3. Cascade, from a fresh legate: the first calls wait, then the breaker answers at once.
-    legate = await startLegateHttp(envoyFile, legatePort, 'envoy', s);
+    legate = await startLegateHttp(dir, legatePort, backendPort, 'envoy', s);
     running.push(legate);
     const casc: Record<string, CascadeResult> = {};
     for (const [name, port] of [

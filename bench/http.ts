@@ -2,16 +2,15 @@
 // upstream keepalive, and one backend directly, with wrk. Every target runs in every round,
 // interleaved with the order rotated, and the report gives medians and ratios (DESIGN.md,
 // "Measuring"). Backends: two nginx servers returning a small static body (the seed's
-// web-prod and web-experiment, weights 9:1). legate runs its HTTP data plane in worker threads
-// (bench/lib/http-runner.ts) on the node engine here, and on uWebSockets.js here or, where its
+// web-prod and web-experiment, weights 9:1). legate runs as a user runs it, `legate -c nginx.conf
+// -w N` on the seed's config: the node engine on this host, and uWebSockets.js here or, where its
 // glibc is too old, in the Debian 13 root (scripts/debian13-run.sh, needs root).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { HttpConfig } from '../engine/config/http-types.ts';
+import { join, relative } from 'node:path';
 import { rssKb } from './lib/proc-stats.ts';
 import { freePort, NODE, ROOT, type RunningProcess, track } from './lib/processes.ts';
 import { fmt, fmtRatio, fmtRps, markdownTable, median, ratio } from './lib/report.ts';
@@ -166,67 +165,31 @@ function seedUpstream(prod: number, experiment: number, keepalive: boolean): str
   ].join('\n');
 }
 
-function legateConfig(
-  port: number,
-  prod: number,
-  experiment: number,
-  engine: 'uws' | 'node',
-): HttpConfig {
-  const server = (name: string, p: number, weight: number) => ({
-    name,
-    host: '127.0.0.1',
-    port: p,
-    weight,
-    maxFails: 1,
-    failTimeoutMs: 10_000,
-    maxConns: 0,
-    down: false,
-    backup: false,
-    source: 'bench',
-  });
-  return {
-    engine,
-    upstreams: [
-      {
-        name: 'backend',
-        // The placeholder balancer until ip_hash lands; wrk has one source address anyway.
-        balancer: 'round_robin',
-        hashKey: null,
-        randomTwo: false,
-        sticky: null,
-        servers: [server('web-prod:80', prod, 9), server('web-experiment:80', experiment, 1)],
-        keepalive: null,
-      },
-    ],
-    servers: [
-      {
-        name: 'splitter',
-        listen: [{ kind: 'tcp', host: '127.0.0.1', port }],
-        locations: [
-          {
-            prefix: '/',
-            exact: false,
-            proxy: {
-              upstream: 'backend',
-              uri: null,
-              setHeaders: [],
-              httpVersion: '1.0',
-              connectTimeoutMs: 60_000,
-              sendTimeoutMs: 60_000,
-              readTimeoutMs: 60_000,
-              nextUpstream: ['error', 'timeout'],
-              nextUpstreamTries: 0,
-            },
-          },
-        ],
-        clientMaxBodySize: 1024 * 1024,
-        clientHeaderTimeoutMs: 60_000,
-        clientBodyTimeoutMs: 60_000,
-        realIp: null,
-      },
-    ],
-    splitClients: [],
-  };
+/** The seed's ConfigMap as nginx and legate both read it (its servers on loopback ports). */
+function seedConf(port: number, prod: number, experiment: number, keepalive: boolean): string {
+  return [
+    seedUpstream(prod, experiment, keepalive),
+    `  server { listen 127.0.0.1:${port}; location / { proxy_pass http://backend;${keepalive ? ' proxy_http_version 1.1; proxy_set_header Connection "";' : ''} } }`,
+    '',
+  ].join('\n');
+}
+
+/** The same, said in legate.yml terms with the ingress engine pinned (for node where uWS loads). */
+function seedYaml(port: number, prod: number, experiment: number, engine: 'uws' | 'node'): string {
+  return [
+    'http:',
+    `  engine: ${engine}`,
+    '  upstreams:',
+    '    backend:',
+    '      balancer: ip_hash',
+    '      servers:',
+    `        - { address: 127.0.0.1:${prod}, weight: 9 }`,
+    `        - { address: 127.0.0.1:${experiment}, weight: 1 }`,
+    '  servers:',
+    `    - listen: 127.0.0.1:${port}`,
+    '      locations: [{ path: /, upstream: backend }]',
+    '',
+  ].join('\n');
 }
 
 function uwsLoadsHere(): boolean {
@@ -238,19 +201,55 @@ function uwsLoadsHere(): boolean {
   }
 }
 
-/** legate's HTTP data plane in worker threads; in the Debian 13 root for uWS where it does not load here. */
+/** GET /stats from legate's admin endpoint: the ingress engine its workers run. */
+async function legateEngine(adminPort: number): Promise<string | null> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${adminPort}/stats`);
+      const stats = (await r.json()) as { http?: { engine: string | null } };
+      if (stats.http?.engine) return stats.http.engine;
+    } catch {
+      // not answering yet
+    }
+    await sleep(100);
+  }
+  return null;
+}
+
+/**
+ * `legate -c FILE -w N` as a user runs it: the seed's nginx.conf where the engine `auto` picks
+ * is the one wanted (uWS in the Debian 13 root, node here when uWS does not load), else the
+ * same config in legate.yml terms with the engine pinned.
+ */
 async function startLegate(
   dir: string,
   engine: 'uws' | 'node',
   workers: number,
-  config: HttpConfig,
+  port: number,
+  prod: number,
+  experiment: number,
 ) {
-  const file = join(dir, `legate-${engine}.json`);
-  writeFileSync(file, JSON.stringify(config));
+  const args = (file: string) => [
+    '-c',
+    file,
+    '-w',
+    String(workers),
+    '--admin',
+    '127.0.0.1:0',
+    '-s',
+    '0',
+  ];
   let proc: RunningProcess;
-  if (engine === 'node' || uwsLoadsHere()) {
+  const here = uwsLoadsHere();
+  if (engine === 'node' || here) {
+    const auto = (engine === 'uws') === here;
+    const file = join(dir, auto ? `legate-${engine}.conf` : `legate-${engine}.yml`);
+    writeFileSync(
+      file,
+      auto ? seedConf(port, prod, experiment, false) : seedYaml(port, prod, experiment, engine),
+    );
     proc = track(
-      spawn(NODE, [join(ROOT, 'bench/lib/http-runner.ts'), file, String(workers)], {
+      spawn(NODE, [join(ROOT, 'bin/legate.js'), ...args(file)], {
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
@@ -260,29 +259,27 @@ async function startLegate(
         'uWebSockets.js does not load here and the Debian 13 root needs root: run as root, or --targets without legate-uws',
       );
     // The root sees the clone at /legate; the config goes there too (its /tmp is its own).
-    const inRepo = join(ROOT, `.bench-http-${process.pid}.json`);
-    writeFileSync(inRepo, JSON.stringify(config));
-    const node = 'node_modules/node/bin/node';
+    const inRepo = join(ROOT, `.bench-http-${process.pid}.conf`);
+    writeFileSync(inRepo, seedConf(port, prod, experiment, false));
     proc = track(
       spawn(
         'bash',
         [
           join(ROOT, 'scripts/debian13-run.sh'),
-          `/legate/${node}`,
-          'bench/lib/http-runner.ts',
-          `/legate/${inRepo.slice(ROOT.length)}`,
-          String(workers),
+          '/legate/node_modules/node/bin/node',
+          'bin/legate.js',
+          ...args(`/legate/${relative(ROOT, inRepo)}`),
         ],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+        { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );
     proc.child.once('exit', () => rmSync(inRepo, { force: true }));
   }
-  const m = await waitFor(proc, /ready (\w+) (\d+)/, `legate (${engine})`);
-  if (m[1] !== engine) throw new Error(`legate runs on ${m[1]}, not ${engine}`);
-  return { proc, pid: Number(m[2]) };
+  const m = await waitFor(proc, /"msg":"legate [^"]* started on pid (\d+)/, `legate (${engine})`);
+  const admin = await waitFor(proc, /"msg":"admin listening on [^"]*:(\d+) /, `legate (${engine})`);
+  const running = await legateEngine(Number(admin[1]));
+  if (running !== engine) throw new Error(`legate runs on ${running}, not ${engine}`);
+  return { proc, pid: Number(m[1]) };
 }
 
 interface WrkResult {
@@ -437,22 +434,14 @@ export async function main(argv: readonly string[]): Promise<number> {
           dir,
           t,
           s.workers,
-          [
-            seedUpstream(prod, experiment, keepalive),
-            `  server { listen 127.0.0.1:${port}; location / { proxy_pass http://backend;${keepalive ? ' proxy_http_version 1.1; proxy_set_header Connection "";' : ''} } }`,
-          ].join('\n'),
+          seedConf(port, prod, experiment, keepalive),
           port,
         );
         running.push(proc);
         pids.set(t, proc.pid);
       } else {
         const engine = t === 'legate-uws' ? 'uws' : 'node';
-        const { proc, pid } = await startLegate(
-          dir,
-          engine,
-          s.workers,
-          legateConfig(port, prod, experiment, engine),
-        );
+        const { proc, pid } = await startLegate(dir, engine, s.workers, port, prod, experiment);
         running.push(proc);
         pids.set(t, pid);
       }

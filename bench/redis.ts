@@ -4,7 +4,7 @@
 // round, because this machine is shared and noisy: slow drift then hits all targets alike, and
 // the report gives medians and ratios rather than one-off numbers (DESIGN.md, "Measuring").
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, version as kernelVersion, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireProgram } from '../engine/cli/redis-process.ts';
 import { VERSION } from '../engine/version.ts';
@@ -16,7 +16,14 @@ import {
   readStatsPort,
   seedKeys,
 } from './lib/clients.ts';
-import { cpuSeconds, openFiles, openFilesLimit, rssKb } from './lib/proc-stats.ts';
+import {
+  cpuSeconds,
+  machineCpu,
+  openFiles,
+  openFilesLimit,
+  rssKb,
+  stealPercent,
+} from './lib/proc-stats.ts';
 import {
   freePort,
   programVersion,
@@ -47,7 +54,7 @@ import {
   summarize,
   throughputCharts,
 } from './lib/redis-report.ts';
-import { fmt, fmtRps } from './lib/report.ts';
+import { fmt, fmtRps, median } from './lib/report.ts';
 import {
   parseSettings,
   type Settings,
@@ -235,11 +242,16 @@ async function runOne(
       cpuSeconds: null,
       shardCpuSeconds: null,
       wallSeconds: 0,
+      loadBefore: loadavg()[0],
+      loadAfter: loadavg()[0],
+      stealPercent: 0,
       problems: [`${target.label} is not running (${target.exitStatus() ?? 'status unknown'})`],
       notices: [],
     };
   }
   invocations.set(target.pid, (invocations.get(target.pid) ?? 0) + 1);
+  const loadBefore = loadavg()[0];
+  const machine0 = machineCpu();
   const cpu0 = safeCpu(target.pid);
   const shards0 = target.id === 'direct' ? null : shardCpu(env.shards);
   const run = await runBenchmark({
@@ -265,21 +277,45 @@ async function runOne(
     cpuSeconds: cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null,
     shardCpuSeconds: shards0 !== null && shards1 !== null ? shards1 - shards0 : null,
     wallSeconds: run.wallSeconds,
+    loadBefore,
+    loadAfter: loadavg()[0],
+    stealPercent: stealPercent(machine0, machineCpu()),
     problems,
     notices: [...run.notices],
   };
 }
 
-/** Seeds every `key:N` redis-benchmark may read, on the shards (through nutcracker) and direct. */
-async function seed(settings: Settings, targets: readonly Target[]): Promise<void> {
-  progress(`seeding ${settings.keyspace} keys on the shards (via nutcracker) and the direct redis`);
+/**
+ * Empties the shards and the direct redis and seeds every `key:N` redis-benchmark may read
+ * (through nutcracker onto the shards, and direct), before every run: each run, whatever its
+ * target and place in the order, starts from the same data (SET and INCR runs add keys, LPUSH
+ * grows a list), and GET and MGET read real values.
+ */
+async function seed(
+  settings: Settings,
+  env: Environment,
+  targets: readonly Target[],
+  quiet = false,
+): Promise<void> {
+  if (!quiet)
+    progress(
+      `before each run: FLUSHALL and ${settings.keyspace} keys seeded on the shards (via nutcracker) and the direct redis`,
+    );
   const byId = new Map(targets.map((t) => [t.id, t]));
+  await Promise.all(
+    [...env.shards.map((s) => s.port), byId.get('direct')!.port].map(async (port) => {
+      const reply = await rawCommand(port, ['FLUSHALL'], 30000);
+      if (reply !== '+OK\r\n')
+        throw new Error(`FLUSHALL on port ${port} answered ${JSON.stringify(reply)}`);
+    }),
+  );
   // nutcracker is the reference placement; legate places keys identically (DESIGN.md), and
   // seeding through a third program keeps a legate bug from hiding in its own seed.
   await Promise.all([
     seedKeys(byId.get('nutcracker')!.port, settings.keyspace),
     seedKeys(byId.get('direct')!.port, settings.keyspace),
   ]);
+  if (quiet) return;
   // Every target must find what nutcracker placed, or GET and MGET would measure misses.
   const probe = benchmarkKey('key:', Math.floor(settings.keyspace / 2));
   for (const t of targets) {
@@ -291,6 +327,31 @@ async function seed(settings: Settings, targets: readonly Target[]): Promise<voi
   }
 }
 
+/** One unrecorded run per target, test and pipeline. */
+async function warmUp(settings: Settings, env: Environment): Promise<void> {
+  progress('warming up: one unrecorded run per target, test and pipeline');
+  for (const pipeline of settings.pipelines) {
+    for (const test of settings.tests) {
+      for (const target of env.targets) {
+        await seed(settings, env, env.targets, true);
+        const r = await runOne(
+          settings,
+          env,
+          target,
+          test,
+          pipeline,
+          pipeline > 1 ? 150000 : 30000,
+          0,
+        );
+        if (r.problems.length > 0)
+          progress(
+            `warm-up ${TESTS[test].label} -P ${pipeline} ${target.label}: ${r.problems.join('; ')}`,
+          );
+      }
+    }
+  }
+}
+
 /** Per target, test and pipeline: the -n that makes a run last about settings.runSeconds. */
 async function calibrate(settings: Settings, env: Environment): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
@@ -298,6 +359,7 @@ async function calibrate(settings: Settings, env: Environment): Promise<Map<stri
     for (const test of settings.tests) {
       for (const target of env.targets) {
         const probe = pipeline > 1 ? 150000 : 30000;
+        await seed(settings, env, env.targets, true);
         const r = await runOne(settings, env, target, test, pipeline, probe, 0);
         const rps = r.row?.rps ?? 0;
         const n = rps > 0 ? roundRequests(rps * settings.runSeconds) : probe;
@@ -317,28 +379,40 @@ async function throughput(
   settings: Settings,
   env: Environment,
 ): Promise<{ runs: RunRecord[]; sizes: Map<string, number> }> {
-  if (settings.tests.some((t) => TESTS[t].reads)) await seed(settings, env.targets);
+  await seed(settings, env, env.targets);
+  // Calibrating warms every target up; given run lengths need a warm-up of their own, or the
+  // first runs would time V8 compiling legate's hot path and the first shard connections.
+  if (settings.requests !== undefined && !settings.quick) await warmUp(settings, env);
   const sizes =
     settings.requests === undefined ? await calibrate(settings, env) : new Map<string, number>();
+  // undefined: the calibrated length of each target.
+  const lengths: readonly (number | undefined)[] = settings.requests ?? [undefined];
   const runs: RunRecord[] = [];
   const total =
-    settings.rounds * settings.pipelines.length * settings.tests.length * env.targets.length;
+    settings.rounds *
+    settings.pipelines.length *
+    settings.tests.length *
+    lengths.length *
+    env.targets.length;
   for (let round = 1; round <= settings.rounds; round++) {
     const shift = (round - 1) % env.targets.length;
     const order = [...env.targets.slice(shift), ...env.targets.slice(0, shift)];
     progress(`round ${round}/${settings.rounds}: order ${order.map((t) => t.label).join(', ')}`);
     for (const pipeline of settings.pipelines) {
       for (const test of settings.tests) {
-        for (const target of order) {
-          const n = settings.requests ?? sizes.get(key(target.id, test, pipeline)) ?? 100000;
-          const r = await runOne(settings, env, target, test, pipeline, n, round);
-          runs.push(r);
-          const what = `${runs.length}/${total} ${TESTS[test].label} -P ${pipeline} ${target.label}`;
-          if (r.problems.length > 0) progress(`${what}: PROBLEM ${r.problems.join('; ')}`);
-          else
-            progress(
-              `${what}: ${fmtRps(r.row?.rps ?? null)} rps, p99 ${fmt(r.row?.p99Ms ?? null, 3)} ms, cpu ${fmt(r.cpuSeconds)} s`,
-            );
+        for (const length of lengths) {
+          for (const target of order) {
+            const n = length ?? sizes.get(key(target.id, test, pipeline)) ?? 100000;
+            await seed(settings, env, env.targets, true);
+            const r = await runOne(settings, env, target, test, pipeline, n, round);
+            runs.push(r);
+            const what = `${runs.length}/${total} ${TESTS[test].label} -P ${pipeline} -n ${n} ${target.label}`;
+            if (r.problems.length > 0) progress(`${what}: PROBLEM ${r.problems.join('; ')}`);
+            else
+              progress(
+                `${what}: ${fmtRps(r.row?.rps ?? null)} rps in ${fmt(r.wallSeconds, 1)} s, p99 ${fmt(r.row?.p99Ms ?? null, 3)} ms, cpu ${fmt(r.cpuSeconds)} s, load ${fmt(r.loadBefore)}→${fmt(r.loadAfter)}, steal ${fmt(r.stealPercent, 1)}%`,
+              );
+          }
         }
       }
     }
@@ -494,6 +568,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       date: new Date().toISOString(),
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
+      kernel: `${release()} (${kernelVersion()})`,
+      loadBefore: loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' '),
       node: process.version,
       redisServer: programVersion('redis-server'),
       redisBenchmark: programVersion('redis-benchmark'),
@@ -514,7 +592,15 @@ export async function main(argv: readonly string[]): Promise<number> {
           rssAfterThroughputKb: safeRss(t.pid),
         }));
     const summary = settings.memoryOnly ? [] : summarize(settings, runs);
-    const mem = await memory(settings, env);
+    const loadAfterRuns = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+    const steals = runs.map((r) => r.stealPercent);
+    const steal =
+      steals.length === 0
+        ? 'no runs'
+        : `median ${fmt(median(steals), 1)}%, max ${fmt(Math.max(...steals), 1)}%`;
+    const mem = settings.skipMemory ? [] : await memory(settings, env);
 
     const admin: Record<string, AdminStats> = {};
     const stats: Record<string, unknown> = {};
@@ -615,7 +701,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       jsonFile,
       `${JSON.stringify(
         {
-          meta: { ...meta, seconds },
+          meta: { ...meta, loadAfter: loadAfterRuns, steal, seconds },
           settings,
           targets: env.targets.map((t) => ({ id: t.id, label: t.label, port: t.port, pid: t.pid })),
           requests: Object.fromEntries(sizes),
@@ -635,7 +721,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       )}\n`,
     );
     process.stdout.write(
-      markdown(settings, meta, summary, mem, footprint, goalList, labels, sizes, problems, notes),
+      markdown(
+        settings,
+        { ...meta, loadAfter: loadAfterRuns, steal },
+        summary,
+        mem,
+        footprint,
+        goalList,
+        labels,
+        sizes,
+        problems,
+        notes,
+      ),
     );
     process.stdout.write(
       `\nResults: ${jsonFile}, ${charts.map((c) => c.file).join(', ')} (in ${settings.out}); ${seconds.toFixed(0)} s.\n`,

@@ -17,6 +17,10 @@ const BENCHES: Record<string, { file: string; what: string }> = {
     what: 'HTTP splitter: legate (uws, node) vs nginx (seed config, keepalive) vs a backend (wrk)',
   },
   ring: { file: './ring.ts', what: 'ketama ring building and lookup' },
+  tcp: {
+    file: './tcp.ts',
+    what: 'the TCP broker vs HAProxy vs direct (pgbench -S, redis-benchmark, setup rate, idle RSS)',
+  },
   'socket-floor': {
     file: './socket-floor.ts',
     what: 'RSS of idle TCP connections in a bare Node process: net.Socket vs bare handle',

@@ -1,6 +1,5 @@
-import { formatAddress } from '../engine/config/address.ts';
-import type { RedisPoolConfig } from '../engine/config/types.ts';
 import { createLogger, type Logger } from '../engine/log.ts';
+import type { WorkerSnapshot } from '../engine/metrics/snapshot.ts';
 import type {
   ControlMessage,
   Generation,
@@ -8,102 +7,119 @@ import type {
   WorkerTask,
 } from '../engine/supervisor/protocol.ts';
 import { FlushScheduler } from './net/flush-scheduler.ts';
-import { RedisPool, type WorkerIdentity } from './redis/pool.ts';
+import { ROLES, type RoleContext, type RoleUnit, type WorkerRole } from './role.ts';
 
-/** Same pool, same address: a reload can change it in place rather than re-open it. */
-function sameListen(a: RedisPoolConfig, b: RedisPoolConfig): boolean {
-  return formatAddress(a.listen) === formatAddress(b.listen);
+/** A role loaded in this worker, and the units it serves now by key. */
+interface Hosted {
+  readonly role: WorkerRole;
+  units: Map<string, RoleUnit>;
 }
 
-/** Everything one worker serves, and how it changes on reload and stop. */
+/**
+ * Everything one worker serves, of every role the config has, and how it changes on reload and
+ * stop. A role's modules are imported only once the config has that role (memory: a Redis-only
+ * worker never loads the TCP broker, and the other way round).
+ */
 class WorkerRuntime {
   readonly #task: WorkerTask;
   readonly #log: Logger;
-  readonly #scheduler = new FlushScheduler();
-  readonly #identity: WorkerIdentity;
-  #pools = new Map<string, RedisPool>();
+  readonly #context: RoleContext;
+  readonly #hosted = new Map<string, Hosted>();
 
   constructor(task: WorkerTask) {
     this.#task = task;
     this.#log = createLogger(task.logLevel, { worker: task.workerId }, task.logFile);
-    this.#identity = { id: task.workerId, count: task.workers, startedAt: task.startedAt };
+    this.#context = {
+      workerId: task.workerId,
+      workers: task.workers,
+      startedAt: task.startedAt,
+      scheduler: new FlushScheduler(),
+      log: this.#log,
+      post: (m) => this.post(m),
+    };
   }
 
   post(m: WorkerMessage): void {
     this.#task.port.postMessage(m);
   }
 
-  #newPool(config: RedisPoolConfig, generation: Generation, index: number): RedisPool {
-    return new RedisPool(
-      config,
-      generation.pools[index],
-      this.#scheduler,
-      this.#log,
-      this.#identity,
-      (pool, server, reason) => this.post({ type: 'server-failing', pool, server, reason }),
-    );
-  }
-
-  /** Opens every pool of the first generation; throws if one cannot listen. */
-  async start(generation: Generation): Promise<void> {
-    for (const [i, config] of generation.config.redis.entries()) {
-      const pool = this.#newPool(config, generation, i);
-      this.#pools.set(config.name, pool);
-      if (await pool.listen())
-        this.#log.debug({ pool: config.name, address: formatAddress(config.listen) }, 'listening');
+  async #role(name: string): Promise<Hosted> {
+    let hosted = this.#hosted.get(name);
+    if (hosted === undefined) {
+      const factory = await (ROLES.find((r) => r.name === name) as (typeof ROLES)[number]).load();
+      hosted = { role: factory(this.#context), units: new Map() };
+      this.#hosted.set(name, hosted);
     }
+    return hosted;
   }
 
-  /** A new config generation: pools change in place, new ones listen, removed ones drain. */
-  async reload(generation: Generation): Promise<void> {
-    const next = new Map<string, RedisPool>();
-    const retired: RedisPool[] = [];
-    const opened: RedisPool[] = [];
-    for (const [i, config] of generation.config.redis.entries()) {
-      const current = this.#pools.get(config.name);
-      if (current !== undefined && sameListen(current.config, config)) {
-        current.reconfigure(config, generation.pools[i]);
-        next.set(config.name, current);
-      } else {
-        if (current !== undefined) retired.push(current);
-        const pool = this.#newPool(config, generation, i);
-        opened.push(pool);
-        next.set(config.name, pool);
+  /** Opens every unit of the first generation; throws if one cannot listen. */
+  async start(generation: Generation): Promise<void> {
+    for (const r of ROLES) {
+      if (!r.has(generation.config)) continue;
+      const hosted = await this.#role(r.name);
+      for (const plan of hosted.role.plan(generation)) {
+        const unit = plan.create();
+        hosted.units.set(plan.key, unit);
+        if (await unit.listen()) this.#log.debug({ role: r.name, unit: plan.key }, 'listening');
       }
     }
-    for (const [name, pool] of this.#pools) if (!next.has(name)) retired.push(pool);
-    this.#pools = next;
-    // Close before opening: a pool that moved may reuse an address another pool gave up. The
-    // retired pools' clients drain after the new listeners are up, not before.
-    for (const p of retired) p.stopAccepting();
-    for (const p of opened) await p.listen();
+  }
+
+  /** A new config generation: units change in place, new ones listen, removed ones drain. */
+  async reload(generation: Generation): Promise<void> {
+    const retired: RoleUnit[] = [];
+    const opened: RoleUnit[] = [];
+    for (const r of ROLES) {
+      const present = r.has(generation.config);
+      if (!present && !this.#hosted.has(r.name)) continue;
+      const hosted = await this.#role(r.name);
+      const next = new Map<string, RoleUnit>();
+      for (const plan of present ? hosted.role.plan(generation) : []) {
+        const current = hosted.units.get(plan.key);
+        if (current !== undefined && plan.update(current)) {
+          next.set(plan.key, current);
+        } else {
+          if (current !== undefined) retired.push(current);
+          const unit = plan.create();
+          opened.push(unit);
+          next.set(plan.key, unit);
+        }
+      }
+      for (const [key, unit] of hosted.units) if (!next.has(key)) retired.push(unit);
+      hosted.units = next;
+    }
+    // Close before opening: a unit that moved may reuse an address another gave up. The
+    // retired units' clients drain after the new listeners are up, not before.
+    for (const u of retired) u.stopAccepting();
+    for (const u of opened) await u.listen();
     const deadline = Date.now() + generation.config.drainTimeoutMs;
-    await Promise.all(retired.map((p) => p.drain(deadline)));
+    await Promise.all(retired.map((u) => u.drain(deadline)));
   }
 
   snapshot(): void {
-    this.post({
-      type: 'metrics',
-      snapshot: {
-        worker: this.#task.workerId,
-        at: Date.now(),
-        pools: [...this.#pools.values()].map((p) => p.snapshot()),
-      },
-    });
+    const snapshot: WorkerSnapshot = { worker: this.#task.workerId, at: Date.now(), pools: [] };
+    for (const hosted of this.#hosted.values())
+      Object.assign(snapshot, hosted.role.snapshot([...hosted.units.values()]));
+    this.post({ type: 'metrics', snapshot });
+  }
+
+  #units(): RoleUnit[] {
+    return [...this.#hosted.values()].flatMap((h) => [...h.units.values()]);
   }
 
   async drain(drainTimeoutMs: number): Promise<void> {
     const deadline = Date.now() + drainTimeoutMs;
-    await Promise.all([...this.#pools.values()].map((p) => p.drain(deadline)));
+    await Promise.all(this.#units().map((u) => u.drain(deadline)));
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+    await Promise.all(this.#units().map((u) => u.close()));
   }
 }
 
 /**
- * A data-plane worker: one long-lived piscina task that serves every pool until told to stop.
+ * A data-plane worker: one long-lived piscina task that serves every unit until told to stop.
  * Resolves when it has stopped; rejects only if the thread itself fails.
  */
 export default async function serve(task: WorkerTask): Promise<void> {

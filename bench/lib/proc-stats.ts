@@ -53,3 +53,23 @@ export function openFilesLimit(pid: number | 'self'): number {
 export function openFiles(pid: number | 'self'): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
+
+/** The machine's CPU time so far, all cores, in clock ticks: every state, and stolen. */
+export interface MachineCpu {
+  readonly total: number;
+  /** Time the hypervisor ran something else while this guest wanted the CPU. */
+  readonly steal: number;
+}
+
+/** The first line of /proc/stat (user nice system idle iowait irq softirq steal …). */
+export function machineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7] ?? 0 };
+}
+
+/** Stolen time between two readings, as a percentage of all CPU time in between. */
+export function stealPercent(before: MachineCpu, after: MachineCpu): number {
+  const total = after.total - before.total;
+  return total > 0 ? ((after.steal - before.steal) / total) * 100 : 0;
+}

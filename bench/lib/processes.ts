@@ -71,8 +71,10 @@ export async function startLegate(
   workers: number,
   extra: readonly string[] = [],
   timeoutMs = 20000,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<RunningProcess> {
   const child = spawn(NODE, [LEGATE_BIN, '-c', configFile, '-w', String(workers), ...extra], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc = track(child);

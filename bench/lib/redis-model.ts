@@ -67,6 +67,11 @@ export interface RunRecord {
   /** CPU seconds the three shards used during the run (null for the direct target). */
   readonly shardCpuSeconds: number | null;
   readonly wallSeconds: number;
+  /** The 1-minute load average when the run started and when it ended (noise on a shared box). */
+  readonly loadBefore: number;
+  readonly loadAfter: number;
+  /** CPU time stolen by the hypervisor during the run, % of all the machine's CPU time. */
+  readonly stealPercent: number;
   readonly problems: readonly string[];
   readonly notices: readonly string[];
 }
@@ -74,14 +79,20 @@ export interface RunRecord {
 export interface Summary {
   readonly pipeline: number;
   readonly test: TestName;
+  /** The run length (-n) these runs share; null when calibrated per target (`--seconds`). */
+  readonly requests: number | null;
   readonly target: TargetId;
   readonly runs: number;
   readonly okRuns: number;
   readonly rps: number | null;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
+  /** Median duration of a run, as the bench timed it. */
+  readonly secondsPerRun: number | null;
   readonly cpuSecondsPerRun: number | null;
   readonly cpuMicrosPerRequest: number | null;
+  /** The three shards' CPU per request through this target (null for the direct redis). */
+  readonly shardCpuMicrosPerRequest: number | null;
   /** Median over rounds of this target's rps / nutcracker's rps in the same round. */
   readonly vsNutcracker: number | null;
   /** Median over rounds of this target's rps / direct redis's rps in the same round. */

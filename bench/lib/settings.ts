@@ -11,9 +11,14 @@ export interface Settings {
   readonly quick: boolean;
   /** Run only the idle-connection memory section. */
   readonly memoryOnly: boolean;
+  /** Skip the idle-connection memory section. */
+  readonly skipMemory: boolean;
   readonly rounds: number;
-  /** -n for every run; undefined: calibrate each target so a run lasts about `runSeconds`. */
-  readonly requests: number | undefined;
+  /**
+   * The run lengths (-n), each run in every round, shortest first; undefined: calibrate each
+   * target so that a run lasts about `runSeconds`.
+   */
+  readonly requests: readonly number[] | undefined;
   readonly runSeconds: number;
   readonly tests: readonly TestName[];
   readonly pipelines: readonly number[];
@@ -24,6 +29,21 @@ export interface Settings {
   readonly out: string;
 }
 
+/** Runs shorter than this are noise on a shared machine: the README quotes none of them. */
+export const README_MIN_SECONDS = 5;
+const DEFAULT_SECONDS = 6;
+
+/**
+ * `--pipelined`: SET and GET at -P 16 in runs of about 1 s (400,000 requests through legate on
+ * two quiet cores), of 2,000,000 (issue 16's length) and of 4,000,000 (≥ 5 s through legate).
+ */
+const PIPELINED = {
+  tests: ['set', 'get'] as TestName[],
+  pipelines: [16],
+  requests: [400000, 2000000, 4000000],
+  rounds: 3,
+};
+
 export const USAGE = `npm run bench -- redis [options]
 
 Compares direct redis-server, nutcracker and legate (-w auto and -w 1) over the same three
@@ -31,14 +51,20 @@ shards with redis-benchmark, interleaved over several rounds; then holds idle co
 each proxy to measure memory per client. Prints a markdown table; writes redis.json and SVG
 charts under --out.
 
+  --pipelined          the README's pipelined table (issue 16): --tests set,get --pipeline 16
+                       -n ${PIPELINED.requests.join(',')} --rounds ${PIPELINED.rounds} --no-memory (6–9 minutes
+                       on 2 cores)
   --rounds N           rounds of every test on every target (default 3)
-  -n, --requests N     requests per redis-benchmark run (default: calibrated per target so a
-                       run lasts about 2.5 s)
+  -n, --requests N,M   requests per redis-benchmark run; several values: every run length in
+                       every round, reported side by side with the decay from shortest to
+                       longest (default: calibrated per target so a run lasts --seconds)
+  --seconds S          calibrated run length (default ${DEFAULT_SECONDS}); the README quotes only runs of ≥ ${README_MIN_SECONDS} s
   --tests a,b          of ${TEST_NAMES.join(',')} (default: all)
   --pipeline 1,16      redis-benchmark -P values (default 1,16)
   --clients N          redis-benchmark -c (default 50)
   --idle-clients N     idle connections per proxy in the memory section (default 9000)
   --memory             run only the memory section
+  --no-memory          skip the memory section
   --quick              tiny sizes, one round, two tests: proves the harness works, measures
                        nothing
   --out DIR            where results go (default bench/results)
@@ -46,6 +72,14 @@ charts under --out.
 `;
 
 export class SettingsError extends Error {}
+
+function positiveNumber(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new SettingsError(`--${name} needs a positive number, got '${raw}'`);
+  return n;
+}
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -81,22 +115,43 @@ export function parseSettings(argv: readonly string[]): Settings | undefined {
   if (parsed.positionals.length > 0)
     throw new SettingsError(`unexpected argument '${parsed.positionals[0]}'`);
   const quick = v.quick === true;
-  const pipelines = (v.pipeline ?? '1,16')
-    .split(',')
-    .map((p) => positiveInt('pipeline', p.trim(), 1));
+  const pipelined = v.pipelined === true;
+  if (quick && pipelined) throw new SettingsError('--quick and --pipelined do not go together');
+  if (v.memory === true && (v['no-memory'] === true || pipelined))
+    throw new SettingsError(
+      `--memory (only the memory section) and ${pipelined ? '--pipelined' : '--no-memory'} do not go together`,
+    );
+  const pipelines =
+    v.pipeline !== undefined
+      ? v.pipeline.split(',').map((p) => positiveInt('pipeline', p.trim(), 1))
+      : pipelined
+        ? PIPELINED.pipelines
+        : [1, 16];
+  const requests =
+    v.requests !== undefined
+      ? [...new Set(v.requests.split(',').map((n) => positiveInt('requests', n.trim(), 1)))].sort(
+          (a, b) => a - b,
+        )
+      : quick
+        ? [2000]
+        : pipelined
+          ? PIPELINED.requests
+          : undefined;
   return {
     quick,
     memoryOnly: v.memory === true,
-    rounds: positiveInt('rounds', v.rounds, quick ? 1 : 3),
-    requests:
-      v.requests !== undefined ? positiveInt('requests', v.requests, 1) : quick ? 2000 : undefined,
-    runSeconds: 2.5,
+    skipMemory: v['no-memory'] === true || pipelined,
+    rounds: positiveInt('rounds', v.rounds, quick ? 1 : pipelined ? PIPELINED.rounds : 3),
+    requests,
+    runSeconds: positiveNumber('seconds', v.seconds, DEFAULT_SECONDS),
     tests:
       v.tests !== undefined
         ? list('tests', v.tests, TEST_NAMES)
         : quick
           ? ['set', 'mget']
-          : [...TEST_NAMES],
+          : pipelined
+            ? PIPELINED.tests
+            : [...TEST_NAMES],
     pipelines: [...new Set(pipelines)],
     clients: positiveInt('clients', v.clients, 50),
     keyspace: 100000,
@@ -115,7 +170,10 @@ function parse(argv: readonly string[]) {
       rounds: { type: 'string' },
       requests: { type: 'string', short: 'n' },
       quick: { type: 'boolean' },
+      pipelined: { type: 'boolean' },
+      seconds: { type: 'string' },
       memory: { type: 'boolean' },
+      'no-memory': { type: 'boolean' },
       tests: { type: 'string' },
       pipeline: { type: 'string' },
       clients: { type: 'string' },

@@ -1,7 +1,9 @@
 import type { LegateConfig } from '../config/types.ts';
 import { percentileOf } from '../metrics/histogram.ts';
+import type { HttpStatsJson } from '../metrics/http-stats.ts';
 import type { PoolCounters, ServerCounters } from '../metrics/snapshot.ts';
 import type { PoolView, RecentLatency } from '../metrics/store.ts';
+import type { TcpStatsJson } from '../metrics/tcp-stats.ts';
 import type { HttpEngine, HttpRequest, HttpResponse } from './http-engine.ts';
 
 /** What the admin endpoints read from the running process. */
@@ -22,6 +24,14 @@ export interface AdminSource {
     readonly { name: string; live: boolean; ejects: number; ejectedAt: number }[]
   >;
   prometheus(): string;
+  /** The TCP broker's services and servers; null when the config has none. */
+  tcp(): TcpStatsJson | null;
+  /** The HTTP role's server blocks, upstreams and their servers; null when the config has none. */
+  http(): HttpStatsJson | null;
+  /** Why the TCP broker is not ready (a service with no server up); empty when it is. */
+  tcpReadiness(): string[];
+  /** Admin action on a TCP server: ready, drain or maint. Returns what is wrong, or null. */
+  setTcpServerState(backend: string, server: string, state: string): string | null;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -40,6 +50,14 @@ export function redactedConfig(config: LegateConfig): unknown {
       ...p,
       redisAuth: p.redisAuth === null ? null : '<redacted>',
     })),
+    tcp: {
+      ...config.tcp,
+      backends: config.tcp.backends.map((b) =>
+        b.check.kind === 'postgres' && b.check.password !== null
+          ? { ...b, check: { ...b.check, password: '<redacted>' } }
+          : b,
+      ),
+    },
   };
 }
 
@@ -89,9 +107,13 @@ export interface StatsJson {
   readonly workers_ready: number;
   readonly latency_unit: 'us';
   readonly pools: readonly PoolJson[];
+  /** The TCP broker (present when the config has `tcp:` services). */
+  readonly tcp?: TcpStatsJson;
+  /** The HTTP role (present when the config has HTTP servers): per server block, upstream and variant. */
+  readonly http?: HttpStatsJson;
 }
 
-function latencyJson(h: PoolView['latency']): LatencyJson {
+export function latencyJson(h: PoolView['latency']): LatencyJson {
   if (!(h.totalCount > 0)) return { count: 0, p50: 0, p90: 0, p99: 0, 'p99.9': 0, max: 0, mean: 0 };
   const at = (p: (typeof PERCENTILES)[number]) => percentileOf(h, p);
   return {
@@ -109,6 +131,8 @@ function latencyJson(h: PoolView['latency']): LatencyJson {
 export function statsJson(source: AdminSource): StatsJson {
   const states = source.serverStates();
   const recent = source.recentLatency();
+  const tcp = source.tcp();
+  const http = source.http();
   return {
     service: 'legate',
     version: source.version,
@@ -136,6 +160,8 @@ export function statsJson(source: AdminSource): StatsJson {
         };
       }),
     })),
+    ...(tcp === null ? {} : { tcp }),
+    ...(http === null ? {} : { http }),
   };
 }
 
@@ -148,14 +174,48 @@ export function readiness(source: AdminSource): { ready: boolean; reasons: strin
     if (!servers.some((s) => s.live))
       reasons.push(`pool ${pool} has no live server (all ${servers.length} ejected)`);
   }
+  reasons.push(...source.tcpReadiness());
   return { ready: reasons.length === 0, reasons };
+}
+
+const TCP_SERVER_PATH = '/tcp/servers/';
+
+/** POST /tcp/servers/BACKEND/SERVER?state=ready|drain|maint (HAProxy's `set server B/S state`). */
+function setServerState(source: AdminSource, req: HttpRequest): HttpResponse {
+  const parts = req.path.slice(TCP_SERVER_PATH.length).split('/').map(decodeURIComponent);
+  const state = new URLSearchParams(req.query).get('state');
+  if (parts.length !== 2 || parts[0] === '' || parts[1] === '' || state === null) {
+    return {
+      status: 400,
+      contentType: TEXT_TYPE,
+      body: `expected POST ${TCP_SERVER_PATH}BACKEND/SERVER?state=ready|drain|maint\n`,
+    };
+  }
+  const problem = source.setTcpServerState(parts[0], parts[1], state);
+  if (problem !== null)
+    return {
+      status: problem.startsWith('state') ? 400 : 404,
+      contentType: TEXT_TYPE,
+      body: `${problem}\n`,
+    };
+  return {
+    status: 200,
+    contentType: TEXT_TYPE,
+    body: `server ${parts[0]}/${parts[1]} set to ${state}\n`,
+  };
 }
 
 /** Routes of the admin server. */
 export function adminHandler(source: AdminSource) {
   return (req: HttpRequest): HttpResponse => {
+    if (req.method === 'POST' && req.path.startsWith(TCP_SERVER_PATH))
+      return setServerState(source, req);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return { status: 405, contentType: TEXT_TYPE, body: 'only GET\n' };
+      return {
+        status: 405,
+        contentType: TEXT_TYPE,
+        body: `only GET (and POST ${TCP_SERVER_PATH}BACKEND/SERVER?state=ready|drain|maint)\n`,
+      };
     }
     switch (req.path) {
       case '/metrics':

@@ -26,6 +26,7 @@ export interface HttpEngine {
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
+  400: '400 Bad Request',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   500: '500 Internal Server Error',

@@ -73,6 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`legate: warning: ${formatIssue(warning)}\n`);
     }
     if (args.options.has('test-conf')) {
+      for (const w of config.warnings) process.stderr.write(`legate: warning: ${formatIssue(w)}\n`);
       process.stdout.write(`legate: configuration file '${file}' syntax is ok\n`);
       return 0;
     }

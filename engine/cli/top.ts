@@ -4,6 +4,8 @@ import { loadConfig } from '../config/load.ts';
 import { LegateError } from '../errors.ts';
 import { intOption, type ParsedArgs } from './args.ts';
 import { parseHostPort } from './main.ts';
+import { renderHttpTable } from './top-http.ts';
+import { renderTcpTable } from './top-tcp.ts';
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9909 };
 const FETCH_TIMEOUT_MS = 2000;
@@ -140,7 +142,7 @@ function perSecond(n: number | undefined): string {
   return n >= 100 ? n.toFixed(0) : n.toFixed(1);
 }
 
-function millis(micros: number, count: number): string {
+export function millis(micros: number, count: number): string {
   if (count === 0) return '-';
   const ms = micros / 1000;
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
@@ -221,14 +223,24 @@ export function renderFrame(
     `legate ${stats.version}  up ${duration(stats.uptime_s)}  ` +
     `workers ${stats.workers_ready}/${stats.workers}  admin ${where}`;
   const window = Math.max(0, ...stats.pools.map((p) => p.recent_window_s));
-  return [
-    header,
-    `latency: ${window > 0 ? `the last ${window} s` : 'since start'}; ops/s and errors/s: since the last snapshot`,
-    note,
-    style.heading(format(COLUMNS)),
-    ...rows.map((r, i) => (alerts.has(i) ? style.alert(format(r)) : format(r))),
-    '',
-  ].join('\n');
+  const redis =
+    stats.pools.length === 0 && (stats.tcp !== undefined || stats.http !== undefined)
+      ? []
+      : [
+          `latency: ${window > 0 ? `the last ${window} s` : 'since start'}; ops/s and errors/s: since the last snapshot`,
+          note,
+          style.heading(format(COLUMNS)),
+          ...rows.map((r, i) => (alerts.has(i) ? style.alert(format(r)) : format(r))),
+        ];
+  const tcp =
+    stats.tcp === undefined
+      ? []
+      : [redis.length > 0 ? '' : note, ...renderTcpTable(stats.tcp, style)];
+  const http =
+    stats.http === undefined
+      ? []
+      : [redis.length > 0 || tcp.length > 0 ? '' : note, ...renderHttpTable(stats.http, style)];
+  return [header, ...redis, ...tcp, ...http, ''].join('\n');
 }
 
 const CLEAR_HOME = '\x1b[2J\x1b[H';

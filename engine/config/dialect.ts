@@ -12,19 +12,29 @@
  * file must have a pool anyway. In a native file, a top-level key that looks like a pool is
  * reported with a hint to move it under `redis:` (see native.ts).
  */
-import { isMap, isScalar, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { scalarText } from './read.ts';
 import type { ConfigSource } from './source.ts';
 
 export type Dialect = 'nutcracker' | 'legate';
 
-/** A mapping with a `listen` or `servers` key. */
+/**
+ * A mapping with a `listen` key, or a `servers` key that is not a list of mappings (a pool's
+ * servers are `host:port:weight` strings; a legate.yml `http:` section's servers are mappings).
+ */
 export function looksLikePool(node: Node | null, src: ConfigSource): boolean {
   if (!isMap(node)) return false;
   return node.items.some((pair) => {
     const key = src.deref(pair.key as Node | null);
     const name = isScalar(key) ? scalarText(key) : null;
-    return name === 'listen' || name === 'servers';
+    if (name === 'listen') return true;
+    if (name !== 'servers') return false;
+    const value = src.deref(pair.value as Node | null);
+    return !(
+      isSeq(value) &&
+      value.items.length > 0 &&
+      value.items.every((item) => isMap(src.deref(item as Node | null)))
+    );
   });
 }
 

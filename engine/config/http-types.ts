@@ -90,6 +90,10 @@ export interface LocationConfig {
   readonly prefix: string;
   readonly exact: boolean;
   readonly proxy: ProxySettings;
+  /** Bytes, 0: no limit; the server's unless the location sets its own (nginx inherits it so). */
+  readonly clientMaxBodySize: number;
+  /** The server's unless the location sets its own. */
+  readonly clientBodyTimeoutMs: number;
 }
 
 /** `set_real_ip_from` / `real_ip_header` / `real_ip_recursive`. */
@@ -109,7 +113,12 @@ export interface SplitClientsConfig {
 }
 
 export interface HttpServerBlockConfig {
+  /** The first `server_name` ('' when none): for messages and stats. */
   readonly name: string;
+  /** Every `server_name`, to choose among servers sharing a listen address by Host. */
+  readonly serverNames: readonly string[];
+  /** `listen … default_server`: takes requests whose Host no server names (else the first server). */
+  readonly defaultServer: boolean;
   readonly listen: readonly Address[];
   readonly locations: readonly LocationConfig[];
   /** Bytes; 0: no limit (nginx default 1 MiB). */
@@ -117,6 +126,8 @@ export interface HttpServerBlockConfig {
   readonly clientHeaderTimeoutMs: number;
   readonly clientBodyTimeoutMs: number;
   readonly realIp: RealIpConfig | null;
+  /** Idle client keep-alive connections are closed after this (nginx `keepalive_timeout`, 75 s); 0: no keep-alive. */
+  readonly keepaliveTimeoutMs: number;
 }
 
 export interface HttpConfig {

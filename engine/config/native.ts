@@ -1,13 +1,14 @@
 import { isScalar } from 'yaml';
 import { parseListen } from './address.ts';
 import { looksLikePool } from './dialect.ts';
-import { EMPTY_HTTP } from './http-types.ts';
+import { duration } from './duration.ts';
+import { readHttpSection } from './http.ts';
+import { EMPTY_HTTP, type HttpConfig } from './http-types.ts';
 import { checkListenClashes, type ListenClaim, readPools } from './pool.ts';
 import {
   checkInteger,
   describe,
   type Entry,
-  integer,
   oneOf,
   parsed,
   readMap,
@@ -16,7 +17,8 @@ import {
 } from './read.ts';
 import type { ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
-import { EMPTY_TCP } from './tcp-types.ts';
+import { readTcp } from './tcp.ts';
+import { EMPTY_TCP, type TcpConfig } from './tcp-types.ts';
 import {
   type Address,
   HTTP_ENGINES,
@@ -34,10 +36,6 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10000;
 
 const SECTIONS = ['workers', 'admin', 'log', 'drain_timeout', 'redis', 'tcp', 'http'] as const;
 const SECTIONS_SET: ReadonlySet<string> = new Set(SECTIONS);
-const LATER: Readonly<Record<string, string>> = {
-  tcp: 'the TCP broker',
-  http: 'the HTTP ambassadors',
-};
 
 /** `workers`, from the file or LEGATE_WORKERS: a count, or `auto` (null) for one per core. */
 export function checkWorkers(value: unknown, text: string): { workers: number | null } | string {
@@ -75,8 +73,15 @@ export function readSection(
   return new Map(rejectUnknown(entries, keys, src, `'${entry.key}'`).map((e) => [e.key, e]));
 }
 
-/** A legate.yml: `workers`, `admin`, `log` and the pools under `redis`. */
-export function readNative(root: readonly Entry[], src: ConfigSource): Settings {
+/**
+ * A legate.yml: `workers`, `admin`, `log`, the pools under `redis`, the broker's services under
+ * `tcp` (profiles chosen by LEGATE_ENV in `env`) and the HTTP role under `http`.
+ */
+export function readNative(
+  root: readonly Entry[],
+  src: ConfigSource,
+  env: NodeJS.ProcessEnv = process.env,
+): Settings {
   let workers: number | null = null;
   let adminListen = DEFAULT_ADMIN_LISTEN;
   let adminEngine: LegateConfig['admin']['engine'] = 'auto';
@@ -91,6 +96,10 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
   const claims: ListenClaim[] = [];
   let redis: LegateConfig['redis'] = [];
   let redisEntry: Entry | undefined;
+  let tcp: TcpConfig = EMPTY_TCP;
+  let tcpEntry: Entry | undefined;
+  let http: HttpConfig = EMPTY_HTTP;
+  let httpEntry: Entry | undefined;
 
   for (const entry of root) {
     switch (entry.key) {
@@ -111,7 +120,7 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
         break;
       }
       case 'drain_timeout':
-        drainTimeoutMs = integer({ min: 0 })(slotOf(entry), src) ?? drainTimeoutMs;
+        drainTimeoutMs = duration({ min: 0 })(slotOf(entry), src) ?? drainTimeoutMs;
         break;
       case 'log': {
         const given = readSection(entry, src, ['level'])?.get('level');
@@ -138,12 +147,12 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
         break;
       }
       case 'tcp':
+        tcpEntry = entry;
+        tcp = readTcp(entry, src, env, claims);
+        break;
       case 'http':
-        src.report(
-          entry.keyNode,
-          entry.path,
-          `'${entry.key}:' (${LATER[entry.key]}) is not supported yet; remove it for now`,
-        );
+        httpEntry = entry;
+        http = readHttpSection(entry, src, claims);
         break;
       default:
         if (looksLikePool(entry.value, src)) {
@@ -164,11 +173,12 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     }
   }
   const misplaced = root.some((e) => !SECTIONS_SET.has(e.key) && looksLikePool(e.value, src));
-  if (redisEntry === undefined && !misplaced) {
+  if (redisEntry === undefined && tcpEntry === undefined && httpEntry === undefined && !misplaced) {
     src.report(
       root[0]?.keyNode ?? null,
       '',
-      "no Redis pool: add one under 'redis:' (see config/legate.yml for an example)",
+      "nothing to serve: add a Redis pool under 'redis:', services under 'tcp:' or upstreams " +
+        "and servers under 'http:' (see config/legate.yml, config/broker.yml and config/splitter.yml)",
     );
   }
   checkListenClashes([adminClaim, ...claims], src);
@@ -178,7 +188,7 @@ export function readNative(root: readonly Entry[], src: ConfigSource): Settings 
     log: { level },
     drainTimeoutMs,
     redis,
-    tcp: EMPTY_TCP,
-    http: EMPTY_HTTP,
+    tcp,
+    http,
   };
 }

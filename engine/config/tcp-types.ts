@@ -75,6 +75,8 @@ export interface TcpServerSpec {
   readonly initAddrNone: boolean;
   /** `file:line` of the definition, for messages. */
   readonly source: string;
+  /** HAProxy's server `id`, the order of `balance first`; null: numbered in declaration order. */
+  readonly id: number | null;
 }
 
 export interface TcpBackendConfig {

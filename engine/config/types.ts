@@ -85,6 +85,9 @@ export interface LegateConfig {
   readonly tcp: TcpConfig;
   /** The HTTP roles' upstreams and servers (empty when the file has none). */
   readonly http: HttpConfig;
-  /** What the file says that legate reads but does not apply (an anchor's logging, tuning…); `-t` prints them. */
+  /**
+   * What the file says that legate accepts but does not act on (HAProxy's own tuning, like
+   * `log` or `nbthread`), placed like errors; `legate -t` prints them and a start logs them.
+   */
   readonly warnings: readonly ConfigIssue[];
 }

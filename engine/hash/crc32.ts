@@ -8,12 +8,24 @@ for (let i = 0; i < 256; i++) {
   TABLE[i] = c;
 }
 
-function crcRaw(buf: Uint8Array, start: number, end: number): number {
-  let crc = -1;
+/** The running value before any byte (for crc32Update over pieces, as nginx's ngx_crc32_update). */
+export const CRC32_INIT = -1;
+
+/** Feeds `buf[start, end)` into a running CRC-32; finish with crc32Final. */
+export function crc32Update(crc: number, buf: Uint8Array, start: number, end: number): number {
   for (let i = start; i < end; i++) {
     crc = (crc >>> 8) ^ TABLE[(crc ^ buf[i]) & 0xff];
   }
   return crc;
+}
+
+/** The standard CRC-32 value of a running one. */
+export function crc32Final(crc: number): number {
+  return ~crc >>> 0;
+}
+
+function crcRaw(buf: Uint8Array, start: number, end: number): number {
+  return crc32Update(CRC32_INIT, buf, start, end);
 }
 
 /**

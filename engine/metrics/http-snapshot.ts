@@ -96,3 +96,8 @@ export function emptyHttpServerCounters(): HttpServerCounters {
 export function emptyHttpListenerCounters(): HttpListenerCounters {
   return { ...emptyStatus(), rejected: 0 };
 }
+
+/** A server block's name in the numbers: its first server_name, else `server1`, `server2`… by place. */
+export function serverBlockName(name: string, index: number): string {
+  return name === '' ? `server${index + 1}` : name;
+}

@@ -19,10 +19,35 @@ export interface WorkerTask {
   readonly port: MessagePort;
 }
 
-/** One config generation: the config and, per Redis pool in config order, its shared memory. */
+/** One config generation: the config and each role's shared memory. */
 export interface Generation {
   readonly config: LegateConfig;
+  /** Redis: per pool in config order. */
   readonly pools: readonly PoolShared[];
+  /** The TCP broker: per backend and per service in config order. */
+  readonly tcp: TcpShared;
+  /** The HTTP role's shared peer table. */
+  readonly http: HttpShared;
+}
+
+/** The HTTP role's shared memory: every upstream's peers, in config order (peerOffsets). */
+export interface HttpShared {
+  readonly peers: SharedArrayBuffer;
+  /** The breaker's memory per guarded upstream, by name (engine/health/guard-state.ts). */
+  readonly guards?: Readonly<Record<string, SharedArrayBuffer>>;
+}
+
+/** One TCP backend's shared memory (engine/shared/tcp-memory.ts, cancel-keys.ts). */
+export interface TcpBackendShared {
+  readonly memory: SharedArrayBuffer;
+  /** PostgreSQL cancel keys → server; null unless the backend is PostgreSQL-aware. */
+  readonly cancelKeys: SharedArrayBuffer | null;
+}
+
+export interface TcpShared {
+  readonly backends: readonly TcpBackendShared[];
+  /** ServiceMemory per service. */
+  readonly services: readonly SharedArrayBuffer[];
 }
 
 /** Worker → main thread. */

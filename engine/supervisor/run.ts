@@ -7,16 +7,26 @@ import type { HttpEngine } from '../admin/http-engine.ts';
 import { startStatsPort } from '../admin/stats-port.ts';
 import type { RunOptions } from '../cli/main.ts';
 import { formatAddress } from '../config/address.ts';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Address, LegateConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { serverBlockName } from '../metrics/http-snapshot.ts';
+import {
+  type HttpStatsJson,
+  type HttpTotals,
+  httpStatsJson,
+  renderHttpPrometheus,
+} from '../metrics/http-stats.ts';
 import { renderPrometheus } from '../metrics/prometheus.ts';
 import { MetricsStore } from '../metrics/store.ts';
+import { renderTcpPrometheus, tcpStatsJson } from '../metrics/tcp-stats.ts';
+import { HttpRole } from '../roles/http.ts';
+import type { TcpRole } from '../roles/tcp.ts';
 import { LIVE } from '../shared/health-memory.ts';
 import { VERSION } from '../version.ts';
 import { PoolState } from './pool-state.ts';
-import type { Generation, WorkerMessage } from './protocol.ts';
+import type { Generation, HttpShared, TcpShared, WorkerMessage } from './protocol.ts';
 import { WorkerSet } from './workers.ts';
 
 /** The number of data-plane threads: -w, then LEGATE_WORKERS or the config's `workers`, else one per core. */
@@ -31,6 +41,27 @@ function addressHostPort(a: Address): { host: string; port: number } {
 
 /** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
 const STOP_GRACE_MS = 2000;
+const NO_TCP: TcpShared = { backends: [], services: [] };
+const NO_HTTP: HttpShared = { peers: new SharedArrayBuffer(8) };
+
+/** The TCP role's control plane, imported only when a config has TCP services. */
+async function makeTcpRole(
+  config: LegateConfig,
+  workers: number,
+  log: Logger,
+  previous: TcpRole | null,
+): Promise<TcpRole | null> {
+  if (config.tcp.services.length === 0) return null;
+  const { TcpRole } = await import('../roles/tcp.ts');
+  return new TcpRole(config.tcp, workers, log, previous ?? undefined);
+}
+
+/** The HTTP role's control plane (its shared peer table) when a config has HTTP servers. */
+function makeHttpRole(config: LegateConfig, previous: HttpRole | null): HttpRole | null {
+  if (config.http.servers.length === 0) return null;
+  return new HttpRole(config.http, previous ?? undefined);
+}
+
 /** Snapshots the recent latency window spans (of `-i`, the stats interval). */
 const RECENT_SNAPSHOTS = 10;
 
@@ -45,6 +76,8 @@ export class Supervisor {
   readonly #startedAt = Date.now();
   #config: LegateConfig;
   #pools: PoolState[];
+  #tcp: TcpRole | null = null;
+  #http: HttpRole | null = null;
   #generation: Generation;
   #reloads = 0;
   readonly #metrics: MetricsStore;
@@ -59,6 +92,8 @@ export class Supervisor {
     this.#config = config;
     const count = workerCount(config, options);
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
+    this.#http = makeHttpRole(config, null);
+    this.#http?.start(log);
     this.#generation = this.#makeGeneration();
     this.#workers = new WorkerSet(
       count,
@@ -75,6 +110,7 @@ export class Supervisor {
       (workerId, m) => this.#onWorkerMessage(workerId, m),
       (workerId) => {
         for (const p of this.#pools) p.forgetWorkerClients(workerId);
+        this.#tcp?.workerDied(workerId);
         this.#metrics.retire(workerId);
       },
       log,
@@ -90,6 +126,9 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    this.#tcp = await makeTcpRole(this.#config, this.#workers.count, this.#log, null);
+    await this.#tcp?.start();
+    this.#generation = this.#makeGeneration();
     await this.#startAdmin();
     await this.#workers.start();
     const count = this.#workers.count;
@@ -122,14 +161,45 @@ export class Supervisor {
       pools: () => this.#metrics.view(this.#poolOrder()),
       recentLatency: () => this.#metrics.recent(this.#poolOrder()),
       serverStates: () => this.#serverStates(),
-      prometheus: () =>
-        renderPrometheus(this.adminSource.pools(), {
-          workers: this.#workers.count,
-          startedAt: this.#startedAt,
-          version: VERSION,
-          servers: this.#serverStates(),
-        }),
+      prometheus: () => {
+        const tcp = this.#tcp === null ? '' : renderTcpPrometheus(tcpStatsJson(this.#tcp));
+        const http = this.#httpStats();
+        const httpText =
+          http === null
+            ? ''
+            : renderHttpPrometheus(http.json, http.totals) +
+              (this.#http?.breakersPrometheus() ?? '');
+        return (
+          renderPrometheus(this.adminSource.pools(), {
+            workers: this.#workers.count,
+            startedAt: this.#startedAt,
+            version: VERSION,
+            servers: this.#serverStates(),
+          }) +
+          tcp +
+          httpText
+        );
+      },
+      http: () => this.#httpStats()?.json ?? null,
+      tcp: () => (this.#tcp === null ? null : tcpStatsJson(this.#tcp)),
+      tcpReadiness: () => this.#tcp?.readiness() ?? [],
+      setTcpServerState: (backend, server, state) =>
+        this.#tcp === null
+          ? 'the config has no TCP services'
+          : this.#tcp.setServerState(backend, server, state),
     };
+  }
+
+  /** The HTTP role's numbers over all workers, when the running config has it. */
+  #httpStats(): { json: HttpStatsJson; totals: HttpTotals } | null {
+    if (this.#http === null) return null;
+    const { totals, engine } = this.#metrics.http();
+    const stats = httpStatsJson(this.#config.http, totals, engine, (b) =>
+      b.listen.map(formatAddress),
+    );
+    const breakers = this.#http.breakersJson();
+    const json = breakers.length === 0 ? stats : { ...stats, breakers };
+    return { json, totals };
   }
 
   /** Pool and server names of the running config, in order. */
@@ -176,7 +246,7 @@ export class Supervisor {
   }
 
   /** Re-reads the config file; a bad one is logged and the running config stays. */
-  reload(): boolean {
+  async reload(): Promise<boolean> {
     let next: LegateConfig;
     try {
       next = loadConfig(this.#config.file);
@@ -200,9 +270,27 @@ export class Supervisor {
         count,
       );
     }
+    let tcp: TcpRole | null;
+    try {
+      tcp = await makeTcpRole(next, count, this.#log, this.#tcp);
+      await tcp?.start();
+    } catch (err) {
+      this.#log.error(
+        { file: next.file, err: (err as Error).message },
+        'reload refused, keeping the running config: %s',
+        (err as Error).message,
+      );
+      return false;
+    }
     const previous = new Map(this.#pools.map((p) => [p.config.name, p]));
     const pools = next.redis.map((p) => new PoolState(p, count, this.#log, previous.get(p.name)));
     for (const p of this.#pools) p.ejector.close();
+    this.#tcp?.close();
+    this.#tcp = tcp;
+    const http = makeHttpRole(next, this.#http);
+    this.#http?.close();
+    http?.start(this.#log);
+    this.#http = http;
     this.#config = next;
     this.#pools = pools;
     this.#generation = this.#makeGeneration();
@@ -226,19 +314,40 @@ export class Supervisor {
     const drain = this.#config.drainTimeoutMs;
     await this.#workers.stop(drain, drain + STOP_GRACE_MS);
     for (const p of this.#pools) p.ejector.close();
+    this.#tcp?.close();
+    this.#http?.close();
     await this.#admin?.close();
     const stats = this.#statsPort;
     if (stats) await new Promise((resolve) => stats.close(resolve));
   }
 
   #makeGeneration(): Generation {
-    return { config: this.#config, pools: this.#pools.map((p) => p.shared) };
+    return {
+      config: this.#config,
+      pools: this.#pools.map((p) => p.shared),
+      tcp: this.#tcp?.shared ?? NO_TCP,
+      http: this.#http?.shared ?? NO_HTTP,
+    };
   }
 
   #logListening(config: LegateConfig): void {
     for (const pool of config.redis) {
       const address = formatAddress(pool.listen);
       this.#log.info({ pool: pool.name, address }, 'pool %s listening on %s', pool.name, address);
+    }
+    for (const service of config.tcp.services) {
+      const address = service.listen.map(formatAddress).join(', ');
+      this.#log.info(
+        { service: service.name, address, backend: service.backend },
+        'service %s listening on %s',
+        service.name,
+        address,
+      );
+    }
+    for (const [i, block] of config.http.servers.entries()) {
+      const address = block.listen.map(formatAddress).join(', ');
+      const name = serverBlockName(block.name, i);
+      this.#log.info({ server: name, address }, 'http server %s listening on %s', name, address);
     }
   }
 
@@ -274,6 +383,7 @@ async function serveUntilSignal(
   options: RunOptions,
   log: Logger,
 ): Promise<number> {
+  for (const w of config.warnings) log.warn({ file: w.file, line: w.line }, '%s', formatIssue(w));
   const supervisor = new Supervisor(config, options, log);
   try {
     await supervisor.start();
@@ -284,7 +394,7 @@ async function serveUntilSignal(
   }
   const onHup = () => {
     log.info({ signal: 'SIGHUP' }, 'received SIGHUP, reloading %s', supervisor.config.file);
-    supervisor.reload();
+    void supervisor.reload();
   };
   const onCrashHook = () => supervisor.crashWorker(0);
   process.on('SIGHUP', onHup);

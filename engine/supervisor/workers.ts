@@ -1,4 +1,4 @@
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from '../log.ts';
 import type { ControlMessage, WorkerMessage, WorkerTask } from './protocol.ts';
@@ -84,25 +84,35 @@ export class WorkerSet {
     return new Promise<void>((ready, failed) => {
       const { port1, port2 } = new MessageChannel();
       this.#ports[workerId] = port1;
-      port1.on('message', (m: WorkerMessage) => {
+      const onMessage = (m: WorkerMessage) => {
         if (m.type === 'ready') {
           this.#restartDelay[workerId] = 0;
           this.#ready[workerId] = true;
           ready();
         } else if (m.type === 'failed') failed(new Error(m.message));
         else this.#onMessage(workerId, m);
-      });
+      };
+      port1.on('message', onMessage);
+      // The task can settle before its last messages ('failed' and why) are read; closing the
+      // port would drop them and leave start() waiting forever, so read what is queued first.
+      const closePort = () => {
+        for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1))
+          onMessage(m.message as WorkerMessage);
+        port1.close();
+      };
       const task: WorkerTask = { ...this.#makeTask(workerId), port: port2 };
       // piscina types transferList loosely; a MessagePort is transferable.
       const done = this.#piscina.run(task, { transferList: [port2] as never });
       this.#tasks[workerId] = done.then(
         () => {
           this.#ready[workerId] = false;
-          port1.close();
+          closePort();
+          // No-op once ready or failed; otherwise the worker ended without saying either.
+          failed(new Error(`worker ${workerId} ended before it was ready`));
         },
         (err: Error) => {
           this.#ready[workerId] = false;
-          port1.close();
+          closePort();
           this.#ports[workerId] = null;
           failed(err);
           if (!this.#stopping) this.#restart(workerId, err);

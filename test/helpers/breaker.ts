@@ -14,8 +14,10 @@ import {
   type RetryPolicy,
   type UpstreamGuard,
 } from '../../engine/config/http-types.ts';
-import { type GuardState, guardBuffers, guardStates } from '../../engine/health/guard-state.ts';
+import type { GuardState } from '../../engine/health/guard-state.ts';
 import { createLogger, type Logger } from '../../engine/log.ts';
+import { HttpRole } from '../../engine/roles/http.ts';
+import type { HttpShared } from '../../engine/supervisor/protocol.ts';
 import { HttpProxy } from '../../workers/http/proxy.ts';
 import { Backend, httpConfig, serverSpec } from './http.ts';
 import { freePort } from './processes.ts';
@@ -132,17 +134,23 @@ export async function startGuarded(
   make: (port: number) => HttpConfig,
   units = 1,
   log: Logger = createLogger('error'),
-): Promise<{ proxies: HttpProxy[]; port: number; states: Map<string, GuardState> }> {
+): Promise<{
+  proxies: HttpProxy[];
+  port: number;
+  states: Map<string, GuardState>;
+  shared: HttpShared;
+}> {
   const port = await freePort();
   const config = make(port);
-  const states = guardStates(config);
+  // The main thread's part, as the engine keeps it (engine/roles/http.ts).
+  const role = new HttpRole(config);
   const proxies: HttpProxy[] = [];
   for (let i = 0; i < units; i++) {
-    const proxy = new HttpProxy(config, { guards: guardBuffers(states) }, log);
+    const proxy = new HttpProxy(config, role.shared, log);
     await proxy.listen();
     proxies.push(proxy);
   }
-  return { proxies, port, states };
+  return { proxies, port, states: role.guards, shared: role.shared };
 }
 
 /** `count` worker threads each serving `config` on the same port, sharing the breaker memory. */
@@ -152,12 +160,12 @@ export async function startGuardedWorkers(
 ): Promise<{ port: number; states: Map<string, GuardState>; stop: () => Promise<void> }> {
   const port = await freePort();
   const config = make(port);
-  const states = guardStates(config);
-  const guards = guardBuffers(states);
+  const role = new HttpRole(config);
+  const states = role.guards;
   const workers = await Promise.all(
     Array.from({ length: count }, async () => {
       const w = new Worker(new URL('./guarded-worker.ts', import.meta.url), {
-        workerData: { config, guards },
+        workerData: { config, shared: role.shared },
       });
       await new Promise((resolve, reject) => {
         w.once('message', resolve);

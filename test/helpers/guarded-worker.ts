@@ -3,13 +3,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HttpConfig } from '../../engine/config/http-types.ts';
 import { createLogger } from '../../engine/log.ts';
+import type { HttpShared } from '../../engine/supervisor/protocol.ts';
 import { HttpProxy } from '../../workers/http/proxy.ts';
 
-const { config, guards } = workerData as {
-  config: HttpConfig;
-  guards: Record<string, SharedArrayBuffer>;
-};
-const proxy = new HttpProxy(config, { guards }, createLogger('error'));
+const { config, shared } = workerData as { config: HttpConfig; shared: HttpShared };
+const proxy = new HttpProxy(config, shared, createLogger('error'));
 await proxy.listen();
 parentPort?.postMessage('ready');
 parentPort?.once('message', async () => {

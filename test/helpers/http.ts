@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type Socket } from 'node:net';
 import type { HttpConfig, HttpServerSpec } from '../../engine/config/http-types.ts';
 import { createLogger } from '../../engine/log.ts';
+import { HttpRole } from '../../engine/roles/http.ts';
 import { HttpProxy } from '../../workers/http/proxy.ts';
 import { freePort } from './processes.ts';
 
@@ -132,6 +133,8 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
     servers: [
       {
         name: 'main',
+        serverNames: [],
+        defaultServer: false,
         listen: [{ kind: 'tcp', host: '127.0.0.1', port }],
         locations: [
           {
@@ -148,12 +151,15 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
               nextUpstream: o.nextUpstream ?? ['error', 'timeout'],
               nextUpstreamTries: 0,
             },
+            clientMaxBodySize: o.clientMaxBodySize ?? 1024 * 1024,
+            clientBodyTimeoutMs: o.clientBodyTimeoutMs ?? 60_000,
           },
         ],
         clientMaxBodySize: o.clientMaxBodySize ?? 1024 * 1024,
         clientHeaderTimeoutMs: o.clientHeaderTimeoutMs ?? 60_000,
         clientBodyTimeoutMs: o.clientBodyTimeoutMs ?? 60_000,
         realIp: null,
+        keepaliveTimeoutMs: 75_000,
       },
     ],
     splitClients: [],
@@ -163,7 +169,8 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
 /** The proxy unit started in this process (the worker host is not merged yet). */
 export async function startProxy(o: ProxyOptions): Promise<{ proxy: HttpProxy; port: number }> {
   const port = await freePort();
-  const proxy = new HttpProxy(httpConfig(port, o), {}, createLogger('error'));
+  const config = httpConfig(port, o);
+  const proxy = new HttpProxy(config, new HttpRole(config).shared, createLogger('error'));
   await proxy.listen();
   return { proxy, port };
 }

@@ -61,7 +61,7 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-function track(child: ChildProcess): RunningProcess {
+export function track(child: ChildProcess): RunningProcess {
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
@@ -149,6 +149,28 @@ export async function startNutcracker(
   proc.statsPort = statsPort;
   try {
     await waitForPort(listenPort, child, 10000, 'nutcracker');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${proc.output()}`);
+  }
+  return proc;
+}
+
+/**
+ * Runs Debian's HAProxy in the foreground (`-db`) on a config file, with `env` added to the
+ * environment the file's "${VARS}" read, and waits until it accepts on `listenPort`.
+ */
+export async function startHaproxy(
+  configFile: string,
+  listenPort: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProcess> {
+  const child = spawn('haproxy', ['-f', configFile, '-db'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = track(child);
+  try {
+    await waitForPort(listenPort, child, 10000, 'haproxy');
   } catch (err) {
     throw new Error(`${(err as Error).message}:\n${proc.output()}`);
   }

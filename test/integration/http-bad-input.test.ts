@@ -168,9 +168,10 @@ describe('http proxy: failing upstreams get 502/504; connection errors try the n
     for (const s of stops.reverse()) await s();
   });
 
-  async function proxyTo(...ports: number[]) {
+  /** `maxFails` 0 (no passive health) unless given: each request meets each server in turn. */
+  async function proxyTo(ports: number[], maxFails = 0) {
     const o = await startProxy({
-      servers: ports.map((p, i) => serverSpec(`s${i}:80`, p)),
+      servers: ports.map((p, i) => serverSpec(`s${i}:80`, p, { maxFails })),
       readTimeoutMs: 300,
       connectTimeoutMs: 300,
     });
@@ -185,30 +186,30 @@ describe('http proxy: failing upstreams get 502/504; connection errors try the n
   }
 
   it('refused → 502', async () => {
-    const { port } = await proxyTo(await freePort());
+    const { port } = await proxyTo([await freePort()]);
     const r = await request(`http://127.0.0.1:${port}/`);
     assert.equal(r.statusCode, 502);
     assert.match(await r.body.text(), /ECONNREFUSED|connect/);
   });
 
   it('reset → 502', async () => {
-    const { port } = await proxyTo(await fake((s) => s.once('data', () => s.resetAndDestroy())));
+    const { port } = await proxyTo([await fake((s) => s.once('data', () => s.resetAndDestroy()))]);
     const r = await request(`http://127.0.0.1:${port}/`);
     assert.equal(r.statusCode, 502);
     await r.body.text();
   });
 
   it('an invalid response → 502', async () => {
-    const { port } = await proxyTo(
+    const { port } = await proxyTo([
       await fake((s) => s.once('data', () => s.end('SMTP ready\r\n\r\n'))),
-    );
+    ]);
     const r = await request(`http://127.0.0.1:${port}/`);
     assert.equal(r.statusCode, 502);
     await r.body.text();
   });
 
   it('no response in proxy_read_timeout → 504', async () => {
-    const { port, proxy } = await proxyTo(await fake(() => {}));
+    const { port, proxy } = await proxyTo([await fake(() => {})]);
     const r = await request(`http://127.0.0.1:${port}/`);
     assert.equal(r.statusCode, 504);
     await r.body.text();
@@ -218,7 +219,7 @@ describe('http proxy: failing upstreams get 502/504; connection errors try the n
   it('GET: a refused server is skipped, the next one answers; counted as a retry', async () => {
     const good = await Backend.start();
     stops.push(() => good.stop());
-    const { port, proxy } = await proxyTo(await freePort(), good.port);
+    const { port, proxy } = await proxyTo([await freePort(), good.port]);
     for (let i = 0; i < 4; i++) {
       const r = await request(`http://127.0.0.1:${port}/`);
       assert.equal(r.statusCode, 200);
@@ -231,11 +232,28 @@ describe('http proxy: failing upstreams get 502/504; connection errors try the n
     assert.equal(good.seen.length, 4);
   });
 
+  it('passive health: a server that failed max_fails times within fail_timeout gets no requests', async () => {
+    const good = await Backend.start();
+    stops.push(() => good.stop());
+    const reset = await fake((s) => s.once('data', () => s.resetAndDestroy()));
+    const { proxy, port } = await proxyTo([reset, good.port], 1);
+    for (let i = 0; i < 6; i++) {
+      const r = await request(`http://127.0.0.1:${port}/`);
+      assert.equal(r.statusCode, 200);
+      await r.body.text();
+    }
+    const up = proxy.snapshot().upstreams[0];
+    // The first request met the reset server and was retried; it stays out for fail_timeout.
+    assert.equal(up.counters.retries, 1);
+    assert.equal(up.servers[0].counters.failures, 1);
+    assert.equal(good.seen.length, 6);
+  });
+
   it('GET: a reset is retried on the next server; a POST that was sent is not', async () => {
     const good = await Backend.start();
     stops.push(() => good.stop());
     const reset = await fake((s) => s.once('data', () => s.resetAndDestroy()));
-    const { port } = await proxyTo(reset, good.port);
+    const { port } = await proxyTo([reset, good.port]);
     const statuses: number[] = [];
     for (let i = 0; i < 2; i++) {
       const r = await request(`http://127.0.0.1:${port}/`);

@@ -254,7 +254,7 @@ test('reload keeps an open circuit open (same servers), and starts over when the
   const [after] = kept.values();
   assert.equal(after.mem, before.mem, 'the same shared memory');
   assert.ok(!before.running && after.running, 'one interval timer: the old one stopped');
-  run.proxies[0].reconfigure(config, { guards: guardBuffers(kept) });
+  run.proxies[0].reconfigure(config, { ...run.shared, guards: guardBuffers(kept) });
   const hits = b.hits;
   assert.equal(
     (await get(run.port)).headers.get('x-legate-circuit'),
@@ -265,7 +265,7 @@ test('reload keeps an open circuit open (same servers), and starts over when the
   const moved = guardedConfig(run.proxies[0].ports()[0], [other.port], { breaker, outlier });
   const fresh = reloadGuardStates(kept, moved, log);
   assert.notEqual([...fresh.values()][0].mem, after.mem);
-  run.proxies[0].reconfigure(moved, { guards: guardBuffers(fresh) });
+  run.proxies[0].reconfigure(moved, { ...run.shared, guards: guardBuffers(fresh) });
   assert.equal((await get(run.port)).status, 200, 'a new server set has a new, closed circuit');
   for (const s of fresh.values()) s.stop();
 });
@@ -703,7 +703,7 @@ test('a reload lets requests in flight and pending finish on the old connections
   await until(() => b.hits === 1 && mem.load(C.PENDING) === 1);
   const proxy = run.proxies[0];
   const next = reloadGuardStates(run.states, proxy.config, proxy.log);
-  proxy.reconfigure(proxy.config, { guards: guardBuffers(next) });
+  proxy.reconfigure(proxy.config, { ...run.shared, guards: guardBuffers(next) });
   b.releaseHung();
   await until(() => b.hits === 2);
   b.releaseHung();

@@ -1,11 +1,13 @@
 // The HTTP engine's unit as a host runs it (node engine, in-process): counts under wrk's load,
 // reconfigure to other servers, and drain finishing what is in flight.
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'undici';
+import { HttpRole } from '../../engine/roles/http.ts';
 import { Backend, httpConfig, serverSpec, startProxy } from '../helpers/http.ts';
 
 const run = promisify(execFile);
@@ -48,7 +50,8 @@ describe('http proxy unit: load, reconfigure, drain', () => {
     const { proxy, port } = await startProxy({ servers: [serverSpec('a:80', a.port)] });
     try {
       await (await request(`http://127.0.0.1:${port}/1`)).body.text();
-      proxy.reconfigure(httpConfig(port, { servers: [serverSpec('b:80', b.port)] }), {});
+      const next = httpConfig(port, { servers: [serverSpec('b:80', b.port)] });
+      proxy.reconfigure(next, new HttpRole(next).shared);
       await (await request(`http://127.0.0.1:${port}/2`)).body.text();
       assert.deepEqual(
         a.seen.map((s) => s.url),

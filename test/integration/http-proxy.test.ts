@@ -214,7 +214,7 @@ describe('http proxy (node engine): upgrade tunnels, balancing, numbers', () => 
     }
   });
 
-  it('spreads requests by weight (placeholder smooth round robin: 2:1)', async () => {
+  it('spreads requests by weight (nginx smooth weighted round robin: 2:1)', async () => {
     const before = [a.seen.length, b.seen.length];
     for (let i = 0; i < 30; i++) {
       const r = await request(`http://127.0.0.1:${port}/rr`);

@@ -309,13 +309,13 @@ describe('config: the legate dialect', () => {
     assert.deepEqual(config.redis[1].servers, config.redis[0].servers);
   });
 
-  it('refuses tcp: and http: for now, saying so', () => {
+  it('refuses a tcp: without services and an http: without servers', () => {
     const found = issues(
       'redis:\n  a:\n    listen: 127.0.0.1:7000\n    redis: true\n    servers: [b:1:1]\ntcp: {}\nhttp: {}\n',
     );
     assert.equal(found.length, 2);
-    at(found[0], 6, 1, 'tcp', /not supported yet/);
-    at(found[1], 7, 1, 'http', /not supported yet/);
+    at(found[0], 6, 1, 'tcp', /has no 'services'/);
+    at(found[1], 7, 1, 'http.servers', /'http' has no 'servers'/);
   });
 
   it('points a pool written at the top level of a native file to redis:', () => {
@@ -326,7 +326,13 @@ describe('config: the legate dialect', () => {
   it('reports a file without pools, and bad workers and log level', () => {
     const found = issues('workers: 0\nlog:\n  level: loud\n');
     assert.equal(found.length, 3, found.map(formatIssue).join('\n'));
-    at(found[0], 1, 1, '', /no Redis pool/);
+    at(
+      found[0],
+      1,
+      1,
+      '',
+      /nothing to serve: add a Redis pool under 'redis:', services under 'tcp:' or .* under 'http:'/,
+    );
     at(found[1], 1, 10, 'workers', /must be at least 1, got 0 \(or 'auto'/);
     at(
       found[2],

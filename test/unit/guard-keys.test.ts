@@ -11,6 +11,7 @@ import {
   ENVOY_THRESHOLDS,
   NO_LIMIT,
 } from '../../engine/config/http-types.ts';
+import { parseConfig } from '../../engine/config/load.ts';
 import { readMap } from '../../engine/config/read.ts';
 import { ConfigSource } from '../../engine/config/source.ts';
 
@@ -137,4 +138,36 @@ test('refusals with line, column and path', () => {
     issues.join('\n'),
     /retry\.on\[1\]: expected one of 5xx, gateway-error, connect-failure, reset, retriable-4xx, retriable-status-codes; got 'sometimes'/,
   );
+});
+
+test('in a legate.yml: an upstream with a breaker and limits, a location with timeout and retry', () => {
+  const c = parseConfig(
+    `http:
+  upstreams:
+    backend:
+      servers: [127.0.0.1:8080]
+      limits: { max_requests: 10 }
+      breaker: { failure_rate: 50, window: 20, minimum_calls: 5, open_for: 10s, half_open_calls: 2 }
+  servers:
+    - listen: 127.0.0.1:8001
+      locations:
+        - { path: /, upstream: backend, timeout: 2s, retry: { on: [connect-failure], retries: 2 } }
+`,
+    'legate.yml',
+    {},
+  );
+  const [u] = c.http.upstreams;
+  assert.equal(u.guard?.limits?.default.maxRequests, 10);
+  assert.equal(u.guard?.breaker?.openMs, 10_000);
+  assert.equal(u.guard?.outlier, null);
+  const [loc] = c.http.servers[0].locations;
+  assert.equal(loc.proxy.router?.timeoutMs, 2000);
+  assert.deepEqual(loc.proxy.router?.retry?.retryOn, ['connect-failure']);
+  const plain = parseConfig(
+    'http:\n  upstreams:\n    b: { servers: [127.0.0.1:8080] }\n  servers:\n    - { listen: 127.0.0.1:8001, locations: [{ path: /, upstream: b }] }\n',
+    'legate.yml',
+    {},
+  );
+  assert.equal(plain.http.upstreams[0].guard, undefined, 'no breaker keys: nginx-like');
+  assert.equal(plain.http.servers[0].locations[0].proxy.router, undefined);
 });

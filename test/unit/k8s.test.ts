@@ -74,7 +74,17 @@ describe('deploy/k8s', () => {
           const path = `${mount.mountPath}/${key}`;
           if (!IMAGE_PATHS.includes(path)) continue;
           found = true;
-          const config = parseConfig(text, `${file}:${map.metadata?.name}/${key}`, {});
+          // Read as the container would: with its environment (APP_ENV: prod picks the prod backend).
+          const env = Object.fromEntries(
+            (ambassador.env ?? []).map((e) => [e.name, e.value ?? '']),
+          );
+          const config = parseConfig(text, `${file}:${map.metadata?.name}/${key}`, env);
+          // The same file the compose pods mount (deploy/pods/), so the two never drift apart.
+          const pod = file.replace(/\.yaml$/, '');
+          assert.equal(
+            text,
+            readFileSync(`${ROOT}deploy/pods/${pod}/${key.replace(/\.yaml$/, '.yml')}`, 'utf8'),
+          );
           const declared = (ambassador.ports ?? []).map((p) => p.containerPort).sort();
           assert.deepEqual(
             listenPorts(config).sort(),

@@ -69,6 +69,10 @@ describe('http proxy on the uws engine', {
     ({ proxy, port } = await startProxy({
       engine: 'uws',
       servers: [serverSpec('web:80', backend.port)],
+      setHeaders: [
+        { name: 'X-Real-IP', value: '$remote_addr' },
+        { name: 'X-Forwarded-For', value: '$proxy_add_x_forwarded_for' },
+      ],
     }));
   });
   after(async () => {
@@ -95,6 +99,15 @@ describe('http proxy on the uws engine', {
     assert.equal(backend.header(last(), 'te'), undefined);
     assert.equal(backend.header(last(), 'x_under'), undefined);
     assert.equal(r.headers.server, 'legate');
+  });
+
+  it('$remote_addr is the client address as nginx prints it (dotted IPv4, not IPv4-mapped IPv6)', async () => {
+    const r = await request(`http://127.0.0.1:${port}/addr`, {
+      headers: { 'x-forwarded-for': '10.0.0.1' },
+    });
+    await r.body.text();
+    assert.equal(backend.header(last(), 'x-real-ip'), '127.0.0.1');
+    assert.equal(backend.header(last(), 'x-forwarded-for'), '10.0.0.1, 127.0.0.1');
   });
 
   it('streams request bodies: fixed-length and chunked', async () => {

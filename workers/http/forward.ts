@@ -1,6 +1,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { now, tick } from '../clock.ts';
+import type { PickState } from './balance/peers.ts';
 import { BodyError, BodyGuard } from './body-guard.ts';
 import { responseHeaders } from './headers.ts';
 import type { IngressExchange } from './ingress/types.ts';
@@ -11,7 +12,6 @@ import { RequestVariables } from './variables.ts';
 
 /** nginx: POST, LOCK and PATCH are not retried once sent (proxy_next_upstream non_idempotent). */
 const NON_IDEMPOTENT: ReadonlySet<string> = new Set(['POST', 'LOCK', 'PATCH']);
-const NO_TRIES = new Uint8Array(0);
 
 /** The client went away before its response was complete (nginx logs 499). */
 class ClientClosed extends Error {
@@ -54,7 +54,11 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
   #guard: BodyGuard | null = null;
   #server: UpstreamServer | null = null;
   #serverIndex = -1;
-  #tried: Uint8Array = NO_TRIES;
+  #state: PickState | null = null;
+  /** Tries so far (nginx's proxy_next_upstream_tries counts them). */
+  #tries = 0;
+  /** The current try answered with a status proxy_next_upstream lists, and another server may take it. */
+  #nextOnStatus = 0;
   #tryStartedAt = 0;
   #status = 0;
   #responseBytes = 0;
@@ -71,7 +75,7 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
     serverPort: number,
     startedAt: number,
   ) {
-    super(exchange, route.upstream.config.name, serverPort);
+    super(exchange, route.upstream.config.name, serverPort, route.realIp);
     this.#route = route;
     this.#exchange = exchange;
     this.#listener = listener;
@@ -94,7 +98,8 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
 
   #try(): void {
     const upstream = this.#route.upstream;
-    const index = upstream.picker.pick(this, this.#tried);
+    this.#state ??= upstream.begin(this);
+    const index = upstream.pick(this.#state);
     if (index === -1) {
       upstream.stats.counters.no_live_upstreams++;
       this.#fail(502, `no live upstreams in ${upstream.config.name}`);
@@ -105,6 +110,7 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
     this.#serverIndex = index;
     server.stats.counters.active++;
     this.#tryReported = false;
+    this.#tries++;
     this.#tryStartedAt = now;
     server.pool.dispatch(
       {
@@ -125,11 +131,25 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     // 1xx before the real response: the ingress says 100 Continue itself.
     if (status < 200) return true;
-    this.#status = status;
-    this.#resume = resume;
     const server = this.#server as UpstreamServer;
     server.stats.headed((tick() - this.#tryStartedAt) * 1000);
+    // proxy_next_upstream http_500 … http_429: such an answer is a failure of that server, and
+    // goes to the next one when the request may be sent again.
+    if (this.#route.nextOnStatus.has(status)) {
+      // nginx counts http_403 and http_404 as "next", not as a failure.
+      this.#route.upstream.release(this.#serverIndex, status !== 403 && status !== 404);
+      this.#tryReported = true;
+      if (this.#mayRetry('http', '')) {
+        this.#nextOnStatus = status;
+        this.#abort?.(new Error(`upstream ${server.spec.name} answered ${status}`));
+        return false;
+      }
+    }
+    this.#status = status;
+    this.#resume = resume;
     const { headers, length } = responseHeaders(raw);
+    const sticky = this.#route.upstream.sticky;
+    if (sticky !== null) headers.push('Set-Cookie', sticky.setCookie(this.#serverIndex));
     this.#exchange.writeHead(status, headers, length);
     return true;
   }
@@ -155,20 +175,29 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
   onError(err: Error): void {
     if (this.#done) return;
     const server = this.#server as UpstreamServer;
+    if (this.#nextOnStatus !== 0) {
+      server.stats.counters.active--;
+      server.stats.finished(this.#nextOnStatus, 0, 0);
+      this.#nextOnStatus = 0;
+      this.#route.upstream.stats.counters.retries++;
+      this.#try();
+      return;
+    }
     const clientSide = err instanceof BodyError || err instanceof ClientClosed || this.#clientGone;
     const timeout = TIMEOUTS.has(errorCode(err));
     if (!clientSide) {
       if (timeout) server.stats.counters.timeouts++;
       else server.stats.counters.failures++;
-      this.#route.upstream.picker.done(this.#serverIndex, true);
+      this.#route.upstream.release(this.#serverIndex, true);
       this.#tryReported = true;
     }
-    if (!clientSide && !this.#exchange.headSent && this.#mayRetry(timeout, errorCode(err))) {
+    if (
+      !clientSide &&
+      !this.#exchange.headSent &&
+      this.#mayRetry(timeout ? 'timeout' : 'error', errorCode(err))
+    ) {
       server.stats.counters.active--;
       server.stats.finished(timeout ? 504 : 502, 0, 0);
-      if (this.#tried.length === 0)
-        this.#tried = new Uint8Array(this.#route.upstream.servers.length);
-      this.#tried[this.#serverIndex] = 1;
       this.#route.upstream.stats.counters.retries++;
       this.#try();
       return;
@@ -179,20 +208,22 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
     else this.#fail(502, `upstream ${server.spec.name}: ${err.message}`);
   }
 
-  /** nginx's proxy_next_upstream: error and timeout by default, never for a sent POST. */
-  #mayRetry(timeout: boolean, code: string): boolean {
+  /**
+   * nginx's proxy_next_upstream: error and timeout by default (`why` 'http': a listed status,
+   * already checked), never for a sent POST.
+   */
+  #mayRetry(why: 'error' | 'timeout' | 'http', code: string): boolean {
     const route = this.#route;
     const next = route.nextUpstream;
-    if (next.has('off') || !next.has(timeout ? 'timeout' : 'error')) return false;
+    if (next.has('off') || (why !== 'http' && !next.has(why))) return false;
     // The body is streamed, not kept: only a request without one can be sent again.
     if (this.#body !== null) return false;
     // A request that never reached the server (refused, no connection in time) was not sent.
     if (NON_IDEMPOTENT.has(this.method) && !next.has('non_idempotent') && !CONNECT_ERRORS.has(code))
       return false;
-    let tries = 1;
-    for (let i = 0; i < this.#tried.length; i++) tries += this.#tried[i];
+    const tries = this.#tries;
     const limit = route.nextUpstreamTries;
-    return (limit === 0 || tries < limit) && tries < route.upstream.servers.length;
+    return (limit === 0 || tries < limit) && tries < route.upstream.maxTries();
   }
 
   readonly #clientAborted = (): void => {
@@ -215,8 +246,9 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
     if (server !== null) {
       server.stats.counters.active--;
       server.stats.finished(status, requestBytes, this.#responseBytes);
-      if (!this.#tryReported) this.#route.upstream.picker.done(this.#serverIndex, false);
+      if (!this.#tryReported) this.#route.upstream.release(this.#serverIndex, false);
     }
+    if (this.#state !== null) this.#route.upstream.end(this.#state);
     this.#route.upstream.stats.answered(
       status,
       requestBytes,

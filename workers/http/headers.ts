@@ -1,9 +1,15 @@
 import type { ProxySettings } from '../../engine/config/http-types.ts';
-import { compileValue, evaluate, type ValueTemplate, type VariableSource } from './variables.ts';
+import {
+  compileValue,
+  evaluate,
+  type ValueTemplate,
+  type VariableScope,
+  type VariableSource,
+} from './variables.ts';
 
 /**
  * Client headers nginx's proxy_pass never forwards (facts/nginx.md), plus Transfer-Encoding:
- * the upstream client frames the body itself. Proxy-Connection is hop-by-hop too.
+ * the upstream client frames the body itself. nginx passes Proxy-Connection on; so does legate.
  */
 const DROPPED_REQUEST: ReadonlySet<string> = new Set([
   'host',
@@ -13,7 +19,6 @@ const DROPPED_REQUEST: ReadonlySet<string> = new Set([
   'expect',
   'upgrade',
   'transfer-encoding',
-  'proxy-connection',
 ]);
 
 /** Upstream response headers not passed on: hop-by-hop, and the ones nginx replaces (Date, Server). */
@@ -40,10 +45,14 @@ export class RequestHeaders {
   readonly #owned: ReadonlySet<string>;
   readonly #hostFromConfig: boolean;
 
-  constructor(proxy: ProxySettings, where: string) {
+  constructor(proxy: ProxySettings, where: string, scope: VariableScope) {
     const set: SetHeader[] = [];
     for (const h of proxy.setHeaders) {
-      set.push({ name: h.name, lower: h.name.toLowerCase(), value: compileValue(h.value, where) });
+      set.push({
+        name: h.name,
+        lower: h.name.toLowerCase(),
+        value: compileValue(h.value, where, scope),
+      });
     }
     this.#set = set;
     this.#owned = new Set(set.map((h) => h.lower));

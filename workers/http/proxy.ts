@@ -2,38 +2,29 @@ import { formatAddress } from '../../engine/config/address.ts';
 import type { HttpConfig, HttpServerBlockConfig } from '../../engine/config/http-types.ts';
 import { LegateError } from '../../engine/errors.ts';
 import type { Logger } from '../../engine/log.ts';
-import type { HttpSnapshot } from '../../engine/metrics/http-snapshot.ts';
+import { type HttpSnapshot, serverBlockName } from '../../engine/metrics/http-snapshot.ts';
+import { HttpPeerHealth, peerOffsets } from '../../engine/shared/http-peers-memory.ts';
+import type { HttpShared } from '../../engine/supervisor/protocol.ts';
 import { tick } from '../clock.ts';
 import { GuardedForward } from './breaker/guarded-forward.ts';
-import { type GuardBuffers, guardedUpstreams } from './breaker/guarded-set.ts';
+import { guardedUpstreams } from './breaker/guarded-set.ts';
 import type { GuardedUpstream } from './breaker/guarded-upstream.ts';
 import { Forward } from './forward.ts';
 import { chooseIngress } from './ingress/choose.ts';
 import type { Ingress, IngressExchange, IngressLimits, IngressUpgrade } from './ingress/types.ts';
-import { type PickerFactory, placeholderPickers } from './picker.ts';
 import { compileRoutes, findRoute, type Route } from './route.ts';
 import { ListenerStats } from './stats.ts';
 import { Tunnel } from './tunnel.ts';
 import { HttpUpstream, timeoutsOf } from './upstream.ts';
+import { splitClientsScope, type VariableScope } from './variables.ts';
 
-/** nginx's large_client_header_buffers 4 8k and keepalive_timeout 75s. */
+/** nginx's large_client_header_buffers 4 8k. */
 const LINE_BYTES = 8192;
 const HEAD_BYTES = 4 * 8192;
-const KEEPALIVE_MS = 75_000;
-
-/**
- * Shared memory the HTTP role's workers agree through. The exact balancers (H7) keep peer state
- * here; the placeholder round robin needs none.
- */
-export interface HttpShared {
-  readonly peers?: SharedArrayBuffer;
-  /** The breaker's memory per guarded upstream (engine/health/guard-state.ts). */
-  readonly guards?: GuardBuffers;
-}
 
 /** One `server` block's listening sockets in this worker, and its routes. */
 class Listener {
-  readonly block: HttpServerBlockConfig;
+  block: HttpServerBlockConfig;
   readonly stats = new ListenerStats();
   readonly ingresses: Ingress[] = [];
   routes: Route[];
@@ -62,36 +53,39 @@ function headTooLarge(ex: IngressExchange): number {
 export class HttpProxy {
   config: HttpConfig;
   readonly log: Logger;
-  readonly #pickers: PickerFactory;
   #upstreams = new Map<string, HttpUpstream>();
   /** Upstreams with limits, outlier detection or a circuit: forwarded by breaker/guarded-forward.ts. */
   #guarded = new Map<string, GuardedUpstream>();
   #listeners: Listener[] = [];
   #engine: 'uws' | 'node' = 'node';
 
-  constructor(
-    config: HttpConfig,
-    shared: HttpShared,
-    log: Logger,
-    pickers: PickerFactory = placeholderPickers,
-  ) {
+  /** The shared peer table (engine/roles/http.ts) the balancers of every worker use. */
+  constructor(config: HttpConfig, shared: HttpShared, log: Logger) {
     this.config = config;
     this.log = log.child({ role: 'http' });
-    this.#pickers = pickers;
-    this.#upstreams = this.#makeUpstreams(config);
+    const scope = splitClientsScope(config.splitClients);
+    this.#upstreams = this.#makeUpstreams(config, shared, scope);
     this.#guarded = guardedUpstreams(config, shared.guards, this.log);
-    this.#listeners = config.servers.map((b) => new Listener(b, compileRoutes(b, this.#upstreams)));
+    this.#listeners = config.servers.map(
+      (b) => new Listener(b, compileRoutes(b, this.#upstreams, scope)),
+    );
   }
 
-  #makeUpstreams(config: HttpConfig): Map<string, HttpUpstream> {
+  #makeUpstreams(
+    config: HttpConfig,
+    shared: HttpShared,
+    scope: VariableScope,
+  ): Map<string, HttpUpstream> {
     const map = new Map<string, HttpUpstream>();
+    const health = new HttpPeerHealth(shared.peers);
+    const { offsets } = peerOffsets(config.upstreams);
     // An upstream's timeouts are those of the first location that proxies to it.
-    for (const u of config.upstreams) {
+    for (const [i, u] of config.upstreams.entries()) {
       const loc = config.servers
         .flatMap((s) => s.locations)
         .find((l) => l.proxy.upstream === u.name);
       const timeouts = loc ? timeoutsOf(loc.proxy) : { connectMs: 60_000, readMs: 60_000 };
-      map.set(u.name, new HttpUpstream(u, timeouts, this.#pickers));
+      map.set(u.name, new HttpUpstream(u, timeouts, health, offsets[i], scope));
     }
     return map;
   }
@@ -106,7 +100,8 @@ export class HttpProxy {
     return this.#listeners.flatMap((l) => l.ingresses.map(() => l.port));
   }
 
-  async listen(): Promise<void> {
+  /** Opens every `listen` of every server block; true (the RoleUnit contract: it listens). */
+  async listen(): Promise<boolean> {
     for (const listener of this.#listeners) {
       const block = listener.block;
       const limits: IngressLimits = {
@@ -114,7 +109,7 @@ export class HttpProxy {
         maxHeaderLineBytes: LINE_BYTES,
         maxHeadBytes: HEAD_BYTES,
         headerTimeoutMs: block.clientHeaderTimeoutMs,
-        keepAliveTimeoutMs: KEEPALIVE_MS,
+        keepAliveTimeoutMs: block.keepaliveTimeoutMs,
       };
       for (const address of block.listen) {
         if (address.kind !== 'tcp')
@@ -143,6 +138,7 @@ export class HttpProxy {
         );
       }
     }
+    return true;
   }
 
   #request(listener: Listener, ex: IngressExchange): void {
@@ -195,12 +191,16 @@ export class HttpProxy {
     const old = this.#upstreams;
     const oldGuarded = this.#guarded;
     this.config = config;
-    this.#upstreams = this.#makeUpstreams(config);
+    const scope = splitClientsScope(config.splitClients);
+    this.#upstreams = this.#makeUpstreams(config, shared, scope);
     this.#guarded = guardedUpstreams(config, shared.guards, this.log);
     for (const g of oldGuarded.values()) g.close();
     for (const [i, listener] of this.#listeners.entries()) {
       const block = config.servers[i];
-      if (block !== undefined) listener.routes = compileRoutes(block, this.#upstreams);
+      if (block !== undefined) {
+        listener.block = block;
+        listener.routes = compileRoutes(block, this.#upstreams, scope);
+      }
     }
     for (const u of old.values()) for (const s of u.servers) void s.close();
   }
@@ -235,8 +235,8 @@ export class HttpProxy {
   snapshot(): HttpSnapshot {
     return {
       engine: this.#engine,
-      listeners: this.#listeners.map((l) => ({
-        name: l.block.name,
+      listeners: this.#listeners.map((l, i) => ({
+        name: serverBlockName(l.block.name, i),
         counters: l.stats.counters,
       })),
       upstreams: [...this.#upstreams.values()].map((u) => u.snapshot()),

@@ -4,8 +4,10 @@ import type {
   LocationConfig,
 } from '../../engine/config/http-types.ts';
 import { LegateError } from '../../engine/errors.ts';
+import { RealIp } from './balance/real-ip.ts';
 import { RequestHeaders } from './headers.ts';
 import type { HttpUpstream } from './upstream.ts';
+import type { VariableScope } from './variables.ts';
 
 /** Where a location's requests go and on what terms, compiled once per config. */
 export interface Route {
@@ -17,6 +19,10 @@ export interface Route {
   readonly maxBodyBytes: number;
   readonly bodyTimeoutMs: number;
   readonly nextUpstream: ReadonlySet<string>;
+  /** Statuses proxy_next_upstream lists (`http_502` → 502): they try the next server. */
+  readonly nextOnStatus: ReadonlySet<number>;
+  /** The server block's set_real_ip_from, or null. */
+  readonly realIp: RealIp | null;
   readonly nextUpstreamTries: number;
   /** Envoy's router settings (breaker/guarded-forward.ts); null: nginx's proxy_pass. */
   readonly router: EnvoyRouter | null;
@@ -25,7 +31,9 @@ export interface Route {
 export function compileRoutes(
   block: HttpServerBlockConfig,
   upstreams: ReadonlyMap<string, HttpUpstream>,
+  scope: VariableScope,
 ): Route[] {
+  const realIp = block.realIp === null ? null : new RealIp(block.realIp);
   const routes = block.locations.map((loc: LocationConfig): Route => {
     const where = `server ${block.name} location ${loc.exact ? '= ' : ''}${loc.prefix}`;
     const upstream = upstreams.get(loc.proxy.upstream);
@@ -38,10 +46,14 @@ export function compileRoutes(
       prefix: loc.prefix,
       exact: loc.exact,
       upstream,
-      headers: new RequestHeaders(loc.proxy, where),
-      maxBodyBytes: block.clientMaxBodySize,
-      bodyTimeoutMs: block.clientBodyTimeoutMs,
+      headers: new RequestHeaders(loc.proxy, where, scope),
+      maxBodyBytes: loc.clientMaxBodySize,
+      bodyTimeoutMs: loc.clientBodyTimeoutMs,
       nextUpstream: new Set(loc.proxy.nextUpstream),
+      nextOnStatus: new Set(
+        loc.proxy.nextUpstream.filter((n) => /^http_\d{3}$/.test(n)).map((n) => Number(n.slice(5))),
+      ),
+      realIp,
       nextUpstreamTries: loc.proxy.nextUpstreamTries,
       router: loc.proxy.router ?? null,
     };

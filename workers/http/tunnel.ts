@@ -34,7 +34,7 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
   #done = false;
 
   constructor(route: Route, client: IngressUpgrade, listener: ListenerStats, serverPort: number) {
-    super(client, route.upstream.config.name, serverPort);
+    super(client, route.upstream.config.name, serverPort, route.realIp);
     this.#route = route;
     this.#client = client;
     this.#listener = listener;
@@ -42,7 +42,9 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
 
   start(): void {
     const upstream = this.#route.upstream;
-    const index = upstream.picker.pick(this, new Uint8Array(0));
+    const state = upstream.begin(this);
+    const index = upstream.pick(state);
+    upstream.end(state);
     if (index === -1) {
       upstream.stats.counters.no_live_upstreams++;
       this.#reply(502, `no live upstreams in ${upstream.config.name}`);
@@ -102,7 +104,7 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
     const server = this.#server as UpstreamServer;
     if (code.endsWith('TIMEOUT')) server.stats.counters.timeouts++;
     else server.stats.counters.failures++;
-    this.#route.upstream.picker.done(this.#index, true);
+    this.#route.upstream.release(this.#index, true);
     this.#index = -1;
     if (this.#status !== 0) {
       this.#client.socket.destroy();
@@ -129,7 +131,7 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
     if (server !== null) {
       server.stats.counters.active--;
       server.stats.finished(status, 0, this.#bytes);
-      if (this.#index !== -1) this.#route.upstream.picker.done(this.#index, false);
+      if (this.#index !== -1) this.#route.upstream.release(this.#index, false);
     }
     this.#route.upstream.stats.answered(status, 0, this.#bytes, -1);
     this.#listener.answered(status, 0, this.#bytes);

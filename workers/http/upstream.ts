@@ -5,8 +5,20 @@ import type {
   UpstreamConfig,
 } from '../../engine/config/http-types.ts';
 import type { HttpUpstreamSnapshot } from '../../engine/metrics/http-snapshot.ts';
-import type { Picker, PickerFactory } from './picker.ts';
+import type { HttpPeerHealth } from '../../engine/shared/http-peers-memory.ts';
+import { createBalancer } from './balance/balancer.ts';
+import { ipHashKey } from './balance/client-key.ts';
+import { type Balancer, PickState } from './balance/peers.ts';
+import { StickyCookies } from './balance/sticky-cookie.ts';
 import { HttpServerStats, UpstreamStats } from './stats.ts';
+import {
+  compileValue,
+  cookieValue,
+  evaluate,
+  type ValueTemplate,
+  type VariableScope,
+  type VariableSource,
+} from './variables.ts';
 
 /** How long an idle upstream connection is kept (nginx's keepalive_timeout for upstreams). */
 const UPSTREAM_IDLE_MS = 60_000;
@@ -52,17 +64,81 @@ export function timeoutsOf(proxy: ProxySettings): Timeouts {
   return { connectMs: proxy.connectTimeoutMs, readMs: proxy.readTimeoutMs };
 }
 
-/** One upstream block in one worker: its servers, its balancer, its numbers. */
+/** Request states kept for reuse per upstream: enough for a busy worker's requests in flight. */
+const SPARE_STATES = 256;
+const NO_KEY = new Uint8Array(0);
+
+/**
+ * One upstream block in one worker: its servers (in the order of the balancer's peers: primaries,
+ * then backups), nginx's balancer over the shared peer table, the sticky cookie, its numbers.
+ */
 export class HttpUpstream {
   readonly config: UpstreamConfig;
   readonly servers: readonly UpstreamServer[];
-  readonly picker: Picker;
+  readonly balancer: Balancer;
+  readonly sticky: StickyCookies | null;
   readonly stats = new UpstreamStats();
+  /** `hash KEY`: the key compiled against the config's variables. */
+  readonly #hashKey: ValueTemplate | null;
+  readonly #ipHash: boolean;
+  readonly #spare: PickState[] = [];
 
-  constructor(config: UpstreamConfig, timeouts: Timeouts, pickers: PickerFactory) {
+  constructor(
+    config: UpstreamConfig,
+    timeouts: Timeouts,
+    health: HttpPeerHealth,
+    offset: number,
+    scope: VariableScope,
+  ) {
     this.config = config;
-    this.servers = config.servers.map((s) => new UpstreamServer(s, timeouts));
-    this.picker = pickers(config);
+    this.balancer = createBalancer(config, health, offset);
+    // The balancer's peers are primaries then backups: server i is peer i.
+    const ordered = [
+      ...config.servers.filter((s) => !s.backup),
+      ...config.servers.filter((s) => s.backup),
+    ];
+    this.servers = ordered.map((s) => new UpstreamServer(s, timeouts));
+    this.sticky =
+      config.sticky === null ? null : new StickyCookies(config.sticky, this.balancer.peers);
+    this.#hashKey =
+      config.hashKey === null
+        ? null
+        : compileValue(config.hashKey, `upstream ${config.name} hash`, scope);
+    this.#ipHash = config.balancer === 'ip_hash';
+  }
+
+  /** A fresh request's pick state, keyed as this upstream's balancer hashes (ip_hash, hash) and sticky. */
+  begin(req: VariableSource): PickState {
+    const state = this.#spare.pop() ?? new PickState(this.servers.length);
+    let key: Uint8Array = NO_KEY;
+    if (this.#ipHash) key = ipHashKey(req.remoteAddress);
+    else if (this.#hashKey !== null) key = Buffer.from(evaluate(this.#hashKey, req), 'latin1');
+    const hint =
+      this.sticky === null
+        ? -1
+        : this.sticky.peerOf(cookieValue(req.rawHeaders, this.sticky.config.name));
+    this.balancer.begin(state, key, hint);
+    return state;
+  }
+
+  /** The next server to try (taking a connection on it), or -1: no live upstreams. */
+  pick(state: PickState): number {
+    return this.balancer.pick(state, this.balancer.peers.now());
+  }
+
+  /** A try on `peer` is over; `failed` counts towards max_fails within fail_timeout. */
+  release(peer: number, failed: boolean): void {
+    const peers = this.balancer.peers;
+    peers.release(peer, failed, peers.now());
+  }
+
+  /** How many servers one request may try (nginx: the ones not `down`). */
+  maxTries(): number {
+    return this.balancer.peers.maxTries();
+  }
+
+  end(state: PickState): void {
+    if (this.#spare.length < SPARE_STATES) this.#spare.push(state);
   }
 
   snapshot(): HttpUpstreamSnapshot {

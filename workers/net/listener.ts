@@ -21,6 +21,14 @@ export class ListenError extends Error {
   }
 }
 
+/** What to do about a listen error, in words a person can act on; `who` guesses the other program. */
+export function listenHint(err: ListenError, who: string): string {
+  if (err.code === 'EADDRINUSE') return `the address is in use (${who}?)`;
+  if (err.code === 'EACCES') return 'permission denied (ports below 1024 need privileges)';
+  if (err.code === 'EADDRNOTAVAIL') return 'that address is not one of this host';
+  return err.message;
+}
+
 export type ListenAddress = { host: string; port: number } | { path: string };
 
 /** Gets each accepted connection's handle. */

@@ -77,6 +77,10 @@ export class UvStream {
   #queued = false;
   /** Writes handed to libuv that it has not finished. */
   #asyncWrites = 0;
+  /** endWrite() was called: reading goes on after our FIN, until the peer's. */
+  #halfOpen = false;
+  #eofRead = false;
+  #shutdownDone = false;
 
   constructor(handle: UvHandle, events: StreamEvents, scheduler: FlushScheduler, state = OPEN) {
     this.#handle = handle;
@@ -185,7 +189,9 @@ export class UvStream {
 
   /** Bytes written but not yet taken by the kernel (the peer is not reading fast enough). */
   get writeQueueSize(): number {
-    return this.#state === CLOSED ? 0 : this.#handle.writeQueueSize;
+    // Asked after every request; with no write pending in libuv its queue is empty, and the
+    // answer needs no call into the binding.
+    return this.#state === CLOSED || this.#asyncWrites === 0 ? 0 : this.#handle.writeQueueSize;
   }
 
   setNoDelay(): void {
@@ -206,11 +212,12 @@ export class UvStream {
   }
 
   pause(): void {
-    if (this.#state === OPEN) this.#handle.readStop();
+    if (this.#state === OPEN || (this.#halfOpen && this.#state === ENDING)) this.#handle.readStop();
   }
 
   resume(): void {
-    if (this.#state === OPEN) this.#handle.readStart();
+    if (this.#state === OPEN || (this.#halfOpen && this.#state === ENDING))
+      this.#handle.readStart();
   }
 
   push(bytes: Buffer): void {
@@ -329,6 +336,18 @@ export class UvStream {
 
   /** Writes what is queued, shuts our side down once libuv has written it all, then closes. */
   end(): void {
+    this.#shutdown(false);
+  }
+
+  /**
+   * A half-close: writes what is queued, then sends our FIN, and keeps reading; the stream
+   * closes itself once the peer has ended too (a TCP proxy forwarding one side's FIN).
+   */
+  endWrite(): void {
+    this.#shutdown(true);
+  }
+
+  #shutdown(keepReading: boolean): void {
     if (this.#state !== OPEN) {
       if (this.#state === CONNECTING) this.destroy();
       return;
@@ -336,11 +355,18 @@ export class UvStream {
     this.flush();
     if (this.#state !== OPEN) return;
     this.#state = ENDING;
-    this.#handle.readStop();
+    this.#halfOpen = keepReading;
+    if (!keepReading) this.#handle.readStop();
     const req = new ShutdownWrap();
     req.owner = this;
     req.oncomplete = afterShutdown;
     if (this.#handle.shutdown(req) < 0) this.destroy();
+  }
+
+  /** Called by afterShutdown. */
+  shutDown(): void {
+    this.#shutdownDone = true;
+    if (!this.#halfOpen || this.#eofRead) this.destroy();
   }
 
   /** Closes now; what is not written yet is dropped. */
@@ -362,7 +388,9 @@ export class UvStream {
     if (n > 0) {
       if (this.#state === OPEN || this.#state === ENDING) this.#events.streamData(n);
     } else if (n === UV_EOF) {
+      this.#eofRead = true;
       this.#events.streamEnd();
+      if (this.#halfOpen && this.#shutdownDone) this.destroy();
     } else if (n < 0) {
       this.#fail(`read ${errnoName(n)}`);
     }
@@ -388,7 +416,7 @@ function afterWrite(this: WriteReq, status: number): void {
 }
 
 function afterShutdown(this: { owner?: unknown }): void {
-  (this.owner as UvStream).destroy();
+  (this.owner as UvStream).shutDown();
 }
 
 function afterConnect(this: ConnectReq, status: number): void {

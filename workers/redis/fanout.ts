@@ -1,3 +1,4 @@
+import { keep, keptAt } from '../net/kept-bytes.ts';
 import type { RequestSlot } from './request-slot.ts';
 import { errorReply, integerReply, OK } from './resp/encode.ts';
 import { parseIntBytes } from './resp/integer.ts';
@@ -22,9 +23,9 @@ class FanoutPart implements ReplyWaiter {
   }
   complete(buf: Buffer, start: number, end: number): void {
     // Kept until every part is in: a copy, as the read buffer is reused by the next read.
-    this.buf = Buffer.copyBytesFrom(buf, start, end - start);
-    this.start = 0;
-    this.end = end - start;
+    this.buf = keep(buf, start, end);
+    this.start = keptAt;
+    this.end = keptAt + (end - start);
     this.#fanout.partDone();
   }
 }

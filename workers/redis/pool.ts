@@ -11,7 +11,7 @@ import type { PoolShared } from '../../engine/supervisor/pool-state.ts';
 import { VERSION } from '../../engine/version.ts';
 import { tick } from '../clock.ts';
 import type { FlushScheduler } from '../net/flush-scheduler.ts';
-import { ListenError, Listener } from '../net/listener.ts';
+import { ListenError, Listener, listenHint } from '../net/listener.ts';
 import { type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import { REDIS_VERSION } from './commands/table.generated.ts';
@@ -42,14 +42,7 @@ const IGNORE: StreamEvents = {
  */
 /** Why a pool cannot listen, in words a person can act on. */
 function listenError(config: RedisPoolConfig, err: ListenError): LegateError {
-  const hint =
-    err.code === 'EADDRINUSE'
-      ? 'the address is in use (another legate, nutcracker or redis-server?)'
-      : err.code === 'EACCES'
-        ? 'permission denied (ports below 1024 need privileges)'
-        : err.code === 'EADDRNOTAVAIL'
-          ? 'that address is not one of this host'
-          : err.message;
+  const hint = listenHint(err, 'another legate, nutcracker or redis-server');
   return new LegateError(
     'LEGATE_LISTEN',
     `pool ${config.name} cannot listen on ${formatAddress(config.listen)}: ${hint}`,

@@ -1,3 +1,4 @@
+import { keep, keptAt } from '../net/kept-bytes.ts';
 import { READ_BUFFER } from '../net/stream.ts';
 import type { ReplyWaiter } from './shard/reply-waiter.ts';
 
@@ -17,12 +18,9 @@ export class RequestSlot implements ReplyWaiter {
   end = 0;
   /** The session has queued the reply for writing. */
   written = false;
-  /** When the request's last byte was read (the worker clock, ms), for the latency histogram. */
-  readonly readAt: number;
 
-  constructor(queue: ReplyQueue, readAt: number) {
+  constructor(queue: ReplyQueue) {
     this.#queue = queue;
-    this.readAt = readAt;
   }
 
   complete(buf: Buffer, start: number, end: number): void {
@@ -32,9 +30,9 @@ export class RequestSlot implements ReplyWaiter {
     this.#queue.replyReady();
     // Held behind an earlier request: keep the bytes, as the read buffer is reused by the next read.
     if (!this.written && buf === READ_BUFFER) {
-      this.buf = Buffer.copyBytesFrom(buf, start, end - start);
-      this.start = 0;
-      this.end = end - start;
+      this.buf = keep(buf, start, end);
+      this.start = keptAt;
+      this.end = keptAt + (end - start);
     }
   }
 

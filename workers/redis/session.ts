@@ -1,6 +1,6 @@
 import { NO_SERVER } from '../../engine/shared/ring-memory.ts';
 import { now, tick } from '../clock.ts';
-import { Fifo } from '../fifo.ts';
+import { Fifo, NumberFifo } from '../fifo.ts';
 import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import {
@@ -73,6 +73,11 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   readonly #input = new InputBuffer();
   readonly #parser: RequestParser;
   readonly #slots = new Fifo<RequestSlot>();
+  /**
+   * When each slot's request was read (the worker clock, ms), in slot order, for the latency
+   * histogram: a number field on every slot would cost a heap number per request.
+   */
+  readonly #readAt = new NumberFifo();
   #closing = false;
   /** The client ended its side of the connection (it may still read). */
   #ended = false;
@@ -104,7 +109,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
     this.#parser = new RequestParser(pool.requestLimits);
     this.#maxPending = pool.config.clientMaxPending;
     this.#maxOutput = pool.config.clientMaxOutputBytes;
-    this.#replyEstimate = this.#maxOutput / INITIAL_WINDOW;
+    this.#replyEstimate = Math.floor(this.#maxOutput / INITIAL_WINDOW);
     const stream = UvStream.accept(handle, this, pool.scheduler);
     this.#stream = stream;
     stream.setNoDelay();
@@ -118,16 +123,20 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   /** Called by a slot when its reply is ready: writes every reply at the head of the order. */
   replyReady(): void {
     const slots = this.#slots;
+    const readAt = this.#readAt;
     const stats = this.pool.stats;
     const at = now;
     let estimate = this.#replyEstimate;
     for (let s = slots.peek(); s?.buf; s = slots.peek()) {
       slots.shift();
       const size = s.end - s.start;
-      estimate = size > estimate ? size : estimate + (size - estimate) * 0.125;
+      // In whole bytes (the step rounds down, so it still settles on the size): a fraction
+      // would make the field a heap number, allocated anew on every store.
+      estimate = size > estimate ? size : estimate + Math.floor((size - estimate) / 8);
       this.#stream.pushRange(s.buf, s.start, s.end);
       s.written = true;
-      stats.replied((at - s.readAt) * 1000);
+      // Whole microseconds: a small integer is passed as is, a fraction would be boxed.
+      stats.replied(Math.round((at - readAt.shift()) * 1000));
     }
     this.#replyEstimate = estimate;
     if (this.#closing && slots.size === 0) {
@@ -302,8 +311,9 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   }
 
   #newSlot(at: number): RequestSlot {
-    const slot = new RequestSlot(this, at);
+    const slot = new RequestSlot(this);
     this.#slots.push(slot);
+    this.#readAt.push(at);
     return slot;
   }
 

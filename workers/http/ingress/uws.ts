@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { createRequire } from 'node:module';
+import { SocketAddress } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Ingress, IngressExchange, IngressHandlers, IngressLimits } from './types.ts';
 
@@ -20,6 +21,24 @@ export function loadUwsForIngress(limits: IngressLimits): Uws {
 
 function statusLine(status: number): string {
   return `${status} ${STATUS_CODES[status] ?? ''}`;
+}
+
+/**
+ * The client address as nginx prints $remote_addr: dotted IPv4, also for an IPv4-mapped IPv6
+ * peer (what a dual-stack uWS socket reports for IPv4 clients), and compressed IPv6.
+ */
+function remoteAddressText(res: UwsResponse): string {
+  const b = new Uint8Array(res.getRemoteAddress());
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length === 16) {
+    let mapped = b[10] === 0xff && b[11] === 0xff;
+    for (let i = 0; i < 10 && mapped; i++) mapped = b[i] === 0;
+    if (mapped) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
+    return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+  }
+  return Buffer.from(res.getRemoteAddressAsText()).toString();
 }
 
 /**
@@ -56,7 +75,7 @@ class UwsExchange implements IngressExchange {
     req.forEach((k, v) => {
       raw.push(k, v);
     });
-    this.remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+    this.remoteAddress = remoteAddressText(res);
     res.onAborted(() => {
       this.#aborted = true;
       this.#body?.destroy(new Error('the client closed its connection'));

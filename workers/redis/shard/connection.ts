@@ -214,7 +214,8 @@ export class ShardConnection implements StreamEvents {
       }
       const sentAt = this.#sentAt.shift();
       this.#inFlightBytes -= this.#sizes.shift();
-      owner.replyReceived(buf, pos, end, (at - sentAt) * 1000);
+      // Whole microseconds: a small integer is passed as is, a fraction would be boxed.
+      owner.replyReceived(buf, pos, end, Math.round((at - sentAt) * 1000));
       if (!healthy && !isFailureReply(buf, pos, end)) healthy = true;
       waiter.complete(buf, pos, end);
       pos = end;

@@ -137,6 +137,9 @@ function route(slot: Slot, ctx: EnvoyContext): EnvoyRoute | undefined {
     location: {
       prefix,
       exact,
+      // Envoy streams bodies without a size limit by default; no body timeout (its stream idle timeout is not read).
+      clientMaxBodySize: 0,
+      clientBodyTimeoutMs: 60_000,
       proxy: {
         upstream: cluster,
         uri: null,
@@ -288,6 +291,10 @@ export function readListener(
       clientHeaderTimeoutMs: 60_000,
       clientBodyTimeoutMs: 60_000,
       realIp: null,
+      serverNames: [],
+      defaultServer: false,
+      // Envoy's downstream idle_timeout default (common_http_protocol_options): 1 h.
+      keepaliveTimeoutMs: 3_600_000,
     },
   };
 }

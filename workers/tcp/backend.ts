@@ -1,0 +1,101 @@
+import type { TcpBackendConfig } from '../../engine/config/tcp-types.ts';
+import { CancelKeys } from '../../engine/shared/cancel-keys.ts';
+import { BackendMemory } from '../../engine/shared/tcp-memory.ts';
+import type { TcpBackendShared } from '../../engine/supervisor/protocol.ts';
+import { ALL_FULL, Balancer, NO_SERVER } from './balance.ts';
+import type { TcpSession } from './session.ts';
+
+/** How often a worker with queued sessions looks for slots freed by other workers. */
+const QUEUE_POLL_MS = 5;
+
+/**
+ * One backend as one worker sees it: the balancer over shared memory, the server addresses
+ * (cached by their version), this worker's queue of sessions waiting for a slot, and the
+ * PostgreSQL cancel keys.
+ */
+export class BackendView {
+  readonly config: TcpBackendConfig;
+  readonly memory: BackendMemory;
+  readonly balancer: Balancer;
+  readonly cancelKeys: CancelKeys | null;
+  readonly #worker: number;
+  readonly #addressVersion: Int32Array;
+  readonly #addresses: (string | null)[];
+  readonly #waiting: TcpSession[] = [];
+  #poll: NodeJS.Timeout | null = null;
+
+  constructor(config: TcpBackendConfig, shared: TcpBackendShared, workers: number, worker: number) {
+    this.config = config;
+    this.#worker = worker;
+    this.memory = new BackendMemory(shared.memory, config.servers.length, workers);
+    this.balancer = new Balancer(config, this.memory, worker);
+    this.cancelKeys = shared.cancelKeys === null ? null : new CancelKeys(shared.cancelKeys);
+    this.#addressVersion = new Int32Array(config.servers.length).fill(-1);
+    this.#addresses = config.servers.map(() => null);
+  }
+
+  /** The IP to dial for server `s` now; null when it has none (unresolved). */
+  address(s: number): string | null {
+    const v = this.memory.addressVersion(s);
+    if (v !== this.#addressVersion[s]) {
+      this.#addresses[s] = this.memory.address(s);
+      this.#addressVersion[s] = v;
+    }
+    return this.#addresses[s];
+  }
+
+  count(s: number, which: number, n: number): void {
+    this.memory.count(this.#worker, s, which, n);
+  }
+
+  /** Queues a session until a server has a slot (sessionEnded or the poll gives it one). */
+  wait(session: TcpSession): void {
+    this.#waiting.push(session);
+    this.memory.enqueue(this.#worker);
+    if (this.#poll === null) {
+      this.#poll = setInterval(() => this.serveQueue(), QUEUE_POLL_MS);
+      this.#poll.unref();
+    }
+  }
+
+  unwait(session: TcpSession): void {
+    const i = this.#waiting.indexOf(session);
+    if (i < 0) return;
+    this.#waiting.splice(i, 1);
+    this.memory.dequeue(this.#worker);
+    this.#stopPollIfEmpty();
+  }
+
+  /** Gives freed slots to queued sessions, oldest first. */
+  serveQueue(): void {
+    while (this.#waiting.length > 0) {
+      // The oldest session's own address: under `source` it waits for its server, as in HAProxy.
+      const picked = this.balancer.pick(-1, this.balancer.hashOf(this.#waiting[0].client));
+      if (picked === ALL_FULL) break;
+      const session = this.#waiting.shift() as TcpSession;
+      this.memory.dequeue(this.#worker);
+      if (picked === NO_SERVER) {
+        session.dispatch(-1);
+        continue;
+      }
+      session.dequeued(picked);
+    }
+    this.#stopPollIfEmpty();
+  }
+
+  #stopPollIfEmpty(): void {
+    if (this.#waiting.length === 0 && this.#poll !== null) {
+      clearInterval(this.#poll);
+      this.#poll = null;
+    }
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  close(): void {
+    for (const s of [...this.#waiting]) s.close();
+    this.#stopPollIfEmpty();
+  }
+}

@@ -1,0 +1,128 @@
+import type { Logger } from '../../../engine/log.ts';
+import { READ_BUFFER, type StreamEvents, UvStream } from '../../net/stream.ts';
+import type { BackendView } from '../backend.ts';
+import type { SessionProtocol, TcpSession } from '../session.ts';
+import { BackendKeyScanner } from './backend-key.ts';
+import { classifyStartup } from './startup.ts';
+
+/** firstBytes' answers: hold on, connect, or close (a CancelRequest, sent on by us). */
+export const NEED_MORE = -1;
+export const HANDLED = -2;
+
+/**
+ * The cancel table keys on (pid, 32 bits of the secret): a 3.0 key is exactly 4 bytes; a longer
+ * 3.2 key is folded with FNV-1a. A fold that collides only sends a cancel to a server that
+ * ignores it, as an unknown key would.
+ */
+export function keyWord(key: Uint8Array): number {
+  if (key.length === 4) return (key[0] << 24) | (key[1] << 16) | (key[2] << 8) | key[3] | 0;
+  let h = 0x811c9dc5;
+  for (const b of key) h = Math.imul(h ^ b, 0x01000193);
+  return h | 0;
+}
+
+/** One forwarded CancelRequest: written once connected, then the connection is ended. */
+class CancelLeg implements StreamEvents {
+  stream: UvStream | null = null;
+  streamData(): void {}
+  streamEnd(): void {
+    this.stream?.destroy();
+  }
+  streamError(): void {}
+  streamDrained(): void {}
+  streamConnected(): void {
+    this.stream?.end();
+  }
+  streamClosed(): void {}
+}
+
+/**
+ * PostgreSQL awareness for a session: SSLRequest, GSSENCRequest and direct TLS pass through
+ * untouched; a plaintext session's BackendKeyData is read from the server's startup reply and
+ * recorded (shared memory, every worker sees it); a CancelRequest, which arrives on a new
+ * connection, goes to the server that issued its key, or to every server of the backend when
+ * the key is not known (a TLS session's, unreadable here): a server ignores keys not its own.
+ */
+export class PostgresProtocol implements SessionProtocol {
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  firstBytes(session: TcpSession, bytes: Buffer): number {
+    const first = classifyStartup(bytes, 0, bytes.length);
+    switch (first.kind) {
+      case 'incomplete':
+        return NEED_MORE;
+      case 'cancel':
+        this.#cancel(
+          session.backend,
+          bytes.subarray(0, first.length),
+          first.pid,
+          keyWord(first.key),
+          session,
+        );
+        return HANDLED;
+      case 'direct-tls':
+      case 'invalid':
+        // Encrypted from the first byte, or not PostgreSQL: the bytes go through as they are.
+        return 0;
+      default:
+        // A StartupMessage, or an SSL/GSSENC request the server may refuse ('N'): the scanner
+        // follows the reply either way and stops at TLS.
+        session.protocolState = new BackendKeyScanner();
+        return 0;
+    }
+  }
+
+  fromServer(session: TcpSession, n: number): void {
+    const scanner = session.protocolState as BackendKeyScanner | null;
+    if (scanner === null) return;
+    const status = scanner.feed(READ_BUFFER, 0, n);
+    if (status === 'scanning') return;
+    session.protocolState = null;
+    const keys = session.backend.cancelKeys;
+    if (status === 'ready' && scanner.key !== null && keys !== null && session.serverIndex >= 0)
+      session.protocolSlot = keys.add(scanner.pid, keyWord(scanner.key), session.serverIndex);
+  }
+
+  ended(session: TcpSession): void {
+    if (session.protocolSlot >= 0) session.backend.cancelKeys?.remove(session.protocolSlot);
+    session.protocolSlot = -1;
+    session.protocolState = null;
+  }
+
+  #cancel(
+    backend: BackendView,
+    request: Buffer,
+    pid: number,
+    key: number,
+    session: TcpSession,
+  ): void {
+    const known = backend.cancelKeys?.find(pid, key) ?? -1;
+    const targets = known >= 0 ? [known] : backend.config.servers.map((_, i) => i);
+    this.#log.debug(
+      {
+        pid,
+        server: known >= 0 ? backend.config.servers[known].name : null,
+        targets: targets.length,
+      },
+      known >= 0
+        ? 'cancel request routed to the server that issued its key'
+        : 'cancel request for an unknown key sent to every server',
+    );
+    const copy = Buffer.from(request);
+    for (const s of targets) {
+      const ip = backend.address(s);
+      if (ip === null) continue;
+      const leg = new CancelLeg();
+      leg.stream = UvStream.dial(
+        { host: ip, port: backend.config.servers[s].port },
+        leg,
+        session.service.scheduler,
+      );
+      leg.stream.push(copy);
+    }
+  }
+}

@@ -1,0 +1,406 @@
+import { COUNTER } from '../../engine/shared/tcp-memory.ts';
+import { now, tick } from '../clock.ts';
+import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
+import type { UvHandle } from '../net/uv.ts';
+import type { BackendView } from './backend.ts';
+import { ALL_FULL, NO_SERVER } from './balance.ts';
+import { proxyHeader } from './proxy-header.ts';
+import type { TcpService } from './service.ts';
+
+/** Bytes queued toward one side before reading the other side pauses (memory per session stays bounded). */
+export const HIGH_WATER = 64 * 1024;
+
+const SNIFFING = 0;
+const WAITING = 1;
+const QUEUED = 2;
+const CONNECTING = 3;
+const PIPING = 4;
+const DONE = 5;
+/** close() was called; the streams are closing. */
+const CLOSING = 6;
+
+/**
+ * Hooks a protocol-aware session uses (PostgreSQL): what the first packet is, and what the
+ * server says. Null for plain TCP.
+ */
+export interface SessionProtocol {
+  /** The client's first bytes so far: 0 connect (they are sent first), -1 need more, -2 handled (close). */
+  firstBytes(session: TcpSession, bytes: Buffer): number;
+  /** Bytes from the server (READ_BUFFER[0, n)), before they go to the client. */
+  fromServer(session: TcpSession, n: number): void;
+  /** The session ended. */
+  ended(session: TcpSession): void;
+}
+
+/**
+ * One connection attempt's stream events, passed on to the session while that stream is the
+ * session's server: a failed attempt's late events (its close) must not reach the next attempt.
+ */
+class ServerLeg implements StreamEvents {
+  readonly session: TcpSession;
+  stream: UvStream | null = null;
+  constructor(session: TcpSession) {
+    this.session = session;
+  }
+  streamData(length: number): void {
+    if (this.session.server === this.stream) this.session.serverData(length);
+  }
+  streamEnd(): void {
+    if (this.session.server === this.stream) this.session.serverEnd();
+  }
+  streamError(): void {
+    if (this.session.server === this.stream) this.session.serverError();
+  }
+  streamDrained(): void {
+    if (this.session.server === this.stream) this.session.serverDrained();
+  }
+  streamConnected(): void {
+    if (this.session.server === this.stream) this.session.serverConnected();
+  }
+  streamClosed(): void {
+    if (this.session.server === this.stream) this.session.serverClosed();
+  }
+}
+
+/**
+ * One client connection and the server connection it is piped to: pick, connect (with retries),
+ * then move bytes both ways with backpressure and half-close, until both sides have ended.
+ * Timeouts are checked by the service's sweep, not by a timer per session.
+ */
+export class TcpSession implements StreamEvents {
+  readonly service: TcpService;
+  readonly client: UvStream;
+  backend: BackendView;
+  server: UvStream | null = null;
+  /** Index of the server in the backend; -1 before one is taken. */
+  serverIndex = -1;
+  state = WAITING;
+  /** Connection attempts made on this session. */
+  attempts = 0;
+  /** When the current step (queue, connect) gives up, in clock ms. */
+  deadline = 0;
+  lastClient = now;
+  lastServer = now;
+  clientEof = false;
+  serverEof = false;
+  #clientPaused = false;
+  #serverPaused = false;
+  #serverClosed = true;
+  #clientClosed = false;
+  /** The client's first bytes, held while a protocol decides where they go. */
+  held: Buffer | null = null;
+  protocol: SessionProtocol | null;
+  /** What the protocol keeps while it reads the session (PostgreSQL: the key scanner). */
+  protocolState: unknown = null;
+  /** Where the protocol recorded the session (PostgreSQL: its cancel key's slot). */
+  protocolSlot = -1;
+  #bytesIn = 0;
+  #bytesOut = 0;
+
+  constructor(
+    service: TcpService,
+    handle: UvHandle,
+    backend: BackendView,
+    protocol: SessionProtocol | null,
+  ) {
+    this.service = service;
+    this.backend = backend;
+    this.protocol = protocol;
+    // Plain TCP reads nothing before a server is there to take it (the kernel holds it
+    // meanwhile; reading starts once connected); a protocol reads the first message now.
+    this.client =
+      protocol === null
+        ? new UvStream(handle, this, service.scheduler)
+        : UvStream.accept(handle, this, service.scheduler);
+    // Bytes are forwarded as they come, once per loop turn: Nagle would only add delay.
+    this.client.setNoDelay();
+    if (protocol === null) {
+      this.dispatch(-1);
+    } else {
+      this.state = SNIFFING;
+      this.deadline = tick() + backend.config.connectTimeoutMs;
+    }
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  get piping(): boolean {
+    return this.state === PIPING;
+  }
+
+  get queued(): boolean {
+    return this.state === QUEUED;
+  }
+
+  get connecting(): boolean {
+    return this.state === CONNECTING;
+  }
+
+  get sniffing(): boolean {
+    return this.state === SNIFFING;
+  }
+
+  /** Takes a server and connects, or queues, or gives up. `avoid`: a server that just failed. */
+  dispatch(avoid: number): void {
+    if (this.state === DONE || this.#clientClosed) {
+      this.close();
+      return;
+    }
+    const picked = this.backend.balancer.pick(avoid, this.backend.balancer.hashOf(this.client));
+    if (picked === NO_SERVER) {
+      this.service.noServer(this);
+      this.close();
+      return;
+    }
+    if (picked === ALL_FULL) {
+      if (this.state !== QUEUED) {
+        this.state = QUEUED;
+        const c = this.backend.config;
+        this.deadline = tick() + (c.queueTimeoutMs ?? c.connectTimeoutMs);
+        this.backend.wait(this);
+      }
+      return;
+    }
+    if (avoid >= 0 && picked !== avoid) this.backend.count(picked, COUNTER.WREDIS, 1);
+    this.connect(picked);
+  }
+
+  /** A queued session got its turn, or its time in the queue ran out. */
+  dequeued(server: number): void {
+    if (this.state !== QUEUED) {
+      if (server >= 0) this.backend.balancer.release(server);
+      return;
+    }
+    this.state = WAITING;
+    if (server < 0) {
+      this.service.queueTimeout(this);
+      this.close();
+    } else this.connect(server);
+  }
+
+  connect(server: number): void {
+    const ip = this.backend.address(server);
+    if (ip === null) {
+      this.backend.balancer.release(server);
+      this.dispatch(server);
+      return;
+    }
+    this.serverIndex = server;
+    this.attempts++;
+    this.state = CONNECTING;
+    this.deadline = tick() + this.backend.config.connectTimeoutMs;
+    this.#serverClosed = false;
+    const spec = this.backend.config.servers[server];
+    const leg = new ServerLeg(this);
+    const stream = UvStream.dial({ host: ip, port: spec.port }, leg, this.service.scheduler);
+    leg.stream = stream;
+    this.server = stream;
+    if (spec.sendProxy !== null)
+      stream.push(
+        proxyHeader(spec.sendProxy, this.client.peerAddress(), this.service.localAddress),
+      );
+    if (this.held !== null) {
+      stream.push(this.held);
+      this.#bytesIn += this.held.length;
+    }
+  }
+
+  /** The connect failed or timed out: retry (the same server, the last retry elsewhere), or give up. */
+  connectFailed(): void {
+    const failed = this.serverIndex;
+    const backend = this.backend;
+    backend.count(failed, COUNTER.ECON, 1);
+    backend.balancer.release(failed);
+    this.#bytesIn = 0;
+    const old = this.server;
+    this.server = null;
+    this.#serverClosed = true;
+    old?.destroy();
+    this.serverIndex = -1;
+    const c = backend.config;
+    if (this.attempts > c.retries) {
+      this.service.connectGaveUp(this);
+      this.close();
+      return;
+    }
+    backend.count(failed, COUNTER.WRETR, 1);
+    this.state = WAITING;
+    const last = this.attempts === c.retries;
+    if ((last && c.redispatch) || !backend.balancer.take(failed)) this.dispatch(failed);
+    else this.connect(failed);
+  }
+
+  serverConnected(): void {
+    if (this.state !== CONNECTING) return;
+    this.state = PIPING;
+    this.lastServer = tick();
+    this.lastClient = this.lastServer;
+    this.held = null;
+    this.backend.count(this.serverIndex, COUNTER.STOT, 1);
+    this.server?.setNoDelay();
+    this.client.resume();
+    if (this.clientEof) this.server?.endWrite();
+  }
+
+  // Client side (this object is the client stream's events).
+
+  streamData(n: number): void {
+    this.lastClient = tick();
+    if (this.state === SNIFFING) {
+      this.#sniff(n);
+      return;
+    }
+    const server = this.server;
+    if (server === null) return;
+    server.pushRange(READ_BUFFER, 0, n);
+    this.#bytesIn += n;
+    if (server.pendingBytes + server.writeQueueSize >= HIGH_WATER) {
+      this.client.pause();
+      this.#clientPaused = true;
+    }
+  }
+
+  #sniff(n: number): void {
+    const chunk = Buffer.from(READ_BUFFER.subarray(0, n));
+    const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+    this.held = bytes;
+    const decided = (this.protocol as SessionProtocol).firstBytes(this, bytes);
+    if (decided === -1 || this.state !== SNIFFING) return;
+    if (decided < 0) {
+      // The protocol took care of it (a CancelRequest forwarded): nothing to connect.
+      this.held = null;
+      this.close();
+      return;
+    }
+    this.client.pause();
+    this.state = WAITING;
+    this.dispatch(-1);
+  }
+
+  streamEnd(): void {
+    this.clientEof = true;
+    if (this.state === PIPING) this.server?.endWrite();
+    else if (this.state !== CONNECTING) this.close();
+  }
+
+  streamError(_message: string): void {
+    this.#clientClosed = true;
+    this.close();
+  }
+
+  streamDrained(): void {
+    if (this.#serverPaused) {
+      this.#serverPaused = false;
+      this.server?.resume();
+    }
+  }
+
+  streamConnected(): void {}
+
+  streamClosed(): void {
+    this.#clientClosed = true;
+    this.#finishIfClosed();
+  }
+
+  // Server side (through ServerLeg).
+
+  serverData(n: number): void {
+    this.lastServer = tick();
+    this.protocol?.fromServer(this, n);
+    const client = this.client;
+    client.pushRange(READ_BUFFER, 0, n);
+    this.#bytesOut += n;
+    if (client.pendingBytes + client.writeQueueSize >= HIGH_WATER) {
+      this.server?.pause();
+      this.#serverPaused = true;
+    }
+  }
+
+  serverEnd(): void {
+    this.serverEof = true;
+    this.client.endWrite();
+  }
+
+  serverError(): void {
+    if (this.state === CONNECTING) {
+      this.connectFailed();
+      return;
+    }
+    this.close();
+  }
+
+  serverDrained(): void {
+    if (this.#clientPaused) {
+      this.#clientPaused = false;
+      this.client.resume();
+    }
+  }
+
+  serverClosed(): void {
+    this.#serverClosed = true;
+    this.server = null;
+    if (!this.#clientClosed) {
+      // The server is gone and the client has nothing more coming from it.
+      if (this.serverEof) this.client.endWrite();
+      else this.client.destroy();
+    }
+    this.#finishIfClosed();
+  }
+
+  /** Closes both sides now. */
+  close(): void {
+    if (this.state === QUEUED) this.backend.unwait(this);
+    if (this.state !== DONE) this.state = CLOSING;
+    this.client.destroy();
+    if (this.server === null) this.#serverClosed = true;
+    else this.server.destroy();
+    this.#finishIfClosed();
+  }
+
+  /** Both sides are closed: the slot goes back, the counters are added, the service forgets it. */
+  #finishIfClosed(): void {
+    if (!this.#clientClosed || !this.#serverClosed || this.#finished) return;
+    this.#finished = true;
+    this.state = DONE;
+    if (this.serverIndex >= 0) {
+      this.backend.balancer.release(this.serverIndex);
+      this.backend.count(this.serverIndex, COUNTER.BIN, this.#bytesIn);
+      this.backend.count(this.serverIndex, COUNTER.BOUT, this.#bytesOut);
+      this.serverIndex = -1;
+    }
+    this.protocol?.ended(this);
+    this.service.sessionEnded(this, this.#bytesIn, this.#bytesOut);
+  }
+  #finished = false;
+
+  /** Sweep: timeouts. `t` is the clock now. */
+  checkTimeouts(t: number): void {
+    const state = this.state;
+    if (state === CONNECTING || state === SNIFFING) {
+      if (t < this.deadline) return;
+      if (state === SNIFFING) this.close();
+      else this.connectFailed();
+      return;
+    }
+    if (state === QUEUED) {
+      if (t >= this.deadline) this.dequeued(-1);
+      return;
+    }
+    if (state !== PIPING) return;
+    const b = this.backend.config;
+    const s = this.service.config;
+    const halfClosed = this.clientEof || this.serverEof;
+    const tunnel = b.tunnelTimeoutMs;
+    const client = halfClosed
+      ? (s.clientFinTimeoutMs ?? tunnel ?? s.clientTimeoutMs)
+      : (tunnel ?? s.clientTimeoutMs);
+    const server = tunnel ?? b.serverTimeoutMs;
+    const last = Math.max(this.lastClient, this.lastServer);
+    if ((client !== null && t - last >= client) || (server !== null && t - last >= server)) {
+      this.service.idleTimeout(this);
+      this.close();
+    }
+  }
+}
