@@ -89,6 +89,20 @@ export class Balancer implements ServerSlots {
     return this.config.balance === 'source' ? sourceHash(client.peerAddress()) : 0;
   }
 
+  /**
+   * Every usable server is at its maxconn (and there is one): a pick would only walk the order,
+   * which HAProxy does not do for sessions already queued.
+   */
+  allFull(): boolean {
+    let any = false;
+    for (let s = 0; s < this.#limits.length; s++) {
+      if (!this.usable(s)) continue;
+      if (this.hasSlot(s)) return false;
+      any = true;
+    }
+    return any;
+  }
+
   /** Takes a slot on `s` if it has one (a retry on the same server). */
   take(s: number): boolean {
     if (!this.usable(s) || !this.reserve(s)) return false;

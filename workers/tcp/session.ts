@@ -175,6 +175,8 @@ export class TcpSession implements StreamEvents {
     }
     this.state = WAITING;
     if (server < 0) {
+      // Out of the queue now: a dead session left there would count in qcur and take a pick.
+      this.backend.unwait(this);
       this.service.queueTimeout(this);
       this.close();
     } else this.connect(server);
