@@ -10,6 +10,8 @@ export type { TcpServerJson, TcpStatsJson };
 export interface ServiceOptions {
   name?: string;
   port: number;
+  /** The listen value, YAML (default 127.0.0.1:port). */
+  listen?: string;
   /** Server lines, already YAML (a list), indented by the helper. */
   servers: string;
   /** More service keys, YAML lines. */
@@ -25,7 +27,7 @@ export function serviceBlock(o: ServiceOptions): string {
       .map((l) => `${by}${l}`);
   return [
     `    ${o.name ?? 'svc'}:`,
-    `      listen: 127.0.0.1:${o.port}`,
+    `      listen: ${o.listen ?? `127.0.0.1:${o.port}`}`,
     ...indent(o.keys ?? '', '      '),
     '      servers:',
     ...indent(o.servers, '        '),

@@ -47,8 +47,6 @@ export class TcpService {
   #listeners: Listener[] = [];
   #sweep: NodeJS.Timeout | null = null;
   #protocol: SessionProtocol | null;
-  /** `ip:port` the service listens on (the first address), for PROXY headers. */
-  localAddress = '0.0.0.0:0';
 
   constructor(
     config: TcpServiceConfig,
@@ -94,9 +92,6 @@ export class TcpService {
         throw err instanceof ListenError ? listenError(this.config, where, err) : err;
       }
     }
-    const first = this.config.listen[0];
-    if (first?.kind === 'tcp')
-      this.localAddress = `${first.host}:${this.#listeners[0]?.port ?? first.port}`;
     this.#startSweep();
     return true;
   }

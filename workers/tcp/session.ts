@@ -201,7 +201,7 @@ export class TcpSession implements StreamEvents {
     this.server = stream;
     if (spec.sendProxy !== null)
       stream.push(
-        proxyHeader(spec.sendProxy, this.client.peerAddress(), this.service.localAddress),
+        proxyHeader(spec.sendProxy, this.client.peerAddress(), this.client.localAddress()),
       );
     if (this.held !== null) {
       stream.push(this.held);
