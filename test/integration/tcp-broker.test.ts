@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { httpGet } from '../helpers/admin.ts';
-import { serverStats, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
+import { reachedPort, serverStats, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { rssBytes, sleep, until } from '../helpers/faults.ts';
 import { freePort, type RedisProcess, run, startShards, stopAll } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/resp.ts';
@@ -21,17 +21,6 @@ before(async () => {
 after(async () => {
   await stopAll(redis);
 });
-
-/** The port of the redis-server a connection through the broker reached. */
-async function reachedPort(port: number): Promise<number> {
-  const c = await RawClient.connect(port);
-  try {
-    const reply = (await c.command('CONFIG', 'GET', 'port')).toString();
-    return Number(/\$\d+\r\n(\d+)\r\n$/.exec(reply)?.[1]);
-  } finally {
-    c.close();
-  }
-}
 
 describe('plain TCP through the broker', () => {
   let port: number;

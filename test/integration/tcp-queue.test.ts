@@ -3,7 +3,7 @@
 // under `balance source` a session waits only for its own server.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
+import { redisPortOf, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { until } from '../helpers/faults.ts';
 import { freePort, type RedisProcess, startShards, stopAll } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/resp.ts';
@@ -18,12 +18,6 @@ after(async () => {
   await stopAll(redis);
 });
 
-/** The port of the redis-server this connection reached. */
-async function portOf(c: RawClient): Promise<number> {
-  const reply = (await c.command('CONFIG', 'GET', 'port')).toString();
-  return Number(/\$\d+\r\n(\d+)\r\n$/.exec(reply)?.[1]);
-}
-
 const twoServers = () =>
   `- address: 127.0.0.1:${redis[0].port}\n  name: a\n  maxconn: 1\n- address: 127.0.0.1:${redis[1].port}\n  name: b\n  maxconn: 1`;
 
@@ -37,7 +31,7 @@ it('a session that times out in the queue leaves it: qcur is 0 at once', async (
     const first = await RawClient.connect(port);
     const second = await RawClient.connect(port);
     assert.deepEqual(
-      [await portOf(first), await portOf(second)],
+      [await redisPortOf(first), await redisPortOf(second)],
       [redis[0].port, redis[1].port],
       'roundrobin: a, then b',
     );
@@ -70,7 +64,7 @@ it('balance source: a session waiting for a full server does not hold up one who
     for (let k = 1; k <= 32 && fromOf.size < 2; k++) {
       const from = `127.0.0.${k}`;
       const c = await RawClient.connect(port, '127.0.0.1', from);
-      const reached = await portOf(c);
+      const reached = await redisPortOf(c);
       c.close();
       await c.waitClosed(1000);
       if (!fromOf.has(reached)) fromOf.set(reached, from);
@@ -84,11 +78,11 @@ it('balance source: a session waiting for a full server does not hold up one who
       'probes gone',
     );
     const holdsA = await RawClient.connect(port, '127.0.0.1', fromA);
-    assert.equal(await portOf(holdsA), redis[0].port);
+    assert.equal(await redisPortOf(holdsA), redis[0].port);
     const waitsForA = await RawClient.connect(port, '127.0.0.1', fromA);
     waitsForA.write('PING\r\n');
     const holdsB = await RawClient.connect(port, '127.0.0.1', fromB);
-    assert.equal(await portOf(holdsB), redis[1].port);
+    assert.equal(await redisPortOf(holdsB), redis[1].port);
     const waitsForB = await RawClient.connect(port, '127.0.0.1', fromB);
     waitsForB.write('PING\r\n');
     await until(
@@ -99,7 +93,7 @@ it('balance source: a session waiting for a full server does not hold up one who
     holdsB.close();
     const [reply] = await waitsForB.read(1, 2000);
     assert.equal(reply.toString(), '+PONG\r\n', 'served while a is still full');
-    assert.equal(await portOf(waitsForB), redis[1].port);
+    assert.equal(await redisPortOf(waitsForB), redis[1].port);
     assert.equal(
       (await tcpStats(broker.adminPort)).backends[0].qcur,
       1,

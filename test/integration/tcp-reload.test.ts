@@ -6,11 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, it } from 'node:test';
 import { httpGet } from '../helpers/admin.ts';
-import { serverStats, serviceYaml, startBroker } from '../helpers/broker.ts';
+import { reachedPort, serverStats, serviceYaml, startBroker } from '../helpers/broker.ts';
 import { TestDnsServer } from '../helpers/dns-server.ts';
 import { sleep, waitForLog } from '../helpers/faults.ts';
 import { freePort, type RedisProcess, startShards, stopAll } from '../helpers/processes.ts';
-import { RawClient } from '../helpers/resp.ts';
 
 let redis: RedisProcess[] = [];
 const dns = new TestDnsServer();
@@ -24,17 +23,6 @@ after(async () => {
   dns.stop();
   await stopAll(redis);
 });
-
-/** The port of the redis-server a new session through `port` reaches. */
-async function reachedPort(port: number): Promise<number> {
-  const c = await RawClient.connect(port);
-  try {
-    const reply = (await c.command('CONFIG', 'GET', 'port')).toString();
-    return Number(/\$\d+\r\n(\d+)\r\n$/.exec(reply)?.[1]);
-  } finally {
-    c.close();
-  }
-}
 
 function hup(broker: Awaited<ReturnType<typeof startBroker>>): void {
   process.kill(broker.legate.child.pid ?? 0, 'SIGHUP');
