@@ -81,6 +81,36 @@ describe('plain TCP through the broker', () => {
     assert.ok(await c.waitClosed(5000), 'closed once both sides ended');
   });
 
+  it('a session held open shows its bytes in /stats as they flow, not only when it ends', async () => {
+    const bytes = async () => {
+      const t = await tcpStats(broker.adminPort);
+      const servers = t.backends[0].servers;
+      return {
+        in: t.services[0].bin,
+        out: t.services[0].bout,
+        serverIn: servers.reduce((n, s) => n + s.bin, 0),
+        serverOut: servers.reduce((n, s) => n + s.bout, 0),
+      };
+    };
+    const start = await bytes();
+    const c = await RawClient.connect(port);
+    const value = 'y'.repeat(100_000);
+    await c.command('SET', 'held', value);
+    await until(async () => (await bytes()).in - start.in >= 100_000, 3000, 'bytes in counted');
+    await c.command('GET', 'held');
+    await until(async () => (await bytes()).out - start.out >= 100_000, 3000, 'bytes out counted');
+    const seen = await bytes();
+    assert.ok(seen.serverIn - start.serverIn >= 100_000, 'the server counts them too');
+    assert.ok(seen.serverOut - start.serverOut >= 100_000);
+    assert.equal(c.closed, false, 'the session is still open');
+    c.close();
+    // Counted once: the end of the session adds only what the sweep had not.
+    await sleep(500);
+    const end = await bytes();
+    assert.ok(end.in - start.in < 101_000, `bin ${end.in - start.in}`);
+    assert.ok(end.out - start.out < 101_000, `bout ${end.out - start.out}`);
+  });
+
   it('a client that never reads is paused, not buffered: legate stays small while redis holds the output', async () => {
     const pid = broker.legate.child.pid ?? 0;
     const value = 'x'.repeat(512 * 1024);

@@ -117,6 +117,7 @@ export class TcpService {
     const t = tick();
     const closeDown = this.backend.config.shutdownSessionsOnDown;
     for (const session of this.#sessions) {
+      if (session.piping) session.countBytes();
       session.checkTimeouts(t);
       if (
         closeDown &&
@@ -141,11 +142,14 @@ export class TcpService {
     if (!session.finished) this.#sessions.add(session);
   };
 
-  sessionEnded(session: Session, bytesIn: number, bytesOut: number): void {
-    if (!this.#sessions.delete(session) && session.service !== this) return;
+  sessionEnded(session: Session): void {
+    this.#sessions.delete(session);
     this.#memory.leave(this.#worker.id);
-    this.#memory.bytes(this.#worker.id, bytesIn, bytesOut);
     session.backend.serveQueue();
+  }
+
+  countBytes(fromClient: number, toClient: number): void {
+    this.#memory.bytes(this.#worker.id, fromClient, toClient);
   }
 
   noServer(session: Session): void {

@@ -96,6 +96,9 @@ export class TcpSession implements StreamEvents {
   protocolSlot = -1;
   #bytesIn = 0;
   #bytesOut = 0;
+  /** What of #bytesIn/#bytesOut the counters have already (the sweep adds as it goes). */
+  #countedIn = 0;
+  #countedOut = 0;
 
   constructor(
     service: TcpService,
@@ -367,13 +370,27 @@ export class TcpSession implements StreamEvents {
     this.#finished = true;
     this.state = DONE;
     if (this.serverIndex >= 0) {
+      this.countBytes();
       this.backend.balancer.release(this.serverIndex);
-      this.backend.count(this.serverIndex, COUNTER.BIN, this.#bytesIn);
-      this.backend.count(this.serverIndex, COUNTER.BOUT, this.#bytesOut);
       this.serverIndex = -1;
     }
     this.protocol?.ended(this);
-    this.service.sessionEnded(this, this.#bytesIn, this.#bytesOut);
+    this.service.sessionEnded(this);
+  }
+
+  /**
+   * Adds the bytes moved since the last call to the server's and the service's counters: at the
+   * end, and from the sweep while piping, so a long session's bytes show as they flow.
+   */
+  countBytes(): void {
+    const dIn = this.#bytesIn - this.#countedIn;
+    const dOut = this.#bytesOut - this.#countedOut;
+    if (dIn === 0 && dOut === 0) return;
+    this.#countedIn = this.#bytesIn;
+    this.#countedOut = this.#bytesOut;
+    this.backend.count(this.serverIndex, COUNTER.BIN, dIn);
+    this.backend.count(this.serverIndex, COUNTER.BOUT, dOut);
+    this.service.countBytes(dIn, dOut);
   }
   #finished = false;
 
