@@ -21,9 +21,18 @@ export function keyWord(key: Uint8Array): number {
   return h | 0;
 }
 
-/** One forwarded CancelRequest: written once connected, then the connection is ended. */
+/**
+ * One forwarded CancelRequest: written once connected, then the connection is ended. A server
+ * that does not answer the connect within the backend's connect_timeout is given up on, as a
+ * session's connect would be (else a black-holed server holds the leg for the kernel's ~2 min).
+ */
 class CancelLeg implements StreamEvents {
   stream: UvStream | null = null;
+  readonly #timer: NodeJS.Timeout;
+  constructor(connectTimeoutMs: number) {
+    this.#timer = setTimeout(() => this.stream?.destroy(), connectTimeoutMs);
+    this.#timer.unref();
+  }
   streamData(): void {}
   streamEnd(): void {
     this.stream?.destroy();
@@ -31,9 +40,12 @@ class CancelLeg implements StreamEvents {
   streamError(): void {}
   streamDrained(): void {}
   streamConnected(): void {
+    clearTimeout(this.#timer);
     this.stream?.end();
   }
-  streamClosed(): void {}
+  streamClosed(): void {
+    clearTimeout(this.#timer);
+  }
 }
 
 /**
@@ -116,7 +128,7 @@ export class PostgresProtocol implements SessionProtocol {
     for (const s of targets) {
       const ip = backend.address(s);
       if (ip === null) continue;
-      const leg = new CancelLeg();
+      const leg = new CancelLeg(backend.config.connectTimeoutMs);
       leg.stream = UvStream.dial(
         { host: ip, port: backend.config.servers[s].port },
         leg,
