@@ -7,8 +7,12 @@ import { ALL_FULL, NO_SERVER } from './balance.ts';
 import { proxyHeader } from './proxy-header.ts';
 import type { TcpService } from './service.ts';
 
-/** Bytes queued toward one side before reading the other side pauses (memory per session stays bounded). */
-export const HIGH_WATER = 64 * 1024;
+/**
+ * Reading one side pauses when the kernel refuses bytes toward the other (libuv queues them), or
+ * when this turn's reads queued more than this toward it (a turn may bring several reads):
+ * memory per session stays bounded, and a full read the kernel takes at once pauses nothing.
+ */
+export const HIGH_WATER = 256 * 1024;
 
 const SNIFFING = 0;
 const WAITING = 1;
@@ -261,7 +265,7 @@ export class TcpSession implements StreamEvents {
     if (server === null) return;
     server.pushRange(READ_BUFFER, 0, n);
     this.#bytesIn += n;
-    if (server.pendingBytes + server.writeQueueSize >= HIGH_WATER) {
+    if (server.writeQueueSize > 0 || server.pendingBytes > HIGH_WATER) {
       this.client.pause();
       this.#clientPaused = true;
     }
@@ -317,7 +321,7 @@ export class TcpSession implements StreamEvents {
     const client = this.client;
     client.pushRange(READ_BUFFER, 0, n);
     this.#bytesOut += n;
-    if (client.pendingBytes + client.writeQueueSize >= HIGH_WATER) {
+    if (client.writeQueueSize > 0 || client.pendingBytes > HIGH_WATER) {
       this.server?.pause();
       this.#serverPaused = true;
     }
