@@ -2,7 +2,7 @@ import type { TcpBackendConfig } from '../../engine/config/tcp-types.ts';
 import { CancelKeys } from '../../engine/shared/cancel-keys.ts';
 import { BackendMemory } from '../../engine/shared/tcp-memory.ts';
 import type { TcpBackendShared } from '../../engine/supervisor/protocol.ts';
-import { ALL_FULL, Balancer, NO_SERVER } from './balance.ts';
+import { ALL_FULL, Balancer, NO_SERVER } from './balance/balancer.ts';
 import type { TcpSession } from './session.ts';
 
 /** How often a worker with queued sessions looks for slots freed by other workers. */

@@ -3,7 +3,7 @@ import { now, tick } from '../clock.ts';
 import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
-import { ALL_FULL, NO_SERVER } from './balance.ts';
+import { ALL_FULL, NO_SERVER } from './balance/balancer.ts';
 import { proxyHeader } from './proxy-header.ts';
 import type { TcpService } from './service.ts';
 

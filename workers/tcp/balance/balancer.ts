@@ -1,12 +1,12 @@
-import type { TcpBackendConfig } from '../../engine/config/tcp-types.ts';
-import { type BackendMemory, DOWN, READY } from '../../engine/shared/tcp-memory.ts';
-import { FirstAvailable, serverIds } from './balance/first.ts';
-import { FastWeightedLeastConn } from './balance/fwlc.ts';
-import { FastWeightedRoundRobin } from './balance/fwrr.ts';
-import { sourceHash, WeightMap } from './balance/map.ts';
-import type { Picker, ServerSlots } from './balance/slots.ts';
+import type { TcpBackendConfig } from '../../../engine/config/tcp-types.ts';
+import { type BackendMemory, DOWN, READY } from '../../../engine/shared/tcp-memory.ts';
+import { FirstAvailable, serverIds } from './first.ts';
+import { FastWeightedLeastConn } from './fwlc.ts';
+import { FastWeightedRoundRobin } from './fwrr.ts';
+import { sourceHash, WeightMap } from './map.ts';
+import type { Picker, ServerSlots } from './slots.ts';
 
-export { ALL_FULL, NO_SERVER } from './balance/slots.ts';
+export { ALL_FULL, NO_SERVER } from './slots.ts';
 
 /**
  * Picks a server for a new session and takes a slot on it, reading health, admin state and
