@@ -108,9 +108,4 @@ export class BackendView {
   get waiting(): number {
     return this.#waiting.length;
   }
-
-  close(): void {
-    for (const s of [...this.#waiting]) s.close();
-    this.#stopPollIfEmpty();
-  }
 }

@@ -9,8 +9,7 @@ import { ListenError, Listener, listenHint } from '../net/listener.ts';
 import type { UvHandle } from '../net/uv.ts';
 import type { BackendView } from './backend.ts';
 import { PostgresProtocol } from './postgres/protocol.ts';
-import type { TcpSession as Session, SessionProtocol } from './session.ts';
-import { TcpSession } from './session.ts';
+import { type SessionProtocol, TcpSession } from './session.ts';
 
 /** The sweep runs at least this often, and at most every 10 ms. */
 const SWEEP_MAX_MS = 250;
@@ -43,7 +42,7 @@ export class TcpService {
   readonly log: Logger;
   readonly #worker: TcpWorkerContext;
   #memory: ServiceMemory;
-  readonly #sessions = new Set<Session>();
+  readonly #sessions = new Set<TcpSession>();
   #listeners: Listener[] = [];
   #sweep: NodeJS.Timeout | null = null;
   #protocol: SessionProtocol | null;
@@ -142,7 +141,7 @@ export class TcpService {
     if (!session.finished) this.#sessions.add(session);
   };
 
-  sessionEnded(session: Session): void {
+  sessionEnded(session: TcpSession): void {
     this.#sessions.delete(session);
     this.#memory.leave(this.#worker.id);
     session.backend.serveQueue();
@@ -152,25 +151,23 @@ export class TcpService {
     this.#memory.bytes(this.#worker.id, fromClient, toClient);
   }
 
-  noServer(session: Session): void {
+  noServer(session: TcpSession): void {
     this.log.debug(
       { client: session.client.peerAddress() },
       'no server available for a session; closing it',
     );
   }
 
-  connectGaveUp(session: Session): void {
+  connectGaveUp(session: TcpSession): void {
     this.log.debug(
       { attempts: session.attempts },
       'could not connect to a server; closing the session',
     );
   }
 
-  queueTimeout(_session: Session): void {
+  queueTimeout(_session: TcpSession): void {
     this.log.debug('a session waited in the queue past its timeout; closing it');
   }
-
-  idleTimeout(_session: Session): void {}
 
   get sessions(): number {
     return this.#sessions.size;

@@ -27,8 +27,13 @@ const CLOSING = 6;
  * Hooks a protocol-aware session uses (PostgreSQL): what the first packet is, and what the
  * server says. Null for plain TCP.
  */
+/** SessionProtocol.firstBytes' answers: connect (the bytes are sent first), hold on for more, or close (the protocol handled it). */
+export const CONNECT = 0;
+export const NEED_MORE = -1;
+export const HANDLED = -2;
+
 export interface SessionProtocol {
-  /** The client's first bytes so far: 0 connect (they are sent first), -1 need more, -2 handled (close). */
+  /** The client's first bytes so far: CONNECT, NEED_MORE or HANDLED. */
   firstBytes(session: TcpSession, bytes: Buffer): number;
   /** Bytes from the server (READ_BUFFER[0, n)), before they go to the client. */
   fromServer(session: TcpSession, n: number): void;
@@ -74,7 +79,8 @@ class ServerLeg implements StreamEvents {
 export class TcpSession implements StreamEvents {
   readonly service: TcpService;
   readonly client: UvStream;
-  backend: BackendView;
+  readonly backend: BackendView;
+  /** The server connection; null before one is dialled and once it has closed. */
   server: UvStream | null = null;
   /** Index of the server in the backend; -1 before one is taken. */
   serverIndex = -1;
@@ -89,7 +95,6 @@ export class TcpSession implements StreamEvents {
   serverEof = false;
   #clientPaused = false;
   #serverPaused = false;
-  #serverClosed = true;
   #clientClosed = false;
   /** The client's first bytes, held while a protocol decides where they go. */
   held: Buffer | null = null;
@@ -130,7 +135,7 @@ export class TcpSession implements StreamEvents {
   }
 
   get finished(): boolean {
-    return this.#finished;
+    return this.state === DONE;
   }
 
   get piping(): boolean {
@@ -200,7 +205,6 @@ export class TcpSession implements StreamEvents {
     this.attempts++;
     this.state = CONNECTING;
     this.deadline = tick() + this.backend.config.connectTimeoutMs;
-    this.#serverClosed = false;
     const spec = this.backend.config.servers[server];
     const leg = new ServerLeg(this);
     const stream = UvStream.dial({ host: ip, port: spec.port }, leg, this.service.scheduler);
@@ -225,7 +229,6 @@ export class TcpSession implements StreamEvents {
     this.#bytesIn = 0;
     const old = this.server;
     this.server = null;
-    this.#serverClosed = true;
     old?.destroy();
     this.serverIndex = -1;
     const c = backend.config;
@@ -276,8 +279,8 @@ export class TcpSession implements StreamEvents {
     const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
     this.held = bytes;
     const decided = (this.protocol as SessionProtocol).firstBytes(this, bytes);
-    if (decided === -1 || this.state !== SNIFFING) return;
-    if (decided < 0) {
+    if (decided === NEED_MORE || this.state !== SNIFFING) return;
+    if (decided === HANDLED) {
       // The protocol took care of it (a CancelRequest forwarded): nothing to connect.
       this.held = null;
       this.close();
@@ -348,7 +351,6 @@ export class TcpSession implements StreamEvents {
   }
 
   serverClosed(): void {
-    this.#serverClosed = true;
     this.server = null;
     if (!this.#clientClosed) {
       // The server is gone and the client has nothing more coming from it.
@@ -363,15 +365,14 @@ export class TcpSession implements StreamEvents {
     if (this.state === QUEUED) this.backend.unwait(this);
     if (this.state !== DONE) this.state = CLOSING;
     this.client.destroy();
-    if (this.server === null) this.#serverClosed = true;
-    else this.server.destroy();
+    // The server's close event finishes the session; without one, finish now.
+    this.server?.destroy();
     this.#finishIfClosed();
   }
 
   /** Both sides are closed: the slot goes back, the counters are added, the service forgets it. */
   #finishIfClosed(): void {
-    if (!this.#clientClosed || !this.#serverClosed || this.#finished) return;
-    this.#finished = true;
+    if (!this.#clientClosed || this.server !== null || this.state === DONE) return;
     this.state = DONE;
     if (this.serverIndex >= 0) {
       this.countBytes();
@@ -396,7 +397,6 @@ export class TcpSession implements StreamEvents {
     this.backend.count(this.serverIndex, COUNTER.BOUT, dOut);
     this.service.countBytes(dIn, dOut);
   }
-  #finished = false;
 
   /** Sweep: timeouts. `t` is the clock now. */
   checkTimeouts(t: number): void {
@@ -421,9 +421,7 @@ export class TcpSession implements StreamEvents {
       : (tunnel ?? s.clientTimeoutMs);
     const server = tunnel ?? b.serverTimeoutMs;
     const last = Math.max(this.lastClient, this.lastServer);
-    if ((client !== null && t - last >= client) || (server !== null && t - last >= server)) {
-      this.service.idleTimeout(this);
+    if ((client !== null && t - last >= client) || (server !== null && t - last >= server))
       this.close();
-    }
   }
 }

@@ -1,13 +1,9 @@
 import type { Logger } from '../../../engine/log.ts';
 import { READ_BUFFER, type StreamEvents, UvStream } from '../../net/stream.ts';
 import type { BackendView } from '../backend.ts';
-import type { SessionProtocol, TcpSession } from '../session.ts';
+import { CONNECT, HANDLED, NEED_MORE, type SessionProtocol, type TcpSession } from '../session.ts';
 import { BackendKeyScanner } from './backend-key.ts';
 import { classifyStartup } from './startup.ts';
-
-/** firstBytes' answers: hold on, connect, or close (a CancelRequest, sent on by us). */
-export const NEED_MORE = -1;
-export const HANDLED = -2;
 
 /**
  * The cancel table keys on (pid, 32 bits of the secret): a 3.0 key is exactly 4 bytes; a longer
@@ -79,12 +75,12 @@ export class PostgresProtocol implements SessionProtocol {
       case 'direct-tls':
       case 'invalid':
         // Encrypted from the first byte, or not PostgreSQL: the bytes go through as they are.
-        return 0;
+        return CONNECT;
       default:
         // A StartupMessage, or an SSL/GSSENC request the server may refuse ('N'): the scanner
         // follows the reply either way and stops at TLS.
         session.protocolState = new BackendKeyScanner();
-        return 0;
+        return CONNECT;
     }
   }
 
