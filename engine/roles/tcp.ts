@@ -4,6 +4,7 @@
  * the numbers /stats, /metrics and `legate top` show. Workers read the same memory.
  */
 import type { TcpBackendConfig, TcpConfig, TcpServerSpec } from '../config/tcp-types.ts';
+import { BadValueError, UnknownNameError } from '../errors.ts';
 import { NameResolver } from '../health/dns.ts';
 import { type CheckResult, runCheck } from '../health/probes/index.ts';
 import { RiseFall } from '../health/rise-fall.ts';
@@ -379,16 +380,19 @@ export class TcpRole {
     for (const s of this.services) s.memory.forgetWorker(worker);
   }
 
-  /** Admin action; returns what went wrong, or null. */
-  setServerState(backend: string, server: string, state: string): string | null {
+  /** Admin action; throws UnknownNameError (no such backend or server) or BadValueError (state). */
+  setServerState(backend: string, server: string, state: string): void {
     const b = this.backends.find((x) => x.config.name === backend);
     if (b === undefined)
-      return `no backend '${backend}' (backends: ${this.backends.map((x) => x.config.name).join(', ')})`;
+      throw new UnknownNameError(
+        `no backend '${backend}' (backends: ${this.backends.map((x) => x.config.name).join(', ')})`,
+      );
     if (!(ADMIN_STATES as readonly string[]).includes(state))
-      return `state must be one of ${ADMIN_STATES.join(', ')}, got '${state}'`;
+      throw new BadValueError(`state must be one of ${ADMIN_STATES.join(', ')}, got '${state}'`);
     if (!b.setAdmin(server, state as AdminState))
-      return `no server '${server}' in backend '${backend}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`;
-    return null;
+      throw new UnknownNameError(
+        `no server '${server}' in backend '${backend}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`,
+      );
   }
 
   /** Why the broker is not ready: a service whose backend has no server that could take a session. */

@@ -10,6 +10,7 @@ import { formatAddress } from '../config/address.ts';
 import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Address, LegateConfig } from '../config/types.ts';
+import { UnknownNameError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { serverBlockName } from '../metrics/http-snapshot.ts';
 import {
@@ -188,10 +189,10 @@ export class Supervisor {
       http: () => this.#httpStats()?.json ?? null,
       tcp: () => (this.#tcp === null ? null : tcpStatsJson(this.#tcp)),
       tcpReadiness: () => this.#tcp?.readiness() ?? [],
-      setTcpServerState: (backend, server, state) =>
-        this.#tcp === null
-          ? 'the config has no TCP services'
-          : this.#tcp.setServerState(backend, server, state),
+      setTcpServerState: (backend, server, state) => {
+        if (this.#tcp === null) throw new UnknownNameError('the config has no TCP services');
+        this.#tcp.setServerState(backend, server, state);
+      },
     };
   }
 

@@ -195,6 +195,20 @@ describe('health checks, backups and admin states', () => {
     const none = await httpGet(broker.adminPort, '/tcp/servers/svc/nope?state=drain', 'POST');
     assert.equal(none.status, 404);
     assert.match(none.body, /no server 'nope'/);
+    const noBackend = await httpGet(
+      broker.adminPort,
+      '/tcp/servers/state/main?state=drain',
+      'POST',
+    );
+    assert.equal(noBackend.status, 404);
+    assert.match(noBackend.body, /no backend 'state'/);
+    const badEscape = await httpGet(
+      broker.adminPort,
+      '/tcp/servers/svc/ma%E0%A4%A?state=drain',
+      'POST',
+    );
+    assert.equal(badEscape.status, 400);
+    assert.match(badEscape.body, /bad %-escape/);
   });
 });
 
