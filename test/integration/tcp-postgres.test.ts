@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { CANCEL_REQUEST_CODE } from '../../workers/tcp/postgres/startup.ts';
+import { CANCEL_REQUEST_CODE, SSL_REQUEST_CODE } from '../../workers/tcp/postgres/startup.ts';
 import { type Broker, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
-import { until } from '../helpers/faults.ts';
+import { sleep, until } from '../helpers/faults.ts';
 import { PgRawSession } from '../helpers/pg-raw.ts';
 import { PG_BIN, type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
 import { freePort, run } from '../helpers/processes.ts';
@@ -167,8 +167,44 @@ describe('PostgreSQL through the broker', () => {
   });
 });
 
-describe('a CancelRequest toward a server that does not answer', () => {
-  it("is given up after connect_timeout, not held for the kernel's two minutes", async () => {
+describe('PostgreSQL-aware timeouts', () => {
+  it('the first message may come until client_timeout, not connect_timeout', async () => {
+    const slowPort = await freePort();
+    const slow = await startBroker(
+      serviceYaml({
+        port: slowPort,
+        keys: 'postgres: true\nconnect_timeout: 200\nclient_timeout: 1500',
+        servers: `- address: 127.0.0.1:${pg[0].port}`,
+      }),
+      { workers: 1 },
+    );
+    try {
+      // An SSLRequest sent late, past connect_timeout: the server still answers it ('S').
+      const late = await RawClient.connect(slowPort);
+      await sleep(600);
+      const sslRequest = Buffer.alloc(8);
+      sslRequest.writeInt32BE(8, 0);
+      sslRequest.writeInt32BE(SSL_REQUEST_CODE, 4);
+      late.write(sslRequest);
+      const answer = await new Promise<string>((resolve) => {
+        if (late.closed) resolve('closed by legate');
+        late.socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+        late.socket.once('close', () => resolve('closed by legate'));
+      });
+      assert.equal(answer, 'S');
+      late.close();
+      // A client that sends nothing is closed after client_timeout.
+      const silent = await RawClient.connect(slowPort);
+      const started = Date.now();
+      assert.ok(await silent.waitClosed(5000), 'closed');
+      const waited = Date.now() - started;
+      assert.ok(waited >= 1300 && waited < 4000, `closed after ${waited} ms`);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('a CancelRequest toward a server that does not answer is given up after connect_timeout', async () => {
     const frozen = await startFrozenListener();
     const cancelPort = await freePort();
     const cancelBroker = await startBroker(

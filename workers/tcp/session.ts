@@ -129,8 +129,10 @@ export class TcpSession implements StreamEvents {
     if (protocol === null) {
       this.dispatch(-1);
     } else {
+      // Waiting for the client's first message is client inactivity: `client_timeout` (HAProxy's
+      // `timeout client`), not the server-side connect_timeout; none set, no limit.
       this.state = SNIFFING;
-      this.deadline = tick() + backend.config.connectTimeoutMs;
+      this.deadline = tick() + (service.config.clientTimeoutMs ?? Number.POSITIVE_INFINITY);
     }
   }
 
