@@ -1,34 +1,223 @@
-// `npm start` is `legate demo`: three local shards and legate on 127.0.0.1:6379; Ctrl-C stops all.
+// `npm start` is `legate demo`: the seed's four ambassadors in one legate process, each in front of
+// backends the demo starts; every pod it claims answers its command, and Ctrl-C (SIGINT) stops
+// legate and every child, leaving no port open and no process behind.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { test } from 'node:test';
-import { acceptsConnections } from '../../engine/cli/redis-process.ts';
-import { run, startLegate } from '../helpers/processes.ts';
+import { DEMO_BREAKER, FLAKY } from '../../engine/cli/demo/breaker.ts';
+import { startBrokerPod } from '../../engine/cli/demo/broker.ts';
+import { httpRoleMissing, upstreamKeysMissing } from '../../engine/cli/demo/build.ts';
+import { demoConfigText } from '../../engine/cli/demo/config.ts';
+import { findPostgresBin } from '../../engine/cli/demo/postgres.ts';
+import { VARIANTS } from '../../engine/cli/demo/splitter.ts';
+import { acceptsConnections, freePort } from '../../engine/cli/redis-process.ts';
+import { run, startLegate, waitFor, writeConfig } from '../helpers/processes.ts';
 
-test('legate demo serves on 127.0.0.1:6379 over three shards and Ctrl-C stops them all', async (t) => {
-  if (await acceptsConnections(6379)) {
-    t.skip(
-      'something already listens on 127.0.0.1:6379 (a redis-server service?), which the demo needs',
-    );
-    return;
+/** Every process below `pid` now (children, theirs, …), read from /proc/*\/stat. */
+function descendantsOf(pid: number): Map<number, string> {
+  const parent = new Map<number, number>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The name is in parentheses and may hold spaces; the parent pid is the 2nd field after it.
+      const close = stat.lastIndexOf(')');
+      parent.set(Number(entry), Number(stat.slice(close + 2).split(' ')[1]));
+      names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
+    } catch {
+      // The process ended while we read.
+    }
   }
+  const out = new Map<number, string>();
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next: number[] = [];
+    for (const [child, ppid] of parent)
+      if (frontier.includes(ppid) && !out.has(child)) {
+        out.set(child, names.get(child) ?? '');
+        next.push(child);
+      }
+    frontier = next;
+  }
+  return out;
+}
+
+/** Whether the process still exists (and is not a zombie). */
+function alive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The pods in the banner: title → port, and title → why skipped. */
+function readBanner(text: string): { ports: Map<string, number>; skipped: Map<string, string> } {
+  const ports = new Map<string, number>();
+  const skipped = new Map<string, string>();
+  for (const m of text.matchAll(/^ {2}(\S.*) on 127\.0\.0\.1:(\d+)$/gm))
+    ports.set(m[1], Number(m[2]));
+  for (const m of text.matchAll(/^ {2}(\S.*): skipped, (.*)$/gm)) skipped.set(m[1], m[2]);
+  return { ports, skipped };
+}
+
+async function curl(...args: string[]): Promise<string> {
+  const r = await run('curl', ['-s', '--max-time', '10', ...args], { timeoutMs: 15000 });
+  assert.equal(r.code, 0, `curl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+/** One line through a TCP echo service. */
+function echo(port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(`${line}\n`));
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\n')) {
+        s.end();
+        resolve(got.trim());
+      }
+    });
+    s.once('error', reject);
+    s.setTimeout(10000, () => s.destroy(new Error('no echo in 10 s')));
+  });
+}
+
+test('legate demo: each pod it starts answers its command; Ctrl-C stops legate and every child', async (t) => {
   const demo = await startLegate(['demo', '-w', '1']);
   try {
-    const shardPorts = /shards on 127\.0\.0\.1:(\d+), (\d+), (\d+)/
-      .exec(demo.output())
-      ?.slice(1)
-      .map(Number);
-    assert.ok(shardPorts?.length === 3, demo.output());
-    for (const p of shardPorts) assert.ok(await acceptsConnections(p), `shard ${p} up`);
-    assert.match(demo.output(), /Try: {2}redis-cli -p 6379 set foo bar/);
+    await waitFor(demo, /Ctrl-C stops legate/, 'the demo banner', 60000);
+    const { ports, skipped } = readBanner(demo.output());
+    t.diagnostic(`pods: ${[...ports].join('; ')}; skipped: ${[...skipped].join('; ')}`);
+    assert.doesNotMatch(demo.output(), /NOT answering/);
+
+    // Redis: three shards behind the seed's pool.
+    const redisPort = ports.get('Redis ambassador (twemproxy)');
+    assert.ok(redisPort !== undefined, demo.output());
     const cli = (...args: string[]) =>
-      run('redis-cli', ['-p', '6379', ...args]).then((r) => r.stdout.toString().trim());
+      run('redis-cli', ['-p', String(redisPort), ...args]).then((r) => r.stdout.toString().trim());
     assert.equal(await cli('set', 'foo', 'bar'), 'OK');
     assert.equal(await cli('get', 'foo'), 'bar');
+    assert.match(demo.output(), new RegExp(`try: {2}redis-cli -p ${redisPort} set foo bar`));
+
+    // The broker: psql through it where PostgreSQL is installed, else the echo service.
+    const brokerPort = ports.get('service broker (HAProxy mode tcp)');
+    assert.ok(brokerPort !== undefined, demo.output());
+    if (findPostgresBin() !== null) {
+      assert.match(demo.output(), /backend: PostgreSQL \d+ on 127\.0\.0\.1:\d+/);
+      assert.match(
+        demo.output(),
+        new RegExp(`psql -h 127\\.0\\.0\\.1 -p ${brokerPort} -U postgres`),
+      );
+      const r = await run(
+        'psql',
+        ['-h', '127.0.0.1', '-p', String(brokerPort), '-U', 'postgres', '-XAtc', 'select 1'],
+        {
+          timeoutMs: 30000,
+        },
+      );
+      assert.equal(r.stdout.toString().trim(), '1', r.stderr);
+    } else {
+      assert.match(demo.output(), /TCP echo service/);
+      assert.equal(await echo(brokerPort, 'hello'), 'hello');
+    }
+
+    // The splitter: a client sticks to one variant; clients from 20 networks reach both.
+    const splitter = 'A/B splitter (nginx)';
+    const splitterPort = ports.get(splitter);
+    if (splitterPort === undefined) {
+      assert.ok(
+        httpRoleMissing() !== null,
+        `the splitter was skipped though this build has the HTTP role: ${skipped.get(splitter)}`,
+      );
+      assert.match(skipped.get(splitter) ?? '', /not available in this build/);
+    } else {
+      if (splitterPort !== 80)
+        assert.match(demo.output(), new RegExp(`port 80 [^\\n]*: using ${splitterPort}`));
+      const url = `http://127.0.0.1:${splitterPort}/`;
+      const first = (await curl(url)).trim();
+      assert.ok(
+        VARIANTS.some((v) => v.name === first),
+        first,
+      );
+      for (let i = 0; i < 5; i++)
+        assert.equal((await curl(url)).trim(), first, 'sticks to one variant');
+      const seen = new Set<string>();
+      for (let n = 1; n <= 20; n++) {
+        const xff = ['-H', `X-Forwarded-For: 10.0.${n}.1`, url];
+        const a = (await curl(...xff)).trim();
+        assert.equal((await curl(...xff)).trim(), a, `10.0.${n}.1 sticks`);
+        seen.add(a);
+      }
+      assert.deepEqual([...seen].sort(), VARIANTS.map((v) => v.name).sort());
+    }
+
+    // The breaker: the backend's answers, its failures, then the open circuit answering itself.
+    const breaker = 'circuit breaker (Envoy)';
+    const breakerPort = ports.get(breaker);
+    if (breakerPort === undefined) {
+      assert.ok(
+        httpRoleMissing() !== null || upstreamKeysMissing({ breaker: DEMO_BREAKER }) !== null,
+        `the breaker was skipped though this build has it: ${skipped.get(breaker)}`,
+      );
+      assert.match(skipped.get(breaker) ?? '', /not available in this build/);
+    } else {
+      const url = `http://127.0.0.1:${breakerPort}/`;
+      const answers: string[] = [];
+      for (let i = 0; i < FLAKY.ok + FLAKY.failing + 3; i++) answers.push(await curl('-i', url));
+      const status = (a: string) => Number(/^HTTP\/1\.1 (\d+)/.exec(a)?.[1]);
+      for (const a of answers.slice(0, FLAKY.ok)) assert.equal(status(a), 200, a);
+      assert.match(answers[FLAKY.ok], /failed on purpose/);
+      const open = answers.find((a) => /x-legate-circuit: open/i.test(a));
+      assert.ok(open !== undefined, answers.join('\n---\n'));
+      assert.equal(status(open), 503);
+      assert.doesNotMatch(open, /flaky backend/);
+    }
+
+    // Ctrl-C: legate and every backend stop; nothing listens, no child is left.
+    const children = descendantsOf(demo.child.pid as number);
+    const names = [...children.values()];
+    assert.equal(names.filter((n) => n === 'redis-server').length, 3, names.join(', '));
+    if (findPostgresBin() !== null) assert.ok(names.includes('postgres'), names.join(', '));
+    const pgDir = /-D (\/tmp\/legate-demo-pg-[^/]+)\/data/.exec(
+      [...children.keys()]
+        .map((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ');
+          } catch {
+            return '';
+          }
+        })
+        .join('\n'),
+    )?.[1];
     assert.equal(await demo.stop('SIGINT'), 0);
-    assert.equal(await acceptsConnections(6379), false);
-    for (const p of shardPorts)
-      assert.equal(await acceptsConnections(p), false, `shard ${p} stopped`);
+    for (const [pid, name] of children)
+      assert.equal(alive(pid), false, `${name} (pid ${pid}) left running`);
+    for (const port of [...ports.values(), demo.adminPort as number])
+      assert.equal(await acceptsConnections(port), false, `port ${port} still open`);
+    if (pgDir !== undefined) assert.equal(existsSync(pgDir), false, `${pgDir} left behind`);
   } finally {
     await demo.stop('SIGKILL');
+  }
+});
+
+test('the broker pod fronts a TCP echo service where PostgreSQL is missing, said so', async () => {
+  const pod = await startBrokerPod({ port: await freePort(), note: null }, null);
+  const config = writeConfig(demoConfigText([pod.config], await freePort()));
+  try {
+    const legate = await startLegate(['-c', config.file, '-w', '1']);
+    try {
+      assert.match(pod.notes.join('\n'), /PostgreSQL is not installed.*TCP echo service/);
+      assert.match(pod.tryIt[0], new RegExp(`/dev/tcp/127\\.0\\.0\\.1/${pod.port}`));
+      assert.equal(await echo(pod.port, 'hello through the broker'), 'hello through the broker');
+    } finally {
+      await legate.stop();
+    }
+  } finally {
+    await pod.stop();
+    config.cleanup();
   }
 });
