@@ -5,7 +5,7 @@ import type { Generation, WorkerMessage } from '../engine/supervisor/protocol.ts
 import type { FlushScheduler } from './net/flush-scheduler.ts';
 
 /**
- * What a worker serves of one role: a Redis pool, a TCP service, (next) an HTTP server. The
+ * What a worker serves of one role: a Redis pool, a TCP service, an HTTP proxy. The
  * runtime opens, reconfigures, drains and closes units without knowing their protocol.
  */
 export interface RoleUnit {
@@ -62,5 +62,10 @@ export const ROLES: readonly {
     name: 'tcp',
     has: (c) => c.tcp.services.length > 0,
     load: async () => (await import('./tcp/role.ts')).tcpRole,
+  },
+  {
+    name: 'http',
+    has: (c) => c.http.servers.length > 0,
+    load: async () => (await import('./http/role.ts')).httpRole,
   },
 ];

@@ -28,7 +28,7 @@ export interface RunningProcess {
 // request would otherwise grow the bench's own memory without bound.
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
-function track(child: ChildProcess): RunningProcess {
+export function track(child: ChildProcess): RunningProcess {
   let out = '';
   const add = (d: Buffer) => {
     if (out.length < MAX_OUTPUT) out += d.toString();

@@ -1,5 +1,6 @@
 import type { LegateConfig } from '../config/types.ts';
 import { percentileOf } from '../metrics/histogram.ts';
+import type { HttpStatsJson } from '../metrics/http-stats.ts';
 import type { PoolCounters, ServerCounters } from '../metrics/snapshot.ts';
 import type { PoolView, RecentLatency } from '../metrics/store.ts';
 import type { TcpStatsJson } from '../metrics/tcp-stats.ts';
@@ -25,6 +26,8 @@ export interface AdminSource {
   prometheus(): string;
   /** The TCP broker's services and servers; null when the config has none. */
   tcp(): TcpStatsJson | null;
+  /** The HTTP role's server blocks, upstreams and their servers; null when the config has none. */
+  http(): HttpStatsJson | null;
   /** Why the TCP broker is not ready (a service with no server up); empty when it is. */
   tcpReadiness(): string[];
   /** Admin action on a TCP server: ready, drain or maint. Returns what is wrong, or null. */
@@ -106,9 +109,11 @@ export interface StatsJson {
   readonly pools: readonly PoolJson[];
   /** The TCP broker (present when the config has `tcp:` services). */
   readonly tcp?: TcpStatsJson;
+  /** The HTTP role (present when the config has HTTP servers): per server block, upstream and variant. */
+  readonly http?: HttpStatsJson;
 }
 
-function latencyJson(h: PoolView['latency']): LatencyJson {
+export function latencyJson(h: PoolView['latency']): LatencyJson {
   if (!(h.totalCount > 0)) return { count: 0, p50: 0, p90: 0, p99: 0, 'p99.9': 0, max: 0, mean: 0 };
   const at = (p: (typeof PERCENTILES)[number]) => percentileOf(h, p);
   return {
@@ -127,6 +132,7 @@ export function statsJson(source: AdminSource): StatsJson {
   const states = source.serverStates();
   const recent = source.recentLatency();
   const tcp = source.tcp();
+  const http = source.http();
   return {
     service: 'legate',
     version: source.version,
@@ -155,6 +161,7 @@ export function statsJson(source: AdminSource): StatsJson {
       }),
     })),
     ...(tcp === null ? {} : { tcp }),
+    ...(http === null ? {} : { http }),
   };
 }
 

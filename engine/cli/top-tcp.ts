@@ -17,7 +17,7 @@ export const TCP_COLUMNS = [
   'SINCE',
 ] as const;
 
-function bytes(n: number): string {
+export function bytes(n: number): string {
   if (n < 1024) return `${n}B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)}K`;
   if (n < 1024 * 1024 * 1024) return `${(n / 1048576).toFixed(1)}M`;

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.ts';
 import { LegateError } from '../errors.ts';
 import { intOption, type ParsedArgs } from './args.ts';
 import { parseHostPort } from './main.ts';
+import { renderHttpTable } from './top-http.ts';
 import { renderTcpTable } from './top-tcp.ts';
 
 const DEFAULT_ADMIN = { host: '127.0.0.1', port: 9909 };
@@ -141,7 +142,7 @@ function perSecond(n: number | undefined): string {
   return n >= 100 ? n.toFixed(0) : n.toFixed(1);
 }
 
-function millis(micros: number, count: number): string {
+export function millis(micros: number, count: number): string {
   if (count === 0) return '-';
   const ms = micros / 1000;
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
@@ -223,7 +224,7 @@ export function renderFrame(
     `workers ${stats.workers_ready}/${stats.workers}  admin ${where}`;
   const window = Math.max(0, ...stats.pools.map((p) => p.recent_window_s));
   const redis =
-    stats.pools.length === 0 && stats.tcp !== undefined
+    stats.pools.length === 0 && (stats.tcp !== undefined || stats.http !== undefined)
       ? []
       : [
           `latency: ${window > 0 ? `the last ${window} s` : 'since start'}; ops/s and errors/s: since the last snapshot`,
@@ -235,7 +236,11 @@ export function renderFrame(
     stats.tcp === undefined
       ? []
       : [redis.length > 0 ? '' : note, ...renderTcpTable(stats.tcp, style)];
-  return [header, ...redis, ...tcp, ''].join('\n');
+  const http =
+    stats.http === undefined
+      ? []
+      : [redis.length > 0 || tcp.length > 0 ? '' : note, ...renderHttpTable(stats.http, style)];
+  return [header, ...redis, ...tcp, ...http, ''].join('\n');
 }
 
 const CLEAR_HOME = '\x1b[2J\x1b[H';

@@ -5,6 +5,7 @@ import { looksLikeHaproxy, readHaproxy } from './dialects/haproxy.ts';
 import { looksLikeNginx, readNginx } from './dialects/nginx.ts';
 import { applyEnvOverrides } from './env.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
+import { httpVariableIssues } from './http-variables.ts';
 import { interpolate } from './interpolate.ts';
 import { readNative } from './native.ts';
 import { readNutcracker } from './nutcracker.ts';
@@ -48,6 +49,14 @@ export function parseConfig(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): LegateConfig {
+  const config = parseDialect(text, file, env);
+  const unknown = httpVariableIssues(config.http);
+  if (unknown.length > 0)
+    throw new ConfigError(unknown.map((i) => ({ file, line: 0, column: 0, ...i })));
+  return config;
+}
+
+function parseDialect(text: string, file: string, env: NodeJS.ProcessEnv): LegateConfig {
   if (looksLikeHaproxy(text)) return parseHaproxy(text, file, env);
   if (looksLikeNginx(text)) return parseNginx(text, file, env);
   const lines = new LineCounter();

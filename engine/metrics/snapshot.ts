@@ -3,6 +3,8 @@
  * as they are now, and cumulative HDR latency histograms (compressed base64, microseconds).
  */
 
+import type { HttpSnapshot } from './http-snapshot.ts';
+
 /** twemproxy's per-pool fields, plus legate's request count and latency. */
 export interface PoolCounters {
   client_eof: number;
@@ -66,6 +68,8 @@ export interface WorkerSnapshot {
   readonly worker: number;
   readonly at: number;
   readonly pools: readonly PoolSnapshot[];
+  /** The HTTP role's numbers, when the config has it. */
+  readonly http?: HttpSnapshot;
 }
 
 export function emptyPoolCounters(): PoolCounters {

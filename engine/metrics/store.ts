@@ -5,6 +5,7 @@ import {
   histogramDifference,
   latencyHistogram,
 } from './histogram.ts';
+import { HttpTotals } from './http-stats.ts';
 import {
   emptyPoolCounters,
   emptyServerCounters,
@@ -94,9 +95,13 @@ export class MetricsStore {
    */
   readonly #retired = new Map<string, Retired>();
 
+  /** The HTTP role's numbers of replaced workers and restarted proxies. */
+  readonly #httpRetired = new HttpTotals();
+
   update(snapshot: WorkerSnapshot): void {
     const previous = this.#latest.get(snapshot.worker);
     if (previous !== undefined) this.#foldRestarted(previous, snapshot);
+    if (previous?.http !== undefined) this.#httpRetired.foldRestarted(previous.http, snapshot.http);
     this.#latest.set(snapshot.worker, snapshot);
     let history = this.#history.get(snapshot.worker);
     if (history === undefined) {
@@ -115,6 +120,7 @@ export class MetricsStore {
     this.#latest.delete(worker);
     // Its replacement counts from zero: a window across the two would subtract the wrong base.
     this.#history.delete(worker);
+    if (last.http !== undefined) this.#httpRetired.add(last.http, false);
     for (const ps of last.pools) {
       this.#foldPool(ps);
       for (const ss of ps.servers) this.#foldServer(ps.name, ss);
@@ -243,6 +249,19 @@ export class MetricsStore {
       }
       return { windowMs: workers === 0 ? 0 : Math.round(spanMs / workers), latency, servers };
     });
+  }
+
+  /** The HTTP role over all workers, live and retired; the ingress engine the workers run. */
+  http(): { totals: HttpTotals; engine: 'uws' | 'node' | null } {
+    const totals = new HttpTotals();
+    totals.merge(this.#httpRetired);
+    let engine: 'uws' | 'node' | null = null;
+    for (const s of this.#latest.values()) {
+      if (s.http === undefined) continue;
+      totals.add(s.http, true);
+      engine = s.http.engine;
+    }
+    return { totals, engine };
   }
 
   /** Workers that have reported. */

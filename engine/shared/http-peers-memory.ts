@@ -14,6 +14,8 @@
  * Each cell is updated with Atomics; nginx takes a lock around a peer's fields, legate lets two
  * workers race on separate cells, which at worst counts one failure window twice.
  */
+import type { UpstreamConfig } from '../config/http-types.ts';
+
 const STRIDE = 4;
 const FAILS = 0;
 const CHECKED = 1;
@@ -95,8 +97,33 @@ export class HttpPeerHealth {
     Atomics.sub(this.#cells, i + CONNS, 1);
   }
 
+  /**
+   * Copies `from`'s failure state of one peer (not its connections: those are released in the
+   * table they were taken from). Both tables must count from the same epoch.
+   */
+  adoptFailures(from: HttpPeerHealth, fromPeer: number, toPeer: number): void {
+    const src = fromPeer * STRIDE;
+    const dst = toPeer * STRIDE;
+    for (const cell of [FAILS, CHECKED, ACCESSED])
+      Atomics.store(this.#cells, dst + cell, Atomics.load(from.#cells, src + cell));
+  }
+
   /** Only the connection count goes down (nginx's single-peer upstream keeps no failure state). */
   releaseConnection(peer: number): void {
     Atomics.sub(this.#cells, peer * STRIDE + CONNS, 1);
   }
+}
+
+/** Peers each upstream takes in one shared table, in config order (for allocateHttpPeers). */
+export function peerOffsets(upstreams: readonly UpstreamConfig[]): {
+  readonly offsets: readonly number[];
+  readonly total: number;
+} {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const u of upstreams) {
+    offsets.push(total);
+    total += u.servers.length;
+  }
+  return { offsets, total };
 }

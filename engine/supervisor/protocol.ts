@@ -26,6 +26,13 @@ export interface Generation {
   readonly pools: readonly PoolShared[];
   /** The TCP broker: per backend and per service in config order. */
   readonly tcp: TcpShared;
+  /** The HTTP role's shared peer table. */
+  readonly http: HttpShared;
+}
+
+/** The HTTP role's shared memory: every upstream's peers, in config order (peerOffsets). */
+export interface HttpShared {
+  readonly peers: SharedArrayBuffer;
 }
 
 /** One TCP backend's shared memory (engine/shared/tcp-memory.ts, cancel-keys.ts). */

@@ -11,14 +11,22 @@ import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Address, LegateConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { serverBlockName } from '../metrics/http-snapshot.ts';
+import {
+  type HttpStatsJson,
+  type HttpTotals,
+  httpStatsJson,
+  renderHttpPrometheus,
+} from '../metrics/http-stats.ts';
 import { renderPrometheus } from '../metrics/prometheus.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { renderTcpPrometheus, tcpStatsJson } from '../metrics/tcp-stats.ts';
+import { HttpRole } from '../roles/http.ts';
 import type { TcpRole } from '../roles/tcp.ts';
 import { LIVE } from '../shared/health-memory.ts';
 import { VERSION } from '../version.ts';
 import { PoolState } from './pool-state.ts';
-import type { Generation, TcpShared, WorkerMessage } from './protocol.ts';
+import type { Generation, HttpShared, TcpShared, WorkerMessage } from './protocol.ts';
 import { WorkerSet } from './workers.ts';
 
 /** The number of data-plane threads: -w, then LEGATE_WORKERS or the config's `workers`, else one per core. */
@@ -34,6 +42,7 @@ function addressHostPort(a: Address): { host: string; port: number } {
 /** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
 const STOP_GRACE_MS = 2000;
 const NO_TCP: TcpShared = { backends: [], services: [] };
+const NO_HTTP: HttpShared = { peers: new SharedArrayBuffer(8) };
 
 /** The TCP role's control plane, imported only when a config has TCP services. */
 async function makeTcpRole(
@@ -45,6 +54,12 @@ async function makeTcpRole(
   if (config.tcp.services.length === 0) return null;
   const { TcpRole } = await import('../roles/tcp.ts');
   return new TcpRole(config.tcp, workers, log, previous ?? undefined);
+}
+
+/** The HTTP role's control plane (its shared peer table) when a config has HTTP servers. */
+function makeHttpRole(config: LegateConfig, previous: HttpRole | null): HttpRole | null {
+  if (config.http.servers.length === 0) return null;
+  return new HttpRole(config.http, previous ?? undefined);
 }
 
 /** Snapshots the recent latency window spans (of `-i`, the stats interval). */
@@ -62,6 +77,7 @@ export class Supervisor {
   #config: LegateConfig;
   #pools: PoolState[];
   #tcp: TcpRole | null = null;
+  #http: HttpRole | null = null;
   #generation: Generation;
   #reloads = 0;
   readonly #metrics: MetricsStore;
@@ -76,6 +92,7 @@ export class Supervisor {
     this.#config = config;
     const count = workerCount(config, options);
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
+    this.#http = makeHttpRole(config, null);
     this.#generation = this.#makeGeneration();
     this.#workers = new WorkerSet(
       count,
@@ -145,15 +162,20 @@ export class Supervisor {
       serverStates: () => this.#serverStates(),
       prometheus: () => {
         const tcp = this.#tcp === null ? '' : renderTcpPrometheus(tcpStatsJson(this.#tcp));
+        const http = this.#httpStats();
+        const httpText = http === null ? '' : renderHttpPrometheus(http.json, http.totals);
         return (
           renderPrometheus(this.adminSource.pools(), {
             workers: this.#workers.count,
             startedAt: this.#startedAt,
             version: VERSION,
             servers: this.#serverStates(),
-          }) + tcp
+          }) +
+          tcp +
+          httpText
         );
       },
+      http: () => this.#httpStats()?.json ?? null,
       tcp: () => (this.#tcp === null ? null : tcpStatsJson(this.#tcp)),
       tcpReadiness: () => this.#tcp?.readiness() ?? [],
       setTcpServerState: (backend, server, state) =>
@@ -161,6 +183,16 @@ export class Supervisor {
           ? 'the config has no TCP services'
           : this.#tcp.setServerState(backend, server, state),
     };
+  }
+
+  /** The HTTP role's numbers over all workers, when the running config has it. */
+  #httpStats(): { json: HttpStatsJson; totals: HttpTotals } | null {
+    if (this.#http === null) return null;
+    const { totals, engine } = this.#metrics.http();
+    const json = httpStatsJson(this.#config.http, totals, engine, (b) =>
+      b.listen.map(formatAddress),
+    );
+    return { json, totals };
   }
 
   /** Pool and server names of the running config, in order. */
@@ -248,6 +280,7 @@ export class Supervisor {
     for (const p of this.#pools) p.ejector.close();
     this.#tcp?.close();
     this.#tcp = tcp;
+    this.#http = makeHttpRole(next, this.#http);
     this.#config = next;
     this.#pools = pools;
     this.#generation = this.#makeGeneration();
@@ -282,6 +315,7 @@ export class Supervisor {
       config: this.#config,
       pools: this.#pools.map((p) => p.shared),
       tcp: this.#tcp?.shared ?? NO_TCP,
+      http: this.#http?.shared ?? NO_HTTP,
     };
   }
 
@@ -298,6 +332,11 @@ export class Supervisor {
         service.name,
         address,
       );
+    }
+    for (const [i, block] of config.http.servers.entries()) {
+      const address = block.listen.map(formatAddress).join(', ');
+      const name = serverBlockName(block.name, i);
+      this.#log.info({ server: name, address }, 'http server %s listening on %s', name, address);
     }
   }
 

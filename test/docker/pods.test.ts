@@ -144,6 +144,28 @@ describe('the seed pods under docker compose', { skip, timeout: 600000 }, () => 
     );
   });
 
+  it('experiment pod: curl from the app seat reaches a variant through the splitter, and stays on it', async () => {
+    const page = await until(
+      'legate answers on localhost:80 in the experiment pod',
+      60000,
+      async () => {
+        const r = await dc(['exec', '-T', 'experiment-app', 'curl', '-s', 'http://localhost/']);
+        return r.code === 0 && /^web-/.test(r.stdout.trim()) ? r.stdout.trim() : null;
+      },
+    );
+    // The app's address in the pod is 127.0.0.1: ip_hash (127.0.0 → 4040 % 10 < 9) picks prod,
+    // as nginx would.
+    assert.equal(page, 'web-prod');
+    const again: string[] = [];
+    for (let i = 0; i < 10; i++)
+      again.push(await inApp('experiment-app', ['curl', '-s', 'http://localhost/']));
+    assert.deepEqual(new Set(again), new Set([page]));
+    const id = await container('traffic-splitter');
+    const logs = (await run('docker', ['logs', id])).stdout.toString();
+    assert.match(logs, /"msg":"http server server1 listening on 0\.0\.0\.0:80"/);
+    assert.equal(await inspect(id, '{{.Config.User}}'), 'legate');
+  });
+
   it('SIGTERM (docker stop) drains and exits 0', async () => {
     const id = await container('redis-ambassador');
     const stopped = await dc(['stop', '-t', '20', 'redis-ambassador']);

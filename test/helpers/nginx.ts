@@ -126,3 +126,17 @@ export function getFrom(
     req.end();
   });
 }
+
+/** Runs `count` async jobs, `width` at a time, results in index order. */
+export async function inBatches<T>(
+  count: number,
+  width: number,
+  job: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < count; i += width) {
+    const batch = Array.from({ length: Math.min(width, count - i) }, (_, k) => job(i + k));
+    out.push(...(await Promise.all(batch)));
+  }
+  return out;
+}

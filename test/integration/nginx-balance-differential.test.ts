@@ -9,13 +9,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../engine/config/load.ts';
 import type { LegateConfig } from '../../engine/config/types.ts';
-import { allocateHttpPeers, HttpPeerHealth } from '../../engine/shared/http-peers-memory.ts';
-import { createBalancer, peerOffsets } from '../../workers/http/balance/balancer.ts';
+import {
+  allocateHttpPeers,
+  HttpPeerHealth,
+  peerOffsets,
+} from '../../engine/shared/http-peers-memory.ts';
+import { createBalancer } from '../../workers/http/balance/balancer.ts';
 import { ipHashKey } from '../../workers/http/balance/client-key.ts';
 import { PickState } from '../../workers/http/balance/peers.ts';
 import { SplitClients } from '../../workers/http/balance/split-clients.ts';
 import {
   getFrom,
+  inBatches,
   type NamedBackend,
   type NginxProcess,
   nginxHttpPrelude,
@@ -71,20 +76,6 @@ ${locations.join('\n')}
   }
 }
 `;
-}
-
-/** Runs `count` async jobs, `width` at a time, results in index order. */
-async function inBatches<T>(
-  count: number,
-  width: number,
-  job: (i: number) => Promise<T>,
-): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < count; i += width) {
-    const batch = Array.from({ length: Math.min(width, count - i) }, (_, k) => job(i + k));
-    out.push(...(await Promise.all(batch)));
-  }
-  return out;
 }
 
 describe('balancers against the real nginx 1.22, on the nginx.conf both read', () => {

@@ -16,7 +16,7 @@ import {
  * recorded something since: encoding takes about 0.4 ms on the worker thread, every stats
  * interval, for each pool and server.
  */
-class LatencyStats {
+export class LatencyStats {
   readonly latency: Histogram = latencyHistogram();
   #encodedCount = -1;
   #encoded = '';

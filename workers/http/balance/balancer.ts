@@ -30,20 +30,6 @@ export function peerSpec(server: HttpServerSpec, address?: string): PeerSpec {
   };
 }
 
-/** Peers each upstream takes in one shared table, in config order (for allocateHttpPeers). */
-export function peerOffsets(upstreams: readonly UpstreamConfig[]): {
-  readonly offsets: readonly number[];
-  readonly total: number;
-} {
-  const offsets: number[] = [];
-  let total = 0;
-  for (const u of upstreams) {
-    offsets.push(total);
-    total += u.servers.length;
-  }
-  return { offsets, total };
-}
-
 export function createBalancer(
   upstream: UpstreamConfig,
   health: HttpPeerHealth,

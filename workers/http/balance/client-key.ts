@@ -86,6 +86,19 @@ export function ipHashKey(address: string): Uint8Array {
   return bytes;
 }
 
+/** An address's 4 (IPv4) or 16 (IPv6) bytes, nginx's $binary_remote_addr; null for anything else. */
+export function addressBytes(address: string): Uint8Array | null {
+  if (isIPv4(address)) {
+    const out = new Uint8Array(4);
+    ipv4Prefix(address, 0, out);
+    out[3] = Number(address.slice(address.lastIndexOf('.') + 1));
+    return out;
+  }
+  const zone = address.indexOf('%');
+  const bare = zone >= 0 ? address.slice(0, zone) : address;
+  return isIPv6(bare) ? ipv6Bytes(bare.toLowerCase()) : null;
+}
+
 /** ip_hash's key from the raw 4 or 16 address bytes (uWebSockets.js's getRemoteAddress). */
 export function ipHashKeyFromBytes(bytes: Uint8Array): Uint8Array {
   if (bytes.length === 4) return bytes.subarray(0, 3);

@@ -1,0 +1,56 @@
+/**
+ * What the control plane keeps for the HTTP role: the upstream peers' passive health and
+ * connection counts in one SharedArrayBuffer every worker balances over (nginx keeps these per
+ * worker process; legate shares them). A reload keeps a peer's failures when its upstream still
+ * lists the same servers in the same order.
+ */
+import type { HttpConfig, UpstreamConfig } from '../config/http-types.ts';
+import { allocateHttpPeers, HttpPeerHealth, peerOffsets } from '../shared/http-peers-memory.ts';
+import type { HttpShared } from '../supervisor/protocol.ts';
+
+/** The servers of an upstream as the peer table lays them out: what a kept entry must match. */
+function layout(u: UpstreamConfig): string {
+  return JSON.stringify(u.servers.map((s) => [s.name, s.host, s.port, s.backup]));
+}
+
+export class HttpRole {
+  readonly config: HttpConfig;
+  readonly peers: SharedArrayBuffer;
+  readonly health: HttpPeerHealth;
+
+  constructor(config: HttpConfig, previous?: HttpRole) {
+    this.config = config;
+    const { offsets, total } = peerOffsets(config.upstreams);
+    const old = previous === undefined ? null : peerOffsets(previous.config.upstreams);
+    const same =
+      previous !== undefined &&
+      old !== null &&
+      old.total === total &&
+      config.upstreams.length === previous.config.upstreams.length &&
+      config.upstreams.every(
+        (u, i) =>
+          previous.config.upstreams[i].name === u.name &&
+          layout(previous.config.upstreams[i]) === layout(u),
+      );
+    if (same) {
+      // Requests of the old generation release their connections into this same table.
+      this.peers = previous.peers;
+      this.health = previous.health;
+      return;
+    }
+    this.peers = allocateHttpPeers(total, previous?.health.epochMs);
+    this.health = new HttpPeerHealth(this.peers);
+    if (previous === undefined || old === null) return;
+    const before = new Map(previous.config.upstreams.map((u, i) => [u.name, i]));
+    for (const [i, u] of config.upstreams.entries()) {
+      const j = before.get(u.name);
+      if (j === undefined || layout(previous.config.upstreams[j]) !== layout(u)) continue;
+      for (let p = 0; p < u.servers.length; p++)
+        this.health.adoptFailures(previous.health, old.offsets[j] + p, offsets[i] + p);
+    }
+  }
+
+  get shared(): HttpShared {
+    return { peers: this.peers };
+  }
+}

@@ -1,0 +1,139 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { IngressUpgrade } from './ingress/types.ts';
+import type { Route } from './route.ts';
+import type { ListenerStats } from './stats.ts';
+import type { UpstreamServer } from './upstream.ts';
+import { headerValue, RequestVariables } from './variables.ts';
+
+function head(status: number, raw: readonly (Buffer | string)[], extra: string): string {
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString();
+    const lower = name.toLowerCase();
+    if (lower === 'connection' || lower === 'transfer-encoding' || lower === 'keep-alive') continue;
+    text += `${name}: ${raw[i + 1].toString()}\r\n`;
+  }
+  return `${text}${extra}\r\n`;
+}
+
+/**
+ * An `Upgrade` request (WebSocket or other) sent to the chosen server; after its 101 the two
+ * connections are joined as raw byte pipes. Any other answer is passed on and the connection
+ * closed. One try: a tunnel is not retried.
+ */
+export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandler {
+  readonly #route: Route;
+  readonly #client: IngressUpgrade;
+  readonly #listener: ListenerStats;
+  #server: UpstreamServer | null = null;
+  #index = -1;
+  #status = 0;
+  #bytes = 0;
+  #done = false;
+
+  constructor(route: Route, client: IngressUpgrade, listener: ListenerStats, serverPort: number) {
+    super(client, route.upstream.config.name, serverPort, route.realIp);
+    this.#route = route;
+    this.#client = client;
+    this.#listener = listener;
+  }
+
+  start(): void {
+    const upstream = this.#route.upstream;
+    const state = upstream.begin(this);
+    const index = upstream.pick(state);
+    upstream.end(state);
+    if (index === -1) {
+      upstream.stats.counters.no_live_upstreams++;
+      this.#reply(502, `no live upstreams in ${upstream.config.name}`);
+      return;
+    }
+    this.#index = index;
+    const server = upstream.servers[index];
+    this.#server = server;
+    server.stats.counters.active++;
+    this.#client.socket.on('error', () => this.#client.socket.destroy());
+    server.pool.dispatch(
+      {
+        path: this.uri,
+        method: this.method as Dispatcher.HttpMethod,
+        headers: this.#route.headers.build(this),
+        upgrade: headerValue(this.rawHeaders, 'upgrade'),
+        body: null,
+      },
+      this,
+    );
+  }
+
+  onConnect(): void {}
+
+  onUpgrade(status: number, raw: Buffer[] | string[] | null, upstream: Duplex): void {
+    const client = this.#client.socket;
+    this.#finish(status);
+    client.write(head(status, raw ?? [], 'Connection: upgrade\r\n'));
+    if (this.#client.head.length > 0) upstream.write(this.#client.head);
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    if (status < 200) return true;
+    this.#status = status;
+    this.#client.socket.write(head(status, raw, 'Connection: close\r\n'));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    return this.#client.socket.write(chunk);
+  }
+
+  onComplete(): void {
+    this.#client.socket.end();
+    this.#finish(this.#status);
+  }
+
+  onError(err: Error): void {
+    if (this.#done) return;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const server = this.#server as UpstreamServer;
+    if (code.endsWith('TIMEOUT')) server.stats.counters.timeouts++;
+    else server.stats.counters.failures++;
+    this.#route.upstream.release(this.#index, true);
+    this.#index = -1;
+    if (this.#status !== 0) {
+      this.#client.socket.destroy();
+      this.#finish(this.#status);
+    } else
+      this.#reply(
+        code.endsWith('TIMEOUT') ? 504 : 502,
+        `upstream ${server.spec.name}: ${err.message}`,
+      );
+  }
+
+  #reply(status: number, text: string): void {
+    const body = `${status} ${STATUS_CODES[status] ?? ''}: ${text}\n`;
+    this.#client.socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    this.#finish(status);
+  }
+
+  #finish(status: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    const server = this.#server;
+    if (server !== null) {
+      server.stats.counters.active--;
+      server.stats.finished(status, 0, this.#bytes);
+      if (this.#index !== -1) this.#route.upstream.release(this.#index, false);
+    }
+    this.#route.upstream.stats.answered(status, 0, this.#bytes, -1);
+    this.#listener.answered(status, 0, this.#bytes);
+  }
+}
