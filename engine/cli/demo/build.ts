@@ -12,7 +12,9 @@ export function httpRoleMissing(): string | null {
 
 /** Why the upstream keys a pod needs (`breaker:`) are not read by this build, or null when they are. */
 export function upstreamKeysMissing(keys: Record<string, unknown>): string | null {
+  // drain_timeout makes it a legate.yml whatever the dialect rule (a file of only pools is nutcracker's).
   const probe = {
+    drain_timeout: 1000,
     http: {
       upstreams: { probe: { servers: ['127.0.0.1:1'], ...keys } },
       servers: [{ listen: '127.0.0.1:1', locations: [{ path: '/', upstream: 'probe' }] }],
