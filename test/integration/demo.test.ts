@@ -2,8 +2,9 @@
 // backends the demo starts; every pod it claims answers its command, and Ctrl-C (SIGINT) stops
 // legate and every child, leaving no port open and no process behind.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { test } from 'node:test';
 import { DEMO_BREAKER, FLAKY } from '../../engine/cli/demo/breaker.ts';
 import { startBrokerPod } from '../../engine/cli/demo/broker.ts';
@@ -12,7 +13,15 @@ import { demoConfigText } from '../../engine/cli/demo/config.ts';
 import { findPostgresBin } from '../../engine/cli/demo/postgres.ts';
 import { VARIANTS } from '../../engine/cli/demo/splitter.ts';
 import { acceptsConnections, freePort } from '../../engine/cli/redis-process.ts';
-import { run, startLegate, waitFor, writeConfig } from '../helpers/processes.ts';
+import {
+  LEGATE_BIN,
+  NODE,
+  run,
+  startLegate,
+  track,
+  waitFor,
+  writeConfig,
+} from '../helpers/processes.ts';
 
 /** Every process below `pid` now (children, theirs, …), read from /proc/*\/stat. */
 function descendantsOf(pid: number): Map<number, string> {
@@ -219,5 +228,81 @@ test('the broker pod fronts a TCP echo service where PostgreSQL is missing, said
   } finally {
     await pod.stop();
     config.cleanup();
+  }
+});
+
+/** Holds 127.0.0.1:port (for the demo to find taken); null when something else already has it. */
+async function hold(port: number): Promise<Server | null> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+test('seed ports taken: the broker and the splitter move to free ports, say so, and answer there', async () => {
+  const held = [await hold(5432), await hold(80)];
+  const demo = await startLegate(['demo', '-w', '1']);
+  try {
+    await waitFor(demo, /Ctrl-C stops legate/, 'the demo banner', 60000);
+    const { ports } = readBanner(demo.output());
+    const broker = ports.get('service broker (HAProxy mode tcp)');
+    assert.ok(broker !== undefined && broker !== 5432, demo.output());
+    assert.match(demo.output(), new RegExp(`port 5432 is taken: using ${broker}\\n`));
+    if (findPostgresBin() !== null) {
+      const r = await run(
+        'psql',
+        ['-h', '127.0.0.1', '-p', String(broker), '-U', 'postgres', '-XAtc', 'select 2'],
+        {
+          timeoutMs: 30000,
+        },
+      );
+      assert.equal(r.stdout.toString().trim(), '2', r.stderr);
+    } else {
+      assert.equal(await echo(broker, 'moved'), 'moved');
+    }
+    const splitter = ports.get('A/B splitter (nginx)');
+    if (splitter !== undefined) {
+      assert.notEqual(splitter, 80);
+      assert.match(
+        demo.output(),
+        new RegExp(`port 80 is taken(; port 8080 is taken)?: using ${splitter}\\n`),
+      );
+      const page = (await curl(`http://127.0.0.1:${splitter}/`)).trim();
+      assert.ok(
+        VARIANTS.some((v) => v.name === page),
+        page,
+      );
+      assert.match(demo.output(), new RegExp(`curl -s localhost:${splitter}/`));
+    }
+    assert.equal(await demo.stop('SIGINT'), 0);
+  } finally {
+    await demo.stop('SIGKILL');
+    for (const h of held) h?.close();
+  }
+});
+
+test('Ctrl-C while the demo starts its backends still stops every child it started', async () => {
+  const child = spawn(NODE, [LEGATE_BIN, 'demo', '-w', '1', '--admin', '127.0.0.1:0', '-s', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const demo = track(child);
+  try {
+    const deadline = Date.now() + 30000;
+    let started = new Map<number, string>();
+    // The first shard is up: the demo is midway through starting its backends.
+    while (![...started.values()].includes('redis-server')) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, demo.output());
+      await new Promise((r) => setTimeout(r, 5));
+      started = descendantsOf(child.pid as number);
+    }
+    const code = await demo.stop('SIGINT');
+    const seen = [...started];
+    for (const [pid, name] of seen)
+      assert.equal(alive(pid), false, `${name} (pid ${pid}) left running`);
+    assert.doesNotMatch(demo.output(), /Ctrl-C stops legate/, 'interrupted before it served');
+    assert.equal(code, 130, demo.output());
+  } finally {
+    await demo.stop('SIGKILL');
   }
 });
