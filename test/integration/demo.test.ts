@@ -2,7 +2,7 @@
 // backends the demo starts; every pod it claims answers its command, and Ctrl-C (SIGINT) stops
 // legate and every child, leaving no port open and no process behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { test } from 'node:test';
@@ -302,6 +302,69 @@ test('Ctrl-C while the demo starts its backends still stops every child it start
       assert.equal(alive(pid), false, `${name} (pid ${pid}) left running`);
     assert.doesNotMatch(demo.output(), /Ctrl-C stops legate/, 'interrupted before it served');
     assert.equal(code, 130, demo.output());
+  } finally {
+    await demo.stop('SIGKILL');
+  }
+});
+
+/** The uid of a process, from /proc. */
+function uidOf(pid: number): number {
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+}
+
+test('as a user who cannot bind port 80: the splitter on 8080, said so; PostgreSQL runs as that user', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip(
+      'needs root to start the demo as another user (as non-root, the first test takes this path)',
+    );
+    return;
+  }
+  if (Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')) <= 80) {
+    t.skip('every user may bind port 80 here (net.ipv4.ip_unprivileged_port_start)');
+    return;
+  }
+  const uid = Number(execFileSync('id', ['-u', 'nobody']).toString());
+  const gid = Number(execFileSync('id', ['-g', 'nobody']).toString());
+  const child = spawn(NODE, [LEGATE_BIN, 'demo', '-w', '1', '--admin', '127.0.0.1:0', '-s', '0'], {
+    uid,
+    gid,
+    cwd: '/tmp',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const demo = track(child);
+  try {
+    await waitFor(demo, /Ctrl-C stops legate/, 'the demo banner', 60000);
+    const { ports } = readBanner(demo.output());
+    const splitter = ports.get('A/B splitter (nginx)');
+    if (splitter !== undefined) {
+      assert.match(
+        demo.output(),
+        new RegExp(`port 80 needs root[^\\n]*?(; port 8080 is taken)?: using ${splitter}\\n`),
+      );
+      const page = (await curl(`http://127.0.0.1:${splitter}/`)).trim();
+      assert.ok(
+        VARIANTS.some((v) => v.name === page),
+        page,
+      );
+    }
+    const children = descendantsOf(child.pid as number);
+    for (const [pid, name] of children) assert.equal(uidOf(pid), uid, `${name} runs as nobody`);
+    const broker = ports.get('service broker (HAProxy mode tcp)');
+    assert.ok(broker !== undefined, demo.output());
+    if (findPostgresBin() !== null) {
+      assert.ok([...children.values()].includes('postgres'));
+      const r = await run(
+        'psql',
+        ['-h', '127.0.0.1', '-p', String(broker), '-U', 'postgres', '-XAtc', 'select 3'],
+        {
+          timeoutMs: 30000,
+        },
+      );
+      assert.equal(r.stdout.toString().trim(), '3', r.stderr);
+    }
+    assert.equal(await demo.stop('SIGINT'), 0);
+    for (const [pid, name] of children)
+      assert.equal(alive(pid), false, `${name} (pid ${pid}) left running`);
   } finally {
     await demo.stop('SIGKILL');
   }

@@ -7,7 +7,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { breakerPart, DEMO_BREAKER } from '../../engine/cli/demo/breaker.ts';
+import {
+  breakerPart,
+  DEMO_BREAKER,
+  FLAKY,
+  startFlakyBackend,
+} from '../../engine/cli/demo/breaker.ts';
 import { brokerPart } from '../../engine/cli/demo/broker.ts';
 import { upstreamKeysMissing } from '../../engine/cli/demo/build.ts';
 import { demoConfigText } from '../../engine/cli/demo/config.ts';
@@ -168,5 +173,23 @@ describe('signals held while the demo starts', () => {
     assert.equal(held.received, 'SIGTERM');
     assert.deepEqual(got, []);
     assert.equal(process.listenerCount('SIGTERM'), 0);
+  });
+});
+
+describe("the breaker pod's flaky backend", () => {
+  it('answers FLAKY.ok requests, fails the next FLAKY.failing with 503, and again', async () => {
+    const backend = await startFlakyBackend();
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 2 * (FLAKY.ok + FLAKY.failing); i++) {
+        const r = await fetch(`http://127.0.0.1:${backend.port}/`);
+        await r.text();
+        statuses.push(r.status);
+      }
+      const cycle = [...Array(FLAKY.ok).fill(200), ...Array(FLAKY.failing).fill(503)];
+      assert.deepEqual(statuses, [...cycle, ...cycle]);
+    } finally {
+      await backend.stop();
+    }
   });
 });
