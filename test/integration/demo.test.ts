@@ -6,12 +6,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { test } from 'node:test';
-import { DEMO_BREAKER, FLAKY } from '../../engine/cli/demo/breaker.ts';
-import { startBrokerPod } from '../../engine/cli/demo/broker.ts';
+import { BREAKER_TITLE, DEMO_BREAKER, FLAKY } from '../../engine/cli/demo/breaker.ts';
+import { BROKER_TITLE, startBrokerPod } from '../../engine/cli/demo/broker.ts';
 import { httpRoleMissing, upstreamKeysMissing } from '../../engine/cli/demo/build.ts';
 import { demoConfigText } from '../../engine/cli/demo/config.ts';
 import { findPostgresBin } from '../../engine/cli/demo/postgres.ts';
-import { VARIANTS } from '../../engine/cli/demo/splitter.ts';
+import { REDIS_TITLE } from '../../engine/cli/demo/redis.ts';
+import { SPLITTER_TITLE, VARIANTS } from '../../engine/cli/demo/splitter.ts';
 import { acceptsConnections, freePort } from '../../engine/cli/redis-process.ts';
 import {
   LEGATE_BIN,
@@ -104,7 +105,7 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
     assert.doesNotMatch(demo.output(), /NOT answering/);
 
     // Redis: three shards behind the seed's pool.
-    const redisPort = ports.get('Redis ambassador (twemproxy)');
+    const redisPort = ports.get(REDIS_TITLE);
     assert.ok(redisPort !== undefined, demo.output());
     const cli = (...args: string[]) =>
       run('redis-cli', ['-p', String(redisPort), ...args]).then((r) => r.stdout.toString().trim());
@@ -113,7 +114,7 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
     assert.match(demo.output(), new RegExp(`try: {2}redis-cli -p ${redisPort} set foo bar`));
 
     // The broker: psql through it where PostgreSQL is installed, else the echo service.
-    const brokerPort = ports.get('service broker (HAProxy mode tcp)');
+    const brokerPort = ports.get(BROKER_TITLE);
     assert.ok(brokerPort !== undefined, demo.output());
     if (findPostgresBin() !== null) {
       assert.match(demo.output(), /backend: PostgreSQL \d+ on 127\.0\.0\.1:\d+/);
@@ -135,7 +136,7 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
     }
 
     // The splitter: a client sticks to one variant; clients from 20 networks reach both.
-    const splitter = 'A/B splitter (nginx)';
+    const splitter = SPLITTER_TITLE;
     const splitterPort = ports.get(splitter);
     if (splitterPort === undefined) {
       assert.ok(
@@ -165,7 +166,7 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
     }
 
     // The breaker: the backend's answers, its failures, then the open circuit answering itself.
-    const breaker = 'circuit breaker (Envoy)';
+    const breaker = BREAKER_TITLE;
     const breakerPort = ports.get(breaker);
     if (breakerPort === undefined) {
       assert.ok(
@@ -246,7 +247,7 @@ test('seed ports taken: the broker and the splitter move to free ports, say so, 
   try {
     await waitFor(demo, /Ctrl-C stops legate/, 'the demo banner', 60000);
     const { ports } = readBanner(demo.output());
-    const broker = ports.get('service broker (HAProxy mode tcp)');
+    const broker = ports.get(BROKER_TITLE);
     assert.ok(broker !== undefined && broker !== 5432, demo.output());
     assert.match(demo.output(), new RegExp(`port 5432 is taken: using ${broker}\\n`));
     if (findPostgresBin() !== null) {
@@ -261,7 +262,7 @@ test('seed ports taken: the broker and the splitter move to free ports, say so, 
     } else {
       assert.equal(await echo(broker, 'moved'), 'moved');
     }
-    const splitter = ports.get('A/B splitter (nginx)');
+    const splitter = ports.get(SPLITTER_TITLE);
     if (splitter !== undefined) {
       assert.notEqual(splitter, 80);
       assert.match(
@@ -335,7 +336,7 @@ test('as a user who cannot bind port 80: the splitter on 8080, said so; PostgreS
   try {
     await waitFor(demo, /Ctrl-C stops legate/, 'the demo banner', 60000);
     const { ports } = readBanner(demo.output());
-    const splitter = ports.get('A/B splitter (nginx)');
+    const splitter = ports.get(SPLITTER_TITLE);
     if (splitter !== undefined) {
       assert.match(
         demo.output(),
@@ -349,7 +350,7 @@ test('as a user who cannot bind port 80: the splitter on 8080, said so; PostgreS
     }
     const children = descendantsOf(child.pid as number);
     for (const [pid, name] of children) assert.equal(uidOf(pid), uid, `${name} runs as nobody`);
-    const broker = ports.get('service broker (HAProxy mode tcp)');
+    const broker = ports.get(BROKER_TITLE);
     assert.ok(broker !== undefined, demo.output());
     if (findPostgresBin() !== null) {
       assert.ok([...children.values()].includes('postgres'));

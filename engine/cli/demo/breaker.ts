@@ -3,6 +3,8 @@ import { type LocalServer, serveOnLoopback } from './local-server.ts';
 import type { ConfigPart, Pod } from './pod.ts';
 import type { ChosenPort } from './ports.ts';
 
+export const BREAKER_TITLE = 'circuit breaker (Envoy)';
+
 /** The flaky backend's rhythm: this many answers, then this many failures (503), and again. */
 export const FLAKY = { ok: 10, failing: 5 } as const;
 
@@ -44,7 +46,7 @@ export async function startBreakerPod(listen: ChosenPort): Promise<Pod> {
   const backend = await startFlakyBackend();
   const p = listen.port;
   return {
-    title: 'circuit breaker (Envoy)',
+    title: BREAKER_TITLE,
     port: p,
     config: breakerPart(p, backend.port),
     notes: [

@@ -5,6 +5,8 @@ import type { ConfigPart, Pod } from './pod.ts';
 import type { ChosenPort } from './ports.ts';
 import { findPostgresBin, type LocalPostgres, startLocalPostgres } from './postgres.ts';
 
+export const BROKER_TITLE = 'service broker (HAProxy mode tcp)';
+
 /** What the broker fronts: a PostgreSQL the demo started, or an echo service where there is none. */
 type Database =
   | { readonly kind: 'postgres'; readonly server: LocalPostgres }
@@ -67,7 +69,7 @@ export async function startBrokerPod(
   const p = listen.port;
   const isPostgres = db.kind === 'postgres';
   return {
-    title: 'service broker (HAProxy mode tcp)',
+    title: BROKER_TITLE,
     port: p,
     config: brokerPart(p, db.kind, db.server.port),
     notes: [

@@ -9,15 +9,15 @@ import { runProxy } from '../../supervisor/run.ts';
 import type { ParsedArgs } from '../args.ts';
 import { parseHostPort, runOptions } from '../main.ts';
 import { acceptsConnections, freePort } from '../redis-process.ts';
-import { DEMO_BREAKER, startBreakerPod } from './breaker.ts';
-import { startBrokerPod } from './broker.ts';
+import { BREAKER_TITLE, DEMO_BREAKER, startBreakerPod } from './breaker.ts';
+import { BROKER_TITLE, startBrokerPod } from './broker.ts';
 import { httpRoleMissing, upstreamKeysMissing } from './build.ts';
 import { demoConfigText } from './config.ts';
 import { isPod, type Pod, type PodResult } from './pod.ts';
 import { type ChosenPort, choosePort } from './ports.ts';
-import { startRedisPod } from './redis.ts';
+import { REDIS_TITLE, startRedisPod } from './redis.ts';
 import { HeldSignals } from './signals.ts';
-import { startSplitterPod } from './splitter.ts';
+import { SPLITTER_TITLE, startSplitterPod } from './splitter.ts';
 
 /** The seed's ports, and where the demo goes when one cannot be bound. */
 export const SEED_PORTS = {
@@ -39,25 +39,25 @@ interface PodPlan {
 
 const PLANS: readonly PodPlan[] = [
   {
-    title: 'Redis ambassador (twemproxy)',
+    title: REDIS_TITLE,
     ports: SEED_PORTS.redis,
     missing: () => null,
     start: startRedisPod,
   },
   {
-    title: 'service broker (HAProxy mode tcp)',
+    title: BROKER_TITLE,
     ports: SEED_PORTS.broker,
     missing: () => null,
     start: (listen) => startBrokerPod(listen),
   },
   {
-    title: 'A/B splitter (nginx)',
+    title: SPLITTER_TITLE,
     ports: SEED_PORTS.splitter,
     missing: httpRoleMissing,
     start: startSplitterPod,
   },
   {
-    title: 'circuit breaker (Envoy)',
+    title: BREAKER_TITLE,
     ports: SEED_PORTS.breaker,
     missing: () => httpRoleMissing() ?? upstreamKeysMissing({ breaker: DEMO_BREAKER }),
     start: startBreakerPod,
@@ -97,7 +97,12 @@ async function answering(pods: readonly Pod[]): Promise<Set<Pod>> {
   return new Set(pods.filter((_, i) => ok[i]));
 }
 
-function banner(pods: readonly PodResult[], up: ReadonlySet<Pod>, admin: number): string {
+function banner(
+  pods: readonly PodResult[],
+  up: ReadonlySet<Pod>,
+  admin: ChosenPort,
+  stats: ChosenPort | null,
+): string {
   const lines = [`legate demo: the seed's ambassadors in one legate process (pid ${process.pid})`];
   for (const p of pods) {
     lines.push('');
@@ -113,14 +118,13 @@ function banner(pods: readonly PodResult[], up: ReadonlySet<Pod>, admin: number)
     for (const note of p.notes) lines.push(`    ${note}`);
     lines.push(...p.tryIt.map((cmd, i) => `    ${i === 0 ? 'try:' : '    '}  ${cmd}`));
   }
+  const a = admin.port;
   const top =
-    admin === SEED_PORTS.admin[0] ? 'npx legate top' : `npx legate top --admin 127.0.0.1:${admin}`;
-  lines.push(
-    '',
-    `  admin: http://127.0.0.1:${admin}/stats   http://127.0.0.1:${admin}/metrics   ${top}`,
-    'Ctrl-C stops legate and every backend the demo started.',
-    '',
-  );
+    a === SEED_PORTS.admin[0] ? 'npx legate top' : `npx legate top --admin 127.0.0.1:${a}`;
+  lines.push('', `  admin: http://127.0.0.1:${a}/stats   http://127.0.0.1:${a}/metrics   ${top}`);
+  if (admin.note !== null) lines.push(`    admin ${admin.note}`);
+  if (stats?.note) lines.push(`    twemproxy stats ${stats.note}`);
+  lines.push('Ctrl-C stops legate and every backend the demo started.', '');
   return lines.join('\n');
 }
 
@@ -145,16 +149,18 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
       '(legate demo)',
     );
     const options = runOptions(config, args);
-    const statsGiven = args.options.has('stats-port');
+    const stats = args.options.has('stats-port') ? null : await choosePort(SEED_PORTS.stats);
     return await runProxy(config, {
       ...options,
       admin: { host: '127.0.0.1', port: admin.port },
-      statsPort: statsGiven ? options.statsPort : (await choosePort(SEED_PORTS.stats)).port,
+      statsPort: stats?.port ?? options.statsPort,
       onServing: () => {
         const interrupted = held.received !== null;
         held.release();
         if (!interrupted)
-          void answering(running).then((up) => process.stderr.write(banner(pods, up, admin.port)));
+          void answering(running).then((up) =>
+            process.stderr.write(banner(pods, up, admin, stats)),
+          );
       },
     });
   } finally {

@@ -2,6 +2,8 @@ import { startRedisServer } from '../redis-process.ts';
 import { type ConfigPart, type Pod, startAll } from './pod.ts';
 import type { ChosenPort } from './ports.ts';
 
+export const REDIS_TITLE = 'Redis ambassador (twemproxy)';
+
 /** The seed's pool settings (nutcracker.yml) over the local shards. */
 export function redisPart(port: number, shardPorts: readonly number[]): ConfigPart {
   return {
@@ -24,7 +26,7 @@ export async function startRedisPod(listen: ChosenPort): Promise<Pod> {
   const shards = await startAll([startRedisServer, startRedisServer, startRedisServer]);
   const p = listen.port;
   return {
-    title: 'Redis ambassador (twemproxy)',
+    title: REDIS_TITLE,
     port: p,
     config: redisPart(
       p,

@@ -3,6 +3,8 @@ import { type LocalServer, serveOnLoopback } from './local-server.ts';
 import { type ConfigPart, type Pod, startAll } from './pod.ts';
 import type { ChosenPort } from './ports.ts';
 
+export const SPLITTER_TITLE = 'A/B splitter (nginx)';
+
 /** The seed's two variants and their weights (nginx.conf: `server web-prod:80 weight=9; server web-experiment:80 weight=1;`). */
 export const VARIANTS = [
   { name: 'web-prod', weight: 9 },
@@ -54,7 +56,7 @@ export async function startSplitterPod(listen: ChosenPort): Promise<Pod> {
   const p = listen.port;
   const url = p === 80 ? 'localhost' : `localhost:${p}`;
   return {
-    title: 'A/B splitter (nginx)',
+    title: SPLITTER_TITLE,
     port: p,
     config: splitterPart(
       p,
