@@ -185,6 +185,15 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
       assert.ok(open !== undefined, answers.join('\n---\n'));
       assert.equal(status(open), 503);
       assert.doesNotMatch(open, /flaky backend/);
+      // After open_for the probes reach the backend, back in its good phase: the circuit closes.
+      const deadline = Date.now() + 20000;
+      let answer = open;
+      while (status(answer) !== 200) {
+        assert.ok(Date.now() < deadline, `the circuit did not close again: ${answer}`);
+        await new Promise((r) => setTimeout(r, 250));
+        answer = await curl('-i', url);
+      }
+      assert.match(answer, /flaky backend: request \d+ ok/);
     }
 
     // Ctrl-C: legate and every backend stop; nothing listens, no child is left.
