@@ -34,9 +34,13 @@ describe('nginx dialect: detection', () => {
     assert.ok(looksLikeNginx('# comment\n\nworker_processes auto;\nevents {}\n'));
     assert.ok(looksLikeNginx('http {\n}\n'));
     assert.ok(looksLikeNginx('upstream backend{\n'));
-    for (const yaml of ['config/legate.yml', 'config/nutcracker.yml']) {
-      assert.equal(looksLikeNginx(readFileSync(yaml, 'utf8')), false, yaml);
+    // A block on one line, a server address (with its colon) among the parameters.
+    assert.ok(looksLikeNginx('upstream live { server 127.0.0.1:8080; }\nserver { listen 80; }\n'));
+    assert.ok(looksLikeNginx('worker_processes 2; events {}\n'));
+    for (const other of ['config/legate.yml', 'config/nutcracker.yml', 'config/haproxy.cfg']) {
+      assert.equal(looksLikeNginx(readFileSync(other, 'utf8')), false, other);
     }
+    assert.equal(looksLikeNginx('listen: 127.0.0.1:80 # a {\n'), false);
     assert.equal(looksLikeNginx('redis:\n  a: {listen: 1}\n'), false);
     assert.equal(looksLikeNginx('workers: 2;\n'), false);
     assert.equal(looksLikeNginx(''), false);

@@ -29,15 +29,20 @@ import { parseNumber } from './nginx/values.ts';
 
 /**
  * Whether `text` is an nginx config, decided before any YAML parsing: its first line that is not
- * blank or a comment is a directive — a lower-case name not followed by `:` — ending in `;` or
- * `{` (`upstream backend {`, `worker_processes auto;`, `http {`). No YAML mapping or list starts
- * that way (a YAML key is followed by a colon; a plain scalar file has no use as a config).
+ * blank or a comment starts with a directive — a lower-case name not followed by `:` — and holds
+ * a `;` or `{` (`upstream backend {`, `worker_processes auto;`, `http {`, and a block on one line:
+ * `upstream b { server 10.0.0.1:80; }`). No YAML mapping or list starts that way (a YAML key is
+ * followed by a colon; a plain scalar file has no use as a config), nor does an haproxy.cfg.
  */
 export function looksLikeNginx(text: string): boolean {
   for (const raw of text.split('\n')) {
     const line = raw.replace(/(^|\s)#.*$/, '').trim();
     if (line === '') continue;
-    return /^[a-z_][a-z0-9_]*(\s+[^:]*?|\s*)[;{]$/.test(line) && !/^[a-z_][a-z0-9_]*:/.test(line);
+    return (
+      /^[a-z_][a-z0-9_]*(\s|[;{])/.test(line) &&
+      /[;{]/.test(line) &&
+      !/^[a-z_][a-z0-9_]*\s*:/.test(line)
+    );
   }
   return false;
 }

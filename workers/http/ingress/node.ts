@@ -6,6 +6,12 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+
+/** An upgraded socket's errors end that socket alone (one function for all: no closure per socket). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 import type { Ingress, IngressExchange, IngressHandlers, IngressLimits } from './types.ts';
 
 /** A parser error → the status nginx gives the same bad input. */
@@ -153,7 +159,10 @@ export class NodeIngress implements Ingress {
     );
     const upgrade = handlers.upgrade;
     if (upgrade !== undefined) {
-      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        // node:http hands the socket over with no 'error' listener: a client's reset would
+        // throw in this worker and take every client on it down.
+        socket.on('error', destroyOnError);
         upgrade({
           method: req.method ?? 'GET',
           uri: req.url ?? '/',
@@ -163,8 +172,8 @@ export class NodeIngress implements Ingress {
           remotePort: req.socket.remotePort ?? 0,
           socket,
           head,
-        }),
-      );
+        });
+      });
     }
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // A request already answered in part (its head was sent) can only be cut off; one being
