@@ -93,6 +93,7 @@ export class Supervisor {
     const count = workerCount(config, options);
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
     this.#http = makeHttpRole(config, null);
+    this.#http?.start(log);
     this.#generation = this.#makeGeneration();
     this.#workers = new WorkerSet(
       count,
@@ -163,7 +164,11 @@ export class Supervisor {
       prometheus: () => {
         const tcp = this.#tcp === null ? '' : renderTcpPrometheus(tcpStatsJson(this.#tcp));
         const http = this.#httpStats();
-        const httpText = http === null ? '' : renderHttpPrometheus(http.json, http.totals);
+        const httpText =
+          http === null
+            ? ''
+            : renderHttpPrometheus(http.json, http.totals) +
+              (this.#http?.breakersPrometheus() ?? '');
         return (
           renderPrometheus(this.adminSource.pools(), {
             workers: this.#workers.count,
@@ -189,9 +194,11 @@ export class Supervisor {
   #httpStats(): { json: HttpStatsJson; totals: HttpTotals } | null {
     if (this.#http === null) return null;
     const { totals, engine } = this.#metrics.http();
-    const json = httpStatsJson(this.#config.http, totals, engine, (b) =>
+    const stats = httpStatsJson(this.#config.http, totals, engine, (b) =>
       b.listen.map(formatAddress),
     );
+    const breakers = this.#http.breakersJson();
+    const json = breakers.length === 0 ? stats : { ...stats, breakers };
     return { json, totals };
   }
 
@@ -280,7 +287,10 @@ export class Supervisor {
     for (const p of this.#pools) p.ejector.close();
     this.#tcp?.close();
     this.#tcp = tcp;
-    this.#http = makeHttpRole(next, this.#http);
+    const http = makeHttpRole(next, this.#http);
+    this.#http?.close();
+    http?.start(this.#log);
+    this.#http = http;
     this.#config = next;
     this.#pools = pools;
     this.#generation = this.#makeGeneration();
@@ -305,6 +315,7 @@ export class Supervisor {
     await this.#workers.stop(drain, drain + STOP_GRACE_MS);
     for (const p of this.#pools) p.ejector.close();
     this.#tcp?.close();
+    this.#http?.close();
     await this.#admin?.close();
     const stats = this.#statsPort;
     if (stats) await new Promise((resolve) => stats.close(resolve));

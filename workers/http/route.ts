@@ -1,4 +1,8 @@
-import type { HttpServerBlockConfig, LocationConfig } from '../../engine/config/http-types.ts';
+import type {
+  EnvoyRouter,
+  HttpServerBlockConfig,
+  LocationConfig,
+} from '../../engine/config/http-types.ts';
 import { LegateError } from '../../engine/errors.ts';
 import { RealIp } from './balance/real-ip.ts';
 import { RequestHeaders } from './headers.ts';
@@ -20,6 +24,8 @@ export interface Route {
   /** The server block's set_real_ip_from, or null. */
   readonly realIp: RealIp | null;
   readonly nextUpstreamTries: number;
+  /** Envoy's router settings (breaker/guarded-forward.ts); null: nginx's proxy_pass. */
+  readonly router: EnvoyRouter | null;
 }
 
 export function compileRoutes(
@@ -49,6 +55,7 @@ export function compileRoutes(
       ),
       realIp,
       nextUpstreamTries: loc.proxy.nextUpstreamTries,
+      router: loc.proxy.router ?? null,
     };
   });
   // nginx: an exact match wins, else the longest prefix.
