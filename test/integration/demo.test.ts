@@ -3,12 +3,13 @@
 // legate and every child, leaving no port open and no process behind.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { BREAKER_TITLE, DEMO_BREAKER, FLAKY } from '../../engine/cli/demo/breaker.ts';
+import { BREAKER_TITLE, FLAKY } from '../../engine/cli/demo/breaker.ts';
 import { BROKER_TITLE, startBrokerPod } from '../../engine/cli/demo/broker.ts';
-import { httpRoleMissing, upstreamKeysMissing } from '../../engine/cli/demo/build.ts';
 import { demoConfigText } from '../../engine/cli/demo/config.ts';
 import { findPostgresBin } from '../../engine/cli/demo/postgres.ts';
 import { REDIS_TITLE } from '../../engine/cli/demo/redis.ts';
@@ -101,7 +102,9 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
   try {
     await waitFor(demo, /Ctrl-C stops legate/, 'the demo banner', 60000);
     const { ports, skipped } = readBanner(demo.output());
-    t.diagnostic(`pods: ${[...ports].join('; ')}; skipped: ${[...skipped].join('; ')}`);
+    t.diagnostic(`pods: ${[...ports].join('; ')}`);
+    assert.deepEqual([...skipped], [], 'no pod skipped');
+    assert.equal(ports.size, 4, demo.output());
     assert.doesNotMatch(demo.output(), /NOT answering/);
 
     // Redis: three shards behind the seed's pool.
@@ -136,17 +139,11 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
     }
 
     // The splitter: a client sticks to one variant; clients from 20 networks reach both.
-    const splitter = SPLITTER_TITLE;
-    const splitterPort = ports.get(splitter);
-    if (splitterPort === undefined) {
-      assert.ok(
-        httpRoleMissing() !== null,
-        `the splitter was skipped though this build has the HTTP role: ${skipped.get(splitter)}`,
-      );
-      assert.match(skipped.get(splitter) ?? '', /not available in this build/);
-    } else {
-      if (splitterPort !== 80)
-        assert.match(demo.output(), new RegExp(`port 80 [^\\n]*: using ${splitterPort}`));
+    const splitterPort = ports.get(SPLITTER_TITLE);
+    assert.ok(splitterPort !== undefined, demo.output());
+    if (splitterPort !== 80)
+      assert.match(demo.output(), new RegExp(`port 80 [^\\n]*: using ${splitterPort}`));
+    {
       const url = `http://127.0.0.1:${splitterPort}/`;
       const first = (await curl(url)).trim();
       assert.ok(
@@ -166,15 +163,9 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
     }
 
     // The breaker: the backend's answers, its failures, then the open circuit answering itself.
-    const breaker = BREAKER_TITLE;
-    const breakerPort = ports.get(breaker);
-    if (breakerPort === undefined) {
-      assert.ok(
-        httpRoleMissing() !== null || upstreamKeysMissing({ breaker: DEMO_BREAKER }) !== null,
-        `the breaker was skipped though this build has it: ${skipped.get(breaker)}`,
-      );
-      assert.match(skipped.get(breaker) ?? '', /not available in this build/);
-    } else {
+    const breakerPort = ports.get(BREAKER_TITLE);
+    assert.ok(breakerPort !== undefined, demo.output());
+    {
       const url = `http://127.0.0.1:${breakerPort}/`;
       const answers: string[] = [];
       for (let i = 0; i < FLAKY.ok + FLAKY.failing + 3; i++) answers.push(await curl('-i', url));
@@ -377,5 +368,33 @@ test('as a user who cannot bind port 80: the splitter on 8080, said so; PostgreS
       assert.equal(alive(pid), false, `${name} (pid ${pid}) left running`);
   } finally {
     await demo.stop('SIGKILL');
+  }
+});
+
+test('a pod whose backends cannot start (no redis-server) is skipped, said so, and the others serve', async () => {
+  // A PATH with only what the demo runs besides redis-server (id and chown, for PostgreSQL as root).
+  const bin = mkdtempSync(join(tmpdir(), 'legate-path-'));
+  for (const program of ['id', 'chown'])
+    symlinkSync(execFileSync('which', [program]).toString().trim(), join(bin, program));
+  try {
+    const demo = await startLegate(['demo', '-w', '1'], { PATH: bin });
+    try {
+      await waitFor(demo, /Ctrl-C stops legate/, 'the demo banner', 60000);
+      const { ports, skipped } = readBanner(demo.output());
+      assert.match(
+        skipped.get(REDIS_TITLE) ?? '',
+        /^did not start: 'redis-server' is not installed; install it with: sudo apt-get install redis-server$/,
+      );
+      assert.equal(ports.has(REDIS_TITLE), false);
+      assert.doesNotMatch(demo.output(), /redis-cli -p/, 'no command offered for a skipped pod');
+      const breaker = ports.get(BREAKER_TITLE);
+      assert.ok(breaker !== undefined, demo.output());
+      assert.match(await curl(`http://127.0.0.1:${breaker}/`), /flaky backend: request 1 ok/);
+      assert.equal(await demo.stop('SIGINT'), 0);
+    } finally {
+      await demo.stop('SIGKILL');
+    }
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
   }
 });

@@ -9,9 +9,8 @@ import { runProxy } from '../../supervisor/run.ts';
 import type { ParsedArgs } from '../args.ts';
 import { parseHostPort, runOptions } from '../main.ts';
 import { acceptsConnections, freePort } from '../redis-process.ts';
-import { BREAKER_TITLE, DEMO_BREAKER, startBreakerPod } from './breaker.ts';
+import { BREAKER_TITLE, startBreakerPod } from './breaker.ts';
 import { BROKER_TITLE, startBrokerPod } from './broker.ts';
-import { httpRoleMissing, upstreamKeysMissing } from './build.ts';
 import { demoConfigText } from './config.ts';
 import { isPod, type Pod, type PodResult } from './pod.ts';
 import { type ChosenPort, choosePort } from './ports.ts';
@@ -32,8 +31,6 @@ export const SEED_PORTS = {
 interface PodPlan {
   readonly title: string;
   readonly ports: readonly number[];
-  /** Why this build cannot run it, or null. */
-  readonly missing: () => string | null;
   readonly start: (listen: ChosenPort) => Promise<Pod>;
 }
 
@@ -41,25 +38,21 @@ const PLANS: readonly PodPlan[] = [
   {
     title: REDIS_TITLE,
     ports: SEED_PORTS.redis,
-    missing: () => null,
     start: startRedisPod,
   },
   {
     title: BROKER_TITLE,
     ports: SEED_PORTS.broker,
-    missing: () => null,
     start: (listen) => startBrokerPod(listen),
   },
   {
     title: SPLITTER_TITLE,
     ports: SEED_PORTS.splitter,
-    missing: httpRoleMissing,
     start: startSplitterPod,
   },
   {
     title: BREAKER_TITLE,
     ports: SEED_PORTS.breaker,
-    missing: () => httpRoleMissing() ?? upstreamKeysMissing({ breaker: DEMO_BREAKER }),
     start: startBreakerPod,
   },
 ];
@@ -72,16 +65,11 @@ async function adminPort(args: ParsedArgs): Promise<ChosenPort> {
   return { port: port === 0 ? await freePort() : port, note: null };
 }
 
-/** Starts each pod this build and machine can run; a pod that cannot start is skipped, with why. */
+/** Starts each pod; one whose backends cannot start here (redis-server not installed, …) is skipped, with why. */
 async function startPods(held: HeldSignals): Promise<PodResult[]> {
   const out: PodResult[] = [];
   for (const plan of PLANS) {
     if (held.received !== null) break;
-    const missing = plan.missing();
-    if (missing !== null) {
-      out.push({ title: plan.title, reason: missing });
-      continue;
-    }
     try {
       out.push(await plan.start(await choosePort(plan.ports)));
     } catch (err) {

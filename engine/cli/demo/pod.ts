@@ -28,7 +28,7 @@ export interface Pod {
   stop(): Promise<void>;
 }
 
-/** A pod this build or machine cannot run, and why (said in the demo's output). */
+/** A pod whose backends could not start here, and why (said in the demo's output). */
 export interface SkippedPod {
   readonly title: string;
   readonly reason: string;
