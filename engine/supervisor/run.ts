@@ -426,6 +426,7 @@ async function serveUntilSignal(
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    options.onServing?.();
   });
   process.off('SIGHUP', onHup);
   process.off('SIGUSR2', onCrashHook);
