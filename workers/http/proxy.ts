@@ -75,6 +75,7 @@ export class HttpProxy {
     config: HttpConfig,
     shared: HttpShared,
     scope: VariableScope,
+    previous: ReadonlyMap<string, HttpUpstream> = new Map(),
   ): Map<string, HttpUpstream> {
     const map = new Map<string, HttpUpstream>();
     const health = new HttpPeerHealth(shared.peers);
@@ -85,7 +86,10 @@ export class HttpProxy {
         .flatMap((s) => s.locations)
         .find((l) => l.proxy.upstream === u.name);
       const timeouts = loc ? timeoutsOf(loc.proxy) : { connectMs: 60_000, readMs: 60_000 };
-      map.set(u.name, new HttpUpstream(u, timeouts, health, offsets[i], scope));
+      map.set(
+        u.name,
+        new HttpUpstream(u, timeouts, health, offsets[i], scope, previous.get(u.name)),
+      );
     }
     return map;
   }
@@ -192,7 +196,7 @@ export class HttpProxy {
     const oldGuarded = this.#guarded;
     this.config = config;
     const scope = splitClientsScope(config.splitClients);
-    this.#upstreams = this.#makeUpstreams(config, shared, scope);
+    this.#upstreams = this.#makeUpstreams(config, shared, scope, old);
     this.#guarded = guardedUpstreams(config, shared.guards, this.log);
     for (const g of oldGuarded.values()) g.close();
     for (const [i, listener] of this.#listeners.entries()) {

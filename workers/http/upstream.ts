@@ -27,10 +27,12 @@ const UPSTREAM_IDLE_MS = 60_000;
 export class UpstreamServer {
   readonly spec: HttpServerSpec;
   readonly pool: Pool;
-  readonly stats = new HttpServerStats();
+  readonly stats: HttpServerStats;
 
-  constructor(spec: HttpServerSpec, timeouts: Timeouts) {
+  /** `stats`: the numbers of the same server before a reload, so its counters never restart. */
+  constructor(spec: HttpServerSpec, timeouts: Timeouts, stats = new HttpServerStats()) {
     this.spec = spec;
+    this.stats = stats;
     const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
     this.pool = new Pool(`http://${host}:${spec.port}`, {
       // One request per connection at a time: HTTP/1.1 pipelining is not what nginx does.
@@ -77,7 +79,7 @@ export class HttpUpstream {
   readonly servers: readonly UpstreamServer[];
   readonly balancer: Balancer;
   readonly sticky: StickyCookies | null;
-  readonly stats = new UpstreamStats();
+  readonly stats: UpstreamStats;
   /** `hash KEY`: the key compiled against the config's variables. */
   readonly #hashKey: ValueTemplate | null;
   readonly #ipHash: boolean;
@@ -89,15 +91,26 @@ export class HttpUpstream {
     health: HttpPeerHealth,
     offset: number,
     scope: VariableScope,
+    previous?: HttpUpstream,
   ) {
     this.config = config;
+    // An upstream and servers that stay across a reload keep their numbers (Prometheus counters
+    // never go back; the store could not tell a restart from a quiet interval).
+    this.stats = previous?.stats ?? new UpstreamStats();
     this.balancer = createBalancer(config, health, offset);
     // The balancer's peers are primaries then backups: server i is peer i.
     const ordered = [
       ...config.servers.filter((s) => !s.backup),
       ...config.servers.filter((s) => s.backup),
     ];
-    this.servers = ordered.map((s) => new UpstreamServer(s, timeouts));
+    this.servers = ordered.map(
+      (s) =>
+        new UpstreamServer(
+          s,
+          timeouts,
+          previous?.servers.find((p) => p.spec.name === s.name)?.stats,
+        ),
+    );
     this.sticky =
       config.sticky === null ? null : new StickyCookies(config.sticky, this.balancer.peers);
     this.#hashKey =
