@@ -108,3 +108,34 @@ it('balance source: a session waiting for a full server does not hold up one who
     await broker.stop();
   }
 });
+
+it('a queued client that sends and half-closes keeps its place; its bytes go once a slot frees', async () => {
+  const port = await freePort();
+  const broker = await startBroker(
+    serviceYaml({ port, keys: 'queue_timeout: 10000', servers: twoServers() }),
+    { workers: 1 },
+  );
+  try {
+    const first = await RawClient.connect(port);
+    const second = await RawClient.connect(port);
+    await redisPortOf(first);
+    await redisPortOf(second);
+    const waiting = await RawClient.connect(port);
+    // Read by legate while queued (HAProxy keeps such a session too): held, not a reason to close.
+    waiting.socket.end('PING\r\n');
+    await until(
+      async () => (await tcpStats(broker.adminPort)).backends[0].qcur === 1,
+      3000,
+      'one queued',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(waiting.closed, false, 'still open while queued');
+    first.close();
+    const [reply] = await waiting.read(1, 3000);
+    assert.equal(reply.toString(), '+PONG\r\n');
+    assert.ok(await waiting.waitClosed(3000), 'closed after the reply (the FIN went through)');
+    second.close();
+  } finally {
+    await broker.stop();
+  }
+});
