@@ -6,7 +6,7 @@ import { after, before, it } from 'node:test';
 import { redisPortOf, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { until } from '../helpers/faults.ts';
 import { freePort, type RedisProcess, startShards, stopAll } from '../helpers/processes.ts';
-import { RawClient } from '../helpers/resp.ts';
+import { encode, RawClient } from '../helpers/resp.ts';
 
 let redis: RedisProcess[] = [];
 
@@ -134,6 +134,38 @@ it('a queued client that sends and half-closes keeps its place; its bytes go onc
     const [reply] = await waiting.read(1, 3000);
     assert.equal(reply.toString(), '+PONG\r\n');
     assert.ok(await waiting.waitClosed(3000), 'closed after the reply (the FIN went through)');
+    second.close();
+  } finally {
+    await broker.stop();
+  }
+});
+
+it('a queued client sending more than legate holds before a connect loses nothing: the rest waits in the kernel', async () => {
+  const port = await freePort();
+  const broker = await startBroker(
+    serviceYaml({ port, keys: 'queue_timeout: 10000', servers: twoServers() }),
+    { workers: 1 },
+  );
+  try {
+    const first = await RawClient.connect(port);
+    const second = await RawClient.connect(port);
+    await redisPortOf(first);
+    await redisPortOf(second);
+    const waiting = await RawClient.connect(port);
+    // 300 KB: far past HOLD_LIMIT (16 KiB) and the read buffer.
+    const value = Buffer.alloc(300 * 1024, 0x71);
+    waiting.write(encode('SET', 'held-big', value));
+    await until(
+      async () => (await tcpStats(broker.adminPort)).backends[0].qcur === 1,
+      3000,
+      'one queued',
+    );
+    first.close();
+    const [ok] = await waiting.read(1, 5000);
+    assert.equal(ok.toString(), '+OK\r\n');
+    const len = await waiting.command('STRLEN', 'held-big');
+    assert.equal(len.toString(), `:${value.length}\r\n`);
+    waiting.close();
     second.close();
   } finally {
     await broker.stop();

@@ -14,6 +14,12 @@ import type { TcpService } from './service.ts';
  */
 export const HIGH_WATER = 256 * 1024;
 
+/**
+ * What a session reads from its client before a server is connected, at most (HAProxy's default
+ * buffer size, tune.bufsize): past it the client waits, so a queued session holds little.
+ */
+export const HOLD_LIMIT = 16 * 1024;
+
 const SNIFFING = 0;
 const WAITING = 1;
 const QUEUED = 2;
@@ -120,7 +126,7 @@ export class TcpSession implements StreamEvents {
     this.protocol = protocol;
     // Reading starts at once, also for plain TCP: a client's first bytes are usually there by
     // the accept, and are then read in the turn that sees the server connect instead of one turn
-    // after it. They are held (up to HIGH_WATER) until a connection is up, and go to each attempt.
+    // after it. They are held (up to HOLD_LIMIT) until a connection is up, and go to each attempt.
     this.client = UvStream.accept(handle, this, service.scheduler);
     // Bytes are forwarded as they come: Nagle would only add delay.
     this.client.setNoDelay();
@@ -280,12 +286,12 @@ export class TcpSession implements StreamEvents {
 
   /**
    * Keeps bytes read before a connection is up, for the next attempt should this one fail;
-   * past HIGH_WATER the client waits (the kernel holds the rest).
+   * past HOLD_LIMIT the client waits (the kernel holds the rest).
    */
   #hold(n: number): void {
     const chunk = Buffer.from(READ_BUFFER.subarray(0, n));
     this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
-    if (this.held.length > HIGH_WATER) {
+    if (this.held.length >= HOLD_LIMIT) {
       this.client.pause();
       this.#clientPaused = true;
     }
