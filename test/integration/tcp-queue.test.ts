@@ -6,7 +6,7 @@ import { after, before, it } from 'node:test';
 import { redisPortOf, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { until } from '../helpers/faults.ts';
 import { freePort, type RedisProcess, startShards, stopAll } from '../helpers/processes.ts';
-import { RawClient } from '../helpers/resp.ts';
+import { encode, RawClient } from '../helpers/resp.ts';
 
 let redis: RedisProcess[] = [];
 
@@ -107,4 +107,68 @@ it('balance source: a session waiting for a full server does not hold up one who
   } finally {
     await broker.stop();
   }
+});
+
+/**
+ * A broker whose two servers (maxconn 1) are both taken by two sessions, and a third session
+ * that `send` has written to: `check` runs once that one is queued.
+ */
+async function whileQueued(
+  send: (waiting: RawClient) => void,
+  check: (waiting: RawClient, freeSlot: () => void) => Promise<void>,
+): Promise<void> {
+  const port = await freePort();
+  const broker = await startBroker(
+    serviceYaml({ port, keys: 'queue_timeout: 10000', servers: twoServers() }),
+    { workers: 1 },
+  );
+  const first = await RawClient.connect(port);
+  const second = await RawClient.connect(port);
+  try {
+    await redisPortOf(first);
+    await redisPortOf(second);
+    const waiting = await RawClient.connect(port);
+    send(waiting);
+    await until(
+      async () => (await tcpStats(broker.adminPort)).backends[0].qcur === 1,
+      3000,
+      'one queued',
+    );
+    await check(waiting, () => first.close());
+    waiting.close();
+  } finally {
+    first.close();
+    second.close();
+    await broker.stop();
+  }
+}
+
+it('a queued client that sends and half-closes keeps its place; its bytes go once a slot frees', async () => {
+  await whileQueued(
+    // Read by legate while queued (HAProxy keeps such a session too): held, not a reason to close.
+    (waiting) => waiting.socket.end('PING\r\n'),
+    async (waiting, freeSlot) => {
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(waiting.closed, false, 'still open while queued');
+      freeSlot();
+      const [reply] = await waiting.read(1, 3000);
+      assert.equal(reply.toString(), '+PONG\r\n');
+      assert.ok(await waiting.waitClosed(3000), 'closed after the reply (the FIN went through)');
+    },
+  );
+});
+
+it('a queued client sending more than legate holds before a connect loses nothing: the rest waits in the kernel', async () => {
+  // 300 KB: far past HOLD_LIMIT (16 KiB) and the read buffer.
+  const value = Buffer.alloc(300 * 1024, 0x71);
+  await whileQueued(
+    (waiting) => waiting.write(encode('SET', 'held-big', value)),
+    async (waiting, freeSlot) => {
+      freeSlot();
+      const [ok] = await waiting.read(1, 5000);
+      assert.equal(ok.toString(), '+OK\r\n');
+      const len = await waiting.command('STRLEN', 'held-big');
+      assert.equal(len.toString(), `:${value.length}\r\n`);
+    },
+  );
 });

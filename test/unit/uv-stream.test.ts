@@ -151,6 +151,34 @@ it('a peer that stops reading makes writes wait, then drain; end() delivers all 
   peer.destroy();
 });
 
+it("writeRange writes at once (collected while connecting, written on connect); end() after the peer's FIN closes with everything delivered", async () => {
+  const outSink = new Sink();
+  const before = accepted.length;
+  const out = UvStream.dial({ host: '127.0.0.1', port: listener.port }, outSink, scheduler);
+  READ_BUFFER.write('early ', 0);
+  out.writeRange(READ_BUFFER, 0, 6);
+  READ_BUFFER.fill(0xee, 0, 6);
+  assert.equal(out.pendingBytes, 6, 'held until connected');
+  await outSink.until(() => outSink.connected && accepted.length > before, 'connect');
+  const { stream: peer, sink: peerSink } = accepted[accepted.length - 1];
+  READ_BUFFER.write('now', 0);
+  out.writeRange(READ_BUFFER, 0, 3);
+  READ_BUFFER.fill(0xee, 0, 3);
+  assert.equal(out.pendingBytes, 0, 'written without waiting for the turn to end');
+  await peerSink.until(() => peerSink.bytes >= 9, '9 bytes');
+  assert.equal(Buffer.concat(peerSink.chunks).toString(), 'early now');
+  peer.endWrite();
+  await outSink.until(() => outSink.ended, "the peer's FIN");
+  out.push(Buffer.from(' and the last'));
+  out.end();
+  await peerSink.until(() => peerSink.ended, 'our FIN');
+  assert.equal(Buffer.concat(peerSink.chunks).toString(), 'early now and the last');
+  await outSink.until(() => outSink.closed, 'closed');
+  await peerSink.until(() => peerSink.closed, 'the peer closed after both FINs');
+  assert.deepEqual(outSink.errors, []);
+  assert.deepEqual(peerSink.errors, []);
+});
+
 it('a refused connect is an error naming the address, then a close', async () => {
   const sink = new Sink();
   UvStream.dial({ host: '127.0.0.1', port: 1 }, sink, scheduler);

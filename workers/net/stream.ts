@@ -241,6 +241,27 @@ export class UvStream {
   pushRange(buf: Buffer, start: number, end: number): void {
     // After end() or destroy() nothing more can go out (the FIN is sent or the socket gone).
     if (this.#state >= ENDING) return;
+    this.#collect(buf, start, end);
+    if (!this.#queued) {
+      this.#queued = true;
+      this.#scheduler.queue(this);
+    }
+  }
+
+  /**
+   * Writes buf[start, end) now, after what this turn collected (before the connection is up,
+   * collects it for then). For a pipe whose bytes come one read at a time (a TCP proxy), where
+   * waiting for the turn's end would only delay them: the server starts on them while this
+   * thread reads the other ready sockets.
+   */
+  writeRange(buf: Buffer, start: number, end: number): void {
+    if (this.#state >= ENDING) return;
+    this.#collect(buf, start, end);
+    // While connecting, connected() writes what was collected.
+    if (this.#state === OPEN) this.flush();
+  }
+
+  #collect(buf: Buffer, start: number, end: number): void {
     const n = end - start;
     if (n > COPY_LIMIT && buf !== READ_BUFFER) {
       const parts = this.#parts ?? [];
@@ -263,10 +284,6 @@ export class UvStream {
     }
     this.#pendingBytes += n;
     this.#pendingParts++;
-    if (!this.#queued) {
-      this.#queued = true;
-      this.#scheduler.queue(this);
-    }
   }
 
   /**
@@ -364,6 +381,12 @@ export class UvStream {
     }
     this.flush();
     if (this.#state !== OPEN) return;
+    if (this.#eofRead && this.#asyncWrites === 0) {
+      // The peer has ended and the kernel has every byte: closing sends the FIN after them
+      // (nothing unread is left to turn it into a reset), without a shutdown and its loop turn.
+      this.destroy();
+      return;
+    }
     this.#state = ENDING;
     this.#halfOpen = keepReading;
     if (!keepReading) this.#handle.readStop();

@@ -14,6 +14,12 @@ import type { TcpService } from './service.ts';
  */
 export const HIGH_WATER = 256 * 1024;
 
+/**
+ * What a session reads from its client before a server is connected, at most (HAProxy's default
+ * buffer size, tune.bufsize): past it the client waits, so a queued session holds little.
+ */
+export const HOLD_LIMIT = 16 * 1024;
+
 const SNIFFING = 0;
 const WAITING = 1;
 const QUEUED = 2;
@@ -118,13 +124,11 @@ export class TcpSession implements StreamEvents {
     this.service = service;
     this.backend = backend;
     this.protocol = protocol;
-    // Plain TCP reads nothing before a server is there to take it (the kernel holds it
-    // meanwhile; reading starts once connected); a protocol reads the first message now.
-    this.client =
-      protocol === null
-        ? new UvStream(handle, this, service.scheduler)
-        : UvStream.accept(handle, this, service.scheduler);
-    // Bytes are forwarded as they come, once per loop turn: Nagle would only add delay.
+    // Reading starts at once, also for plain TCP: a client's first bytes are usually there by
+    // the accept, and are then read in the turn that sees the server connect instead of one turn
+    // after it. They are held (up to HOLD_LIMIT) until a connection is up, and go to each attempt.
+    this.client = UvStream.accept(handle, this, service.scheduler);
+    // Bytes are forwarded as they come: Nagle would only add delay.
     this.client.setNoDelay();
     if (protocol === null) {
       this.dispatch(-1);
@@ -254,6 +258,7 @@ export class TcpSession implements StreamEvents {
     this.held = null;
     this.backend.count(this.serverIndex, COUNTER.STOT, 1);
     this.server?.setNoDelay();
+    this.#clientPaused = false;
     this.client.resume();
     if (this.clientEof) this.server?.endWrite();
   }
@@ -267,10 +272,26 @@ export class TcpSession implements StreamEvents {
       return;
     }
     const server = this.server;
-    if (server === null) return;
-    server.pushRange(READ_BUFFER, 0, n);
+    if (this.state !== PIPING) {
+      this.#hold(n);
+      if (server === null) return;
+    } else if (server === null) return;
+    server.writeRange(READ_BUFFER, 0, n);
     this.#bytesIn += n;
     if (server.writeQueueSize > 0 || server.pendingBytes > HIGH_WATER) {
+      this.client.pause();
+      this.#clientPaused = true;
+    }
+  }
+
+  /**
+   * Keeps bytes read before a connection is up, for the next attempt should this one fail;
+   * past HOLD_LIMIT the client waits (the kernel holds the rest).
+   */
+  #hold(n: number): void {
+    const chunk = Buffer.from(READ_BUFFER.subarray(0, n));
+    this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+    if (this.held.length >= HOLD_LIMIT) {
       this.client.pause();
       this.#clientPaused = true;
     }
@@ -296,7 +317,9 @@ export class TcpSession implements StreamEvents {
   streamEnd(): void {
     this.clientEof = true;
     if (this.state === PIPING) this.server?.endWrite();
-    else if (this.state !== CONNECTING) this.close();
+    // Waiting or queued for a server, the client's bytes still go (HAProxy keeps such a
+    // connection); a protocol still reading the first message has nothing to send.
+    else if (this.state === SNIFFING || this.state >= DONE) this.close();
   }
 
   streamError(_message: string): void {
@@ -324,7 +347,7 @@ export class TcpSession implements StreamEvents {
     this.lastServer = tick();
     this.protocol?.fromServer(this, n);
     const client = this.client;
-    client.pushRange(READ_BUFFER, 0, n);
+    client.writeRange(READ_BUFFER, 0, n);
     this.#bytesOut += n;
     if (client.writeQueueSize > 0 || client.pendingBytes > HIGH_WATER) {
       this.server?.pause();
