@@ -332,9 +332,12 @@ describe('http proxy (node engine): bodies stream with bounded memory', () => {
     } finally {
       clearInterval(sampler);
     }
-    // The client, the proxy and the backend share this process: the bound covers all three.
+    // The client, the proxy and the backend share this process: the bound covers all three. A
+    // buffered body would grow RSS by about its gigabyte; streamed, growth is GC's lag (under
+    // 128 MiB on a quiet machine, 130–150 MiB seen with the machine at load 20), so a quarter of
+    // the body is the line that tells the two apart without failing on a busy machine.
     assert.ok(
-      peak - rss0 < 128 * 1024 * 1024,
+      peak - rss0 < 256 * 1024 * 1024,
       `RSS grew ${((peak - rss0) / 1048576).toFixed(0)} MiB`,
     );
   });
