@@ -8,6 +8,7 @@ import type {
   WorkerTask,
 } from '../engine/supervisor/protocol.ts';
 import { FlushScheduler } from './net/flush-scheduler.ts';
+import { transport } from './net/transport.ts';
 import { RedisPool, type WorkerIdentity } from './redis/pool.ts';
 
 /** Same pool, same address: a reload can change it in place rather than re-open it. */
@@ -46,6 +47,14 @@ class WorkerRuntime {
 
   /** Opens every pool of the first generation; throws if one cannot listen. */
   async start(generation: Generation): Promise<void> {
+    // Once per process: every worker makes the same choice.
+    if (this.#task.workerId === 0)
+      this.#log.info(
+        { net: transport.kind, why: transport.why },
+        'data plane on %s: %s',
+        transport.kind === 'uv' ? 'bare libuv handles' : 'net.Socket',
+        transport.why,
+      );
     for (const [i, config] of generation.config.redis.entries()) {
       const pool = this.#newPool(config, generation, i);
       this.#pools.set(config.name, pool);

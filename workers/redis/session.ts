@@ -1,8 +1,8 @@
 import { NO_SERVER } from '../../engine/shared/ring-memory.ts';
 import { now, tick } from '../clock.ts';
 import { Fifo } from '../fifo.ts';
-import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
-import type { UvHandle } from '../net/uv.ts';
+import { READ_BUFFER, type StreamEvents } from '../net/stream.ts';
+import { type Accepted, type Stream, transport } from '../net/transport.ts';
 import {
   arityOk,
   type CommandInfo,
@@ -67,7 +67,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   readonly pool: RedisPool;
   name: Buffer | null = null;
   authenticated: boolean;
-  readonly #stream: UvStream;
+  readonly #stream: Stream;
   readonly #input = new InputBuffer();
   readonly #parser: RequestParser;
   readonly #slots = new Fifo<RequestSlot>();
@@ -88,7 +88,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
    */
   #replyEstimate: number;
 
-  constructor(id: number, pool: RedisPool, handle: UvHandle) {
+  constructor(id: number, pool: RedisPool, handle: Accepted) {
     this.id = id;
     this.pool = pool;
     this.authenticated = pool.config.redisAuth === null;
@@ -96,7 +96,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
     this.#maxPending = pool.config.clientMaxPending;
     this.#maxOutput = pool.config.clientMaxOutputBytes;
     this.#replyEstimate = this.#maxOutput / INITIAL_WINDOW;
-    const stream = UvStream.accept(handle, this, pool.scheduler);
+    const stream = transport.accept(handle, this, pool.scheduler);
     this.#stream = stream;
     stream.setNoDelay();
     if (pool.config.tcpKeepalive) stream.setKeepAlive();
