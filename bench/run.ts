@@ -9,6 +9,10 @@ const BENCHES: Record<string, { file: string; what: string }> = {
     what: 'legate vs nutcracker vs direct redis-server (redis-benchmark)',
   },
   ring: { file: './ring.ts', what: 'ketama ring building and lookup' },
+  footprint: {
+    file: './footprint.ts',
+    what: 'RSS at rest, after load and after idle, and time to ready: legate vs the peers',
+  },
   'socket-floor': {
     file: './socket-floor.ts',
     what: 'RSS of idle TCP connections in a bare Node process: net.Socket vs bare handle',
