@@ -28,6 +28,8 @@ the peers installed here (nutcracker, haproxy, nginx). Prints a markdown table.
   --ready-rounds N   starts timed per target (default 15)
   --requests N       redis-benchmark -n per test of the load (default 200000)
   --idle S           seconds to wait idle after the load (default 60)
+  --value-bytes N    redis-benchmark -d: value size of the load (default 3; e.g. 1000000
+                     for the large-value load that issue 15.4 saw memory stay after)
   --only a,b         targets by name (e.g. 'legate -w 2,nutcracker')
   --quick            2 starts, 2000 requests, 3 s idle: proves the harness, measures nothing
   -h, --help         this help
@@ -237,7 +239,7 @@ function targets(dir: string, shards: readonly number[], adminPort: number): Tar
 }
 
 /** redis-benchmark's default tests that legate routes, pipelined and not. */
-function load(port: number, requests: number): void {
+function load(port: number, requests: number, valueBytes: number): void {
   for (const pipeline of ['16', '1']) {
     const r = spawnSync(
       'redis-benchmark',
@@ -252,6 +254,8 @@ function load(port: number, requests: number): void {
         String(requests),
         '-P',
         pipeline,
+        '-d',
+        String(valueBytes),
         '-t',
         'set,get,incr,lpush,mset',
         '-q',
@@ -267,6 +271,7 @@ async function measure(
   rounds: number,
   requests: number,
   idleS: number,
+  valueBytes: number,
 ): Promise<Row> {
   const readies: number[] = [];
   let rest: number | null = null;
@@ -286,7 +291,7 @@ async function measure(
       await sleep(3000);
       rest = treeRssKb(proc.pid);
       if (!target.redis) continue;
-      load(port, requests);
+      load(port, requests, valueBytes);
       loaded = treeRssKb(proc.pid);
       const started = performance.now();
       for (;;) {
@@ -322,6 +327,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       'ready-rounds': { type: 'string' },
       requests: { type: 'string' },
       idle: { type: 'string' },
+      'value-bytes': { type: 'string' },
       only: { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -335,10 +341,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const rounds = Number(v['ready-rounds'] ?? (quick ? 2 : 15));
   const requests = Number(v.requests ?? (quick ? 2000 : 200000));
   const idleS = Number(v.idle ?? (quick ? 3 : 60));
+  const valueBytes = Number(v['value-bytes'] ?? 3);
   for (const [name, n] of [
     ['--ready-rounds', rounds],
     ['--requests', requests],
     ['--idle', idleS],
+    ['--value-bytes', valueBytes],
   ] as const)
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`);
   const only = v.only?.split(',').map((s) => s.trim());
@@ -359,11 +367,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         continue;
       }
       process.stderr.write(`${t.name}…\n`);
-      rows.push(await measure(t, rounds, requests, idleS));
+      rows.push(await measure(t, rounds, requests, idleS, valueBytes));
     }
     process.stdout.write(
       `## Footprint: Node ${process.versions.node}, ${rounds} starts per target, load ` +
-        `redis-benchmark -c 50 -n ${requests} -t set,get,incr,lpush,mset at -P 16 then -P 1, ` +
+        `redis-benchmark -c 50 -n ${requests} -d ${valueBytes} -t set,get,incr,lpush,mset at -P 16 then -P 1, ` +
         `idle ${idleS} s\n\n${markdownTable(
           [
             'target',

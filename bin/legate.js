@@ -14,8 +14,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
 }
 
 // Compiled code is cached on disk (NODE_COMPILE_CACHE, else the system's temporary directory),
-// so later starts skip most of the parsing; worker threads started after this share it.
-module.enableCompileCache?.();
+// so later starts skip most of the parsing. Worker threads use it only through the variable.
+const cache = module.enableCompileCache?.();
+if (cache?.directory !== undefined && process.env.NODE_COMPILE_CACHE === undefined)
+  process.env.NODE_COMPILE_CACHE = cache.directory;
 
 const built = new URL('../dist/engine/cli/main.js', import.meta.url);
 
