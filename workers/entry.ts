@@ -1,6 +1,7 @@
 import { formatAddress } from '../engine/config/address.ts';
 import type { RedisPoolConfig } from '../engine/config/types.ts';
-import { createLogger, type Logger } from '../engine/log.ts';
+import { createLazyLogger, type Logger } from '../engine/log.ts';
+import { releaseIdleMemory } from '../engine/release-memory.ts';
 import type {
   ControlMessage,
   Generation,
@@ -10,6 +11,9 @@ import type {
 import { FlushScheduler } from './net/flush-scheduler.ts';
 import { transport } from './net/transport.ts';
 import { RedisPool, type WorkerIdentity } from './redis/pool.ts';
+
+/** How long after start a worker collects its startup garbage. */
+const AFTER_START_MS = 1000;
 
 /** Same pool, same address: a reload can change it in place rather than re-open it. */
 function sameListen(a: RedisPoolConfig, b: RedisPoolConfig): boolean {
@@ -26,7 +30,7 @@ class WorkerRuntime {
 
   constructor(task: WorkerTask) {
     this.#task = task;
-    this.#log = createLogger(task.logLevel, { worker: task.workerId }, task.logFile);
+    this.#log = createLazyLogger(task.logLevel, { worker: task.workerId }, task.logFile);
     this.#identity = { id: task.workerId, count: task.workers, startedAt: task.startedAt };
   }
 
@@ -47,9 +51,10 @@ class WorkerRuntime {
 
   /** Opens every pool of the first generation; throws if one cannot listen. */
   async start(generation: Generation): Promise<void> {
-    // Once per process: every worker makes the same choice.
+    // Once per process (every worker makes the same choice); at info only when it is not the
+    // usual one, so that a worker with nothing to say need not load the logger.
     if (this.#task.workerId === 0)
-      this.#log.info(
+      this.#log[transport.kind === 'uv' ? 'debug' : 'info'](
         { net: transport.kind, why: transport.why },
         'data plane on %s: %s',
         transport.kind === 'uv' ? 'bare libuv handles' : 'net.Socket',
@@ -126,6 +131,8 @@ export default async function serve(task: WorkerTask): Promise<void> {
     return;
   }
   runtime.post({ type: 'ready' });
+  // What loading and starting left behind goes back once serving has begun (one GC, ~10 ms).
+  setTimeout(releaseIdleMemory, AFTER_START_MS).unref();
   const metrics = setInterval(() => runtime.snapshot(), task.statsIntervalMs);
   runtime.snapshot();
   const drainTimeoutMs = await new Promise<number>((resolve) => {

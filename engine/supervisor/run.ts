@@ -12,6 +12,7 @@ import type { Address, LegateConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { renderPrometheus } from '../metrics/prometheus.ts';
 import { MetricsStore } from '../metrics/store.ts';
+import { releaseIdleMemory } from '../release-memory.ts';
 import { LIVE } from '../shared/health-memory.ts';
 import { VERSION } from '../version.ts';
 import { type CpuBudget, cpuBudget } from './cpu-budget.ts';
@@ -108,6 +109,8 @@ export class Supervisor {
       count,
     );
     this.#logListening(this.#config);
+    // Config parsing and module loading leave garbage and a grown heap: give it back once.
+    setTimeout(releaseIdleMemory, 1000).unref();
   }
 
   /** What the admin endpoints and the stats port read. */

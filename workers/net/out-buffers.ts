@@ -1,4 +1,4 @@
-import { releaseIdleMemory } from '../idle-memory.ts';
+import { releaseIdleMemory } from '../../engine/release-memory.ts';
 
 /**
  * Output buffers lent to streams for one turn's writes and taken back once written, so that an
@@ -10,7 +10,7 @@ const KEEP = 256;
 /**
  * A pool not drawn on for this long means the thread has written nothing since: the load ended.
  * The pool is dropped (up to KEEP × 16 KB = 4 MB a thread; the next load refills it in a few
- * turns) and the heap given back (idle-memory.ts), once per load.
+ * turns) and the heap given back (engine/release-memory.ts), once per load.
  */
 const IDLE_RELEASE_MS = 5000;
 const free: Buffer[] = [];
