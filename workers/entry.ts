@@ -118,9 +118,11 @@ class WorkerRuntime {
 
 /**
  * A data-plane worker: one long-lived piscina task that serves every pool until told to stop.
- * Resolves when it has stopped; rejects only if the thread itself fails.
+ * Resolves when it has stopped, with why when it could not start (also posted as 'failed': the
+ * result is what the main thread is sure to get, as the port may close before that message is
+ * read); rejects only if the thread itself fails.
  */
-export default async function serve(task: WorkerTask): Promise<void> {
+export default async function serve(task: WorkerTask): Promise<string | undefined> {
   const runtime = new WorkerRuntime(task);
   try {
     await runtime.start(task.generation);
@@ -128,7 +130,7 @@ export default async function serve(task: WorkerTask): Promise<void> {
     runtime.post({ type: 'failed', message: (err as Error).message });
     await runtime.close();
     task.port.close();
-    return;
+    return (err as Error).message;
   }
   runtime.post({ type: 'ready' });
   // What loading and starting left behind goes back once serving has begun (one GC, ~10 ms).

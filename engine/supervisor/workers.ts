@@ -14,7 +14,7 @@ const RESTART_DELAY_MAX_MS = 5000;
  */
 export class WorkerSet {
   readonly count: number;
-  readonly #piscina: Piscina<WorkerTask, void>;
+  readonly #piscina: Piscina<WorkerTask, string | undefined>;
   readonly #ports: (MessagePort | null)[];
   readonly #tasks: Promise<void>[] = [];
   readonly #makeTask: (workerId: number) => Omit<WorkerTask, 'port'>;
@@ -40,7 +40,7 @@ export class WorkerSet {
     this.#ports = new Array(count).fill(null);
     this.#restartDelay = new Array(count).fill(0);
     this.#ready = new Array(count).fill(false);
-    this.#piscina = new Piscina<WorkerTask, void>({
+    this.#piscina = new Piscina<WorkerTask, string | undefined>({
       // The emitted JavaScript from dist/ (what users run), the TypeScript sources in development.
       filename: new URL(`../../workers/entry${extname(import.meta.url)}`, import.meta.url).href,
       minThreads: count,
@@ -98,9 +98,11 @@ export class WorkerSet {
       // piscina types transferList loosely; a MessagePort is transferable.
       const done = this.#piscina.run(task, { transferList: [port2] as never });
       this.#tasks[workerId] = done.then(
-        () => {
+        (failure) => {
           this.#ready[workerId] = false;
           port1.close();
+          // Its 'failed' message may be lost with the port: the task's result says it too.
+          if (failure !== undefined) failed(new Error(failure));
         },
         (err: Error) => {
           this.#ready[workerId] = false;
