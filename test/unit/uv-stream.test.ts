@@ -2,7 +2,8 @@
 // a real loopback connection: whatever mix of ranges is pushed in a
 // turn (copied or by reference, from the shared read buffer or not, growing the turn's buffer
 // or not), the peer reads exactly those bytes in order; a peer that stops reading makes writes
-// wait (writeQueueSize, then streamDrained); end() delivers everything before the FIN; a host
+// wait (writeQueueSize, then streamDrained); end() delivers everything before the FIN; endWrite()
+// half-closes (our FIN, reading goes on until the peer's); a host
 // name is dialed at each of its addresses until one answers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, test } from 'node:test';
@@ -163,6 +164,26 @@ for (const kind of ['uv', 'node'] as const) {
       assert.deepEqual(outSink.errors, []);
       assert.equal(peerSink.bytes, pushed + tail.length, 'nothing after the FIN');
       peer.destroy();
+    });
+
+    it('endWrite() sends our FIN and keeps reading until the peer ends too, then closes', async () => {
+      const { out, outSink, peer, peerSink } = await pair();
+      out.push(Buffer.from('request'));
+      out.endWrite();
+      out.push(Buffer.from('too late'));
+      await peerSink.until(() => peerSink.ended, 'the FIN');
+      assert.equal(Buffer.concat(peerSink.chunks).toString(), 'request');
+      // Half-closed, not closed: the other direction still carries bytes.
+      assert.equal(outSink.closed, false);
+      peer.push(Buffer.from('reply after the FIN'));
+      await outSink.until(() => outSink.bytes >= 19, 'the reply');
+      assert.equal(Buffer.concat(outSink.chunks).toString(), 'reply after the FIN');
+      assert.equal(outSink.closed, false);
+      peer.end();
+      await outSink.until(() => outSink.ended && outSink.closed, 'the peer FIN, then our close');
+      await peerSink.until(() => peerSink.closed, 'the peer closed');
+      assert.deepEqual(outSink.errors, []);
+      assert.deepEqual(peerSink.errors, []);
     });
 
     it('a refused connect is an error naming the address, then a close', async () => {

@@ -30,6 +30,10 @@ export class SocketStream {
   #paused = false;
   /** The rest of a read that came while paused (or past READ_BUFFER's size), owed first. */
   #held: Buffer | null = null;
+  /** endWrite() was called: reading goes on after our FIN, until the peer's. */
+  #halfOpen = false;
+  #eofRead = false;
+  #shutdownDone = false;
 
   private constructor(
     socket: Socket,
@@ -43,7 +47,10 @@ export class SocketStream {
     this.#state = state;
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('end', () => {
-      if (this.#state !== CLOSED) this.#events.streamEnd();
+      if (this.#state === CLOSED) return;
+      this.#eofRead = true;
+      this.#events.streamEnd();
+      if (this.#halfOpen && this.#shutdownDone) this.destroy();
     });
     socket.on('error', (err) => this.#fail(describe(err)));
     // Once, whether the peer, an error or destroy() closed it.
@@ -59,6 +66,11 @@ export class SocketStream {
     const stream = new SocketStream(socket, events, scheduler, OPEN);
     socket.resume();
     return stream;
+  }
+
+  /** Takes over an accepted connection and leaves it paused (as accepted): resume() reads. */
+  static adopt(socket: Socket, events: StreamEvents, scheduler: FlushScheduler): SocketStream {
+    return new SocketStream(socket, events, scheduler, OPEN);
   }
 
   /** Connects to a TCP address (every address of a name, in turn) or a unix socket. */
@@ -109,14 +121,19 @@ export class SocketStream {
     return s.remotePort === undefined ? 'unix:0' : `${s.remoteAddress}:${s.remotePort}`;
   }
 
+  /** Reading goes on while open, and after endWrite() until the peer ends. */
+  #reading(): boolean {
+    return this.#state === OPEN || (this.#halfOpen && this.#state === ENDING);
+  }
+
   pause(): void {
-    if (this.#state !== OPEN) return;
+    if (!this.#reading()) return;
     this.#paused = true;
     this.#socket.pause();
   }
 
   resume(): void {
-    if (this.#state !== OPEN) return;
+    if (!this.#reading()) return;
     this.#paused = false;
     this.#socket.resume();
     const held = this.#held;
@@ -184,7 +201,20 @@ export class SocketStream {
     if (this.#asyncWrites === 0) this.#events.streamDrained();
   }
 
+  /** Writes what is queued, shuts our side down once it is written, then closes. */
   end(): void {
+    this.#shutdown(false);
+  }
+
+  /**
+   * A half-close: writes what is queued, then sends our FIN, and keeps reading; the stream
+   * closes itself once the peer has ended too (allowHalfOpen keeps the socket open till then).
+   */
+  endWrite(): void {
+    this.#shutdown(true);
+  }
+
+  #shutdown(keepReading: boolean): void {
     if (this.#state !== OPEN) {
       if (this.#state === CONNECTING) this.destroy();
       return;
@@ -192,8 +222,12 @@ export class SocketStream {
     this.flush();
     if (this.#state !== OPEN) return;
     this.#state = ENDING;
-    this.#socket.pause();
-    this.#socket.end(() => this.destroy());
+    this.#halfOpen = keepReading;
+    if (!keepReading) this.#socket.pause();
+    this.#socket.end(() => {
+      this.#shutdownDone = true;
+      if (!this.#halfOpen || this.#eofRead) this.destroy();
+    });
   }
 
   destroy(): void {

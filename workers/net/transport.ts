@@ -29,7 +29,13 @@ export interface Stream {
   /** Queues buf[start, end) for this turn's write (see UvStream.pushRange for the contract). */
   pushRange(buf: Buffer, start: number, end: number): void;
   flush(): void;
+  /** Writes what is queued, shuts our side down, then closes. */
   end(): void;
+  /**
+   * A half-close: writes what is queued, sends our FIN and keeps reading; closes once the peer
+   * has ended too (a TCP proxy forwarding one side's FIN).
+   */
+  endWrite(): void;
   destroy(): void;
 }
 
@@ -53,7 +59,12 @@ export interface Transport {
     backlog: number,
     onAccept: (accepted: Accepted) => void,
   ): Promise<ListeningSocket>;
+  /** Takes over an accepted connection and starts reading it. */
   accept(accepted: Accepted, events: StreamEvents, scheduler: FlushScheduler): Stream;
+  /** Takes over an accepted connection without reading it yet: resume() starts. */
+  adopt(accepted: Accepted, events: StreamEvents, scheduler: FlushScheduler): Stream;
+  /** Closes an accepted connection no stream took over. */
+  refuse(accepted: Accepted): void;
   dial(address: DialAddress, events: StreamEvents, scheduler: FlushScheduler): Stream;
 }
 
@@ -88,6 +99,8 @@ export function chooseTransport(
 const uv = {
   listen: (address, backlog, onAccept) => Listener.open(address, backlog, onAccept),
   accept: (accepted, events, scheduler) => UvStream.accept(accepted as UvHandle, events, scheduler),
+  adopt: (accepted, events, scheduler) => new UvStream(accepted as UvHandle, events, scheduler),
+  refuse: (accepted) => (accepted as UvHandle).close(),
   dial: (address, events, scheduler) => UvStream.dial(address, events, scheduler),
 } satisfies Omit<Transport, 'kind' | 'why'>;
 
@@ -95,6 +108,8 @@ const node = {
   listen: (address, backlog, onAccept) => SocketListener.open(address, backlog, onAccept),
   accept: (accepted, events, scheduler) =>
     SocketStream.accept(accepted as Socket, events, scheduler),
+  adopt: (accepted, events, scheduler) => SocketStream.adopt(accepted as Socket, events, scheduler),
+  refuse: (accepted) => (accepted as Socket).destroy(),
   dial: (address, events, scheduler) => SocketStream.dial(address, events, scheduler),
 } satisfies Omit<Transport, 'kind' | 'why'>;
 

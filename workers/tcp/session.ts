@@ -1,7 +1,7 @@
 import { COUNTER } from '../../engine/shared/tcp-memory.ts';
 import { now, tick } from '../clock.ts';
-import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
-import type { UvHandle } from '../net/uv.ts';
+import { READ_BUFFER, type StreamEvents } from '../net/stream.ts';
+import { type Accepted, type Stream, transport } from '../net/transport.ts';
 import type { BackendView } from './backend.ts';
 import { ALL_FULL, NO_SERVER } from './balance.ts';
 import { proxyHeader } from './proxy-header.ts';
@@ -38,7 +38,7 @@ export interface SessionProtocol {
  */
 class ServerLeg implements StreamEvents {
   readonly session: TcpSession;
-  stream: UvStream | null = null;
+  stream: Stream | null = null;
   constructor(session: TcpSession) {
     this.session = session;
   }
@@ -69,9 +69,9 @@ class ServerLeg implements StreamEvents {
  */
 export class TcpSession implements StreamEvents {
   readonly service: TcpService;
-  readonly client: UvStream;
+  readonly client: Stream;
   backend: BackendView;
-  server: UvStream | null = null;
+  server: Stream | null = null;
   /** Index of the server in the backend; -1 before one is taken. */
   serverIndex = -1;
   state = WAITING;
@@ -99,7 +99,7 @@ export class TcpSession implements StreamEvents {
 
   constructor(
     service: TcpService,
-    handle: UvHandle,
+    handle: Accepted,
     backend: BackendView,
     protocol: SessionProtocol | null,
   ) {
@@ -110,8 +110,8 @@ export class TcpSession implements StreamEvents {
     // meanwhile; reading starts once connected); a protocol reads the first message now.
     this.client =
       protocol === null
-        ? new UvStream(handle, this, service.scheduler)
-        : UvStream.accept(handle, this, service.scheduler);
+        ? transport.adopt(handle, this, service.scheduler)
+        : transport.accept(handle, this, service.scheduler);
     // Bytes are forwarded as they come, once per loop turn: Nagle would only add delay.
     this.client.setNoDelay();
     if (protocol === null) {
@@ -194,7 +194,7 @@ export class TcpSession implements StreamEvents {
     this.#serverClosed = false;
     const spec = this.backend.config.servers[server];
     const leg = new ServerLeg(this);
-    const stream = UvStream.dial({ host: ip, port: spec.port }, leg, this.service.scheduler);
+    const stream = transport.dial({ host: ip, port: spec.port }, leg, this.service.scheduler);
     leg.stream = stream;
     this.server = stream;
     if (spec.sendProxy !== null)

@@ -1,5 +1,6 @@
 import type { Logger } from '../../../engine/log.ts';
-import { READ_BUFFER, type StreamEvents, UvStream } from '../../net/stream.ts';
+import { READ_BUFFER, type StreamEvents } from '../../net/stream.ts';
+import { type Stream, transport } from '../../net/transport.ts';
 import type { BackendView } from '../backend.ts';
 import type { SessionProtocol, TcpSession } from '../session.ts';
 import { BackendKeyScanner } from './backend-key.ts';
@@ -23,7 +24,7 @@ export function keyWord(key: Uint8Array): number {
 
 /** One forwarded CancelRequest: written once connected, then the connection is ended. */
 class CancelLeg implements StreamEvents {
-  stream: UvStream | null = null;
+  stream: Stream | null = null;
   streamData(): void {}
   streamEnd(): void {
     this.stream?.destroy();
@@ -117,7 +118,7 @@ export class PostgresProtocol implements SessionProtocol {
       const ip = backend.address(s);
       if (ip === null) continue;
       const leg = new CancelLeg();
-      leg.stream = UvStream.dial(
+      leg.stream = transport.dial(
         { host: ip, port: backend.config.servers[s].port },
         leg,
         session.service.scheduler,
