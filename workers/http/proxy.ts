@@ -182,6 +182,10 @@ export class HttpProxy {
     this.config = config;
     const scope = splitClientsScope(config.splitClients);
     this.#upstreams = this.#makeUpstreams(config, shared, scope);
+    for (const [name, u] of this.#upstreams) {
+      const was = old.get(name);
+      if (was !== undefined) u.keepStatsOf(was);
+    }
     for (const [i, listener] of this.#listeners.entries()) {
       const block = config.servers[i];
       if (block !== undefined) {

@@ -27,7 +27,8 @@ const UPSTREAM_IDLE_MS = 60_000;
 export class UpstreamServer {
   readonly spec: HttpServerSpec;
   readonly pool: Pool;
-  readonly stats = new HttpServerStats();
+  /** Not readonly: a reload hands a server that stays its numbers so far (keepStatsOf). */
+  stats = new HttpServerStats();
 
   constructor(spec: HttpServerSpec, timeouts: Timeouts) {
     this.spec = spec;
@@ -77,7 +78,8 @@ export class HttpUpstream {
   readonly servers: readonly UpstreamServer[];
   readonly balancer: Balancer;
   readonly sticky: StickyCookies | null;
-  readonly stats = new UpstreamStats();
+  /** Not readonly: a reload hands an upstream that stays its numbers so far (keepStatsOf). */
+  stats = new UpstreamStats();
   /** `hash KEY`: the key compiled against the config's variables. */
   readonly #hashKey: ValueTemplate | null;
   readonly #ipHash: boolean;
@@ -139,6 +141,25 @@ export class HttpUpstream {
 
   end(state: PickState): void {
     if (this.#spare.length < SPARE_STATES) this.#spare.push(state);
+  }
+
+  /**
+   * A reload rebuilt this upstream: its numbers, and those of each server that stays (by name,
+   * in order for a name listed twice), go on from the old one's. Counters that started again
+   * from zero would race the control plane's reset detection and lose what came before.
+   */
+  keepStatsOf(old: HttpUpstream): void {
+    this.stats = old.stats;
+    const before = new Map<string, UpstreamServer[]>();
+    for (const s of old.servers) {
+      const same = before.get(s.spec.name);
+      if (same === undefined) before.set(s.spec.name, [s]);
+      else same.push(s);
+    }
+    for (const s of this.servers) {
+      const was = before.get(s.spec.name)?.shift();
+      if (was !== undefined) s.stats = was.stats;
+    }
   }
 
   snapshot(): HttpUpstreamSnapshot {
