@@ -52,15 +52,6 @@ describe('nginx variables', () => {
     assert.equal(evaluate(t, r), 'example.com|curl|xyz|/a?b=1|b=1|backend|8080|1.2.3.4, 127.0.0.9');
   });
 
-  it('$arg_NAME: the first name= argument, raw, the name in any case; empty when absent', () => {
-    const t = compileValue('[$arg_k|${arg_user}|$arg_none|$arg_x]', 'test');
-    assert.equal(
-      evaluate(t, request('127.0.0.1', [], '/p?K=7&kk=2&User=a%20b&k=8&x')),
-      '[7|a%20b||]',
-    );
-    assert.equal(evaluate(t, request('127.0.0.1', [], '/p')), '[|||]');
-  });
-
   it('split_clients variables hash their evaluated source as nginx does', () => {
     const config = {
       source: '${remote_addr}AAA',

@@ -93,20 +93,6 @@ export function cookieValue(raw: readonly string[], name: string): string {
   return '';
 }
 
-/**
- * nginx's $arg_NAME (ngx_http_arg): the raw value of the first `name=` argument of the query
- * string, the name matched without regard to case; '' when there is none.
- */
-export function argValue(uri: string, name: string): string {
-  const q = uri.indexOf('?');
-  if (q === -1) return '';
-  for (const pair of uri.slice(q + 1).split('&')) {
-    const eq = pair.indexOf('=');
-    if (eq === name.length && pair.slice(0, eq).toLowerCase() === name) return pair.slice(eq + 1);
-  }
-  return '';
-}
-
 /** nginx's $host: the Host header lower-cased, without its port. */
 function host(src: VariableSource): string {
   const h = headerValue(src.rawHeaders, 'host').toLowerCase();
@@ -153,7 +139,7 @@ export function splitClientsScope(splits: readonly SplitClientsConfig[]): Variab
 
 /**
  * Compiles a `proxy_set_header` value or a `hash` key: `$name` and `${name}` are nginx variables
- * (`$http_*`, `$cookie_*`, `$arg_*`, the ones in NAMED and the config's split_clients); an unknown one is
+ * (`$http_*`, `$cookie_*`, the ones in NAMED and the config's split_clients); an unknown one is
  * refused with `where` in the message.
  */
 export function compileValue(
@@ -182,10 +168,6 @@ function variable(name: string, where: string): (src: VariableSource) => string 
   if (name.startsWith('cookie_')) {
     const cookie = name.slice(7);
     return (s) => cookieValue(s.rawHeaders, cookie);
-  }
-  if (name.startsWith('arg_')) {
-    const arg = name.slice(4);
-    return (s) => argValue(s.uri, arg);
   }
   const named = (NAMED as Readonly<Record<string, (src: VariableSource) => string>>)[name];
   if (named === undefined)
