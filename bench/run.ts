@@ -8,6 +8,10 @@ const BENCHES: Record<string, { file: string; what: string }> = {
     file: './redis.ts',
     what: 'legate vs nutcracker vs direct redis-server (redis-benchmark)',
   },
+  breaker: {
+    file: './breaker.ts',
+    what: 'circuit breaker: legate (Envoy config) vs nginx vs direct; hung backend; cascade',
+  },
   http: {
     file: './http.ts',
     what: 'HTTP splitter: legate (uws, node) vs nginx (seed config, keepalive) vs a backend (wrk)',

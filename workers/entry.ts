@@ -30,9 +30,12 @@ class WorkerRuntime {
   readonly #log: Logger;
   readonly #context: RoleContext;
   readonly #hosted = new Map<string, Hosted>();
+  /** The generation every unit serves now. */
+  #generation: Generation;
 
   constructor(task: WorkerTask) {
     this.#task = task;
+    this.#generation = task.generation;
     this.#log = createLazyLogger(task.logLevel, { worker: task.workerId }, task.logFile);
     this.#context = {
       workerId: task.workerId,
@@ -60,6 +63,7 @@ class WorkerRuntime {
 
   /** Opens every unit of the first generation; throws if one cannot listen. */
   async start(generation: Generation): Promise<void> {
+    this.#generation = generation;
     // Once per process (every worker makes the same choice); at info only when it is not the
     // usual one, so that a worker with nothing to say need not load the logger.
     if (this.#task.workerId === 0)
@@ -80,10 +84,17 @@ class WorkerRuntime {
     }
   }
 
-  /** A new config generation: units change in place, new ones listen, removed ones drain. */
+  /**
+   * A new config generation: units change in place, new ones listen, removed ones drain. New
+   * listeners open before the old ones close (SO_REUSEPORT lets both hold a port), so a unit that
+   * cannot listen leaves everything as it was: the new units closed, the changed ones given the
+   * previous generation back, the old ones still accepting; it throws, and the reload is refused.
+   */
   async reload(generation: Generation): Promise<void> {
     const retired: RoleUnit[] = [];
     const opened: RoleUnit[] = [];
+    const before = new Map<Hosted, Map<string, RoleUnit>>();
+    const updated = new Set<RoleUnit>();
     for (const r of ROLES) {
       const present = r.has(generation.config);
       if (!present && !this.#hosted.has(r.name)) continue;
@@ -92,6 +103,7 @@ class WorkerRuntime {
       for (const plan of present ? hosted.role.plan(generation) : []) {
         const current = hosted.units.get(plan.key);
         if (current !== undefined && plan.update(current)) {
+          updated.add(current);
           next.set(plan.key, current);
         } else {
           if (current !== undefined) retired.push(current);
@@ -101,14 +113,34 @@ class WorkerRuntime {
         }
       }
       for (const [key, unit] of hosted.units) if (!next.has(key)) retired.push(unit);
+      before.set(hosted, hosted.units);
       hosted.units = next;
     }
-    // Close before opening: a unit that moved may reuse an address another gave up. The
-    // retired units' clients drain after the new listeners are up, not before.
+    try {
+      for (const u of opened) await u.listen();
+    } catch (err) {
+      await Promise.all(opened.map((u) => u.close()));
+      for (const [hosted, units] of before) hosted.units = units;
+      this.#restore(updated);
+      throw err;
+    }
+    this.#generation = generation;
     for (const u of retired) u.stopAccepting();
-    for (const u of opened) await u.listen();
     const deadline = Date.now() + generation.config.drainTimeoutMs;
     await Promise.all(retired.map((u) => u.drain(deadline)));
+  }
+
+  /** Gives units a refused reload changed in place their previous generation back. */
+  #restore(changed: ReadonlySet<RoleUnit>): void {
+    const previous = this.#generation;
+    for (const r of ROLES) {
+      const hosted = this.#hosted.get(r.name);
+      if (hosted === undefined || !r.has(previous.config)) continue;
+      for (const plan of hosted.role.plan(previous)) {
+        const unit = hosted.units.get(plan.key);
+        if (unit !== undefined && changed.has(unit)) plan.update(unit);
+      }
+    }
   }
 
   snapshot(): void {

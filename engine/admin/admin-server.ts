@@ -1,4 +1,5 @@
 import type { LegateConfig } from '../config/types.ts';
+import { BadValueError, UnknownNameError } from '../errors.ts';
 import { percentileOf } from '../metrics/histogram.ts';
 import type { HttpStatsJson } from '../metrics/http-stats.ts';
 import type { PoolCounters, ServerCounters } from '../metrics/snapshot.ts';
@@ -30,8 +31,8 @@ export interface AdminSource {
   http(): HttpStatsJson | null;
   /** Why the TCP broker is not ready (a service with no server up); empty when it is. */
   tcpReadiness(): string[];
-  /** Admin action on a TCP server: ready, drain or maint. Returns what is wrong, or null. */
-  setTcpServerState(backend: string, server: string, state: string): string | null;
+  /** Admin action on a TCP server: ready, drain or maint. Throws UnknownNameError or BadValueError. */
+  setTcpServerState(backend: string, server: string, state: string): void;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -182,22 +183,28 @@ const TCP_SERVER_PATH = '/tcp/servers/';
 
 /** POST /tcp/servers/BACKEND/SERVER?state=ready|drain|maint (HAProxy's `set server B/S state`). */
 function setServerState(source: AdminSource, req: HttpRequest): HttpResponse {
-  const parts = req.path.slice(TCP_SERVER_PATH.length).split('/').map(decodeURIComponent);
-  const state = new URLSearchParams(req.query).get('state');
-  if (parts.length !== 2 || parts[0] === '' || parts[1] === '' || state === null) {
-    return {
-      status: 400,
-      contentType: TEXT_TYPE,
-      body: `expected POST ${TCP_SERVER_PATH}BACKEND/SERVER?state=ready|drain|maint\n`,
-    };
+  const usage = `expected POST ${TCP_SERVER_PATH}BACKEND/SERVER?state=ready|drain|maint`;
+  const text = (status: number, body: string): HttpResponse => ({
+    status,
+    contentType: TEXT_TYPE,
+    body: `${body}\n`,
+  });
+  let parts: string[];
+  try {
+    parts = req.path.slice(TCP_SERVER_PATH.length).split('/').map(decodeURIComponent);
+  } catch {
+    return text(400, `bad %-escape in ${req.path}; ${usage}`);
   }
-  const problem = source.setTcpServerState(parts[0], parts[1], state);
-  if (problem !== null)
-    return {
-      status: problem.startsWith('state') ? 400 : 404,
-      contentType: TEXT_TYPE,
-      body: `${problem}\n`,
-    };
+  const state = new URLSearchParams(req.query).get('state');
+  if (parts.length !== 2 || parts[0] === '' || parts[1] === '' || state === null)
+    return text(400, usage);
+  try {
+    source.setTcpServerState(parts[0], parts[1], state);
+  } catch (err) {
+    if (err instanceof UnknownNameError) return text(404, err.message);
+    if (err instanceof BadValueError) return text(400, err.message);
+    throw err;
+  }
   return {
     status: 200,
     contentType: TEXT_TYPE,

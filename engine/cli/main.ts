@@ -59,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Before any logger exists, so the main thread and every worker log in one format.
     chooseLogFormat(args.options.get('log-format'), process.env, process.stdout.isTTY === true);
     if (command === 'demo') {
-      const { runDemo } = await import('./demo.ts');
+      const { runDemo } = await import('./demo/demo.ts');
       return await runDemo(args);
     }
     if (command === 'top') {
@@ -108,6 +108,8 @@ export interface RunOptions {
   readonly logFile: string | null;
   /** nutcracker's -p: write the process id here while running. */
   readonly pidFile: string | null;
+  /** Called once legate serves and its SIGINT/SIGTERM handlers are in place (`legate demo` prints its banner then). */
+  readonly onServing?: () => void;
 }
 
 /** `host:port` or `[v6]:port` with a port from 0 (any free port) to 65535. */

@@ -8,7 +8,10 @@ Usage:
   legate locate -c FILE [--pool NAME] [KEY...]
                                        print KEY<TAB>POOL<TAB>SERVER for each key
                                        (keys from standard input, one a line, when none given)
-  legate demo [-w N]                   three local redis-server shards and legate on 127.0.0.1:6379
+  legate demo [-w N]                   the seed's ambassadors on 127.0.0.1 in one process, each in
+                                       front of backends it starts: Redis on 6379 (three shards),
+                                       the broker on 5432 (PostgreSQL, else an echo service), the
+                                       A/B splitter on 80 (else 8080), the breaker on 8001
   legate top [--admin ADDR:PORT] [--interval MS] [--once]
                                        live view of a running legate (from its admin server):
                                        per pool and server ops/s, errors/s, p50/p99/max latency,

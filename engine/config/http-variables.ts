@@ -27,6 +27,7 @@ export function knownVariable(name: string, defined: ReadonlySet<string>): boole
   return (
     name.startsWith('http_') ||
     name.startsWith('cookie_') ||
+    name.startsWith('arg_') ||
     (NGINX_VARIABLES as readonly string[]).includes(name) ||
     defined.has(name)
   );
@@ -51,7 +52,7 @@ export function httpVariableIssues(http: HttpConfig): { path: string; message: s
     for (const name of unknownIn(text, defined))
       issues.push({
         path,
-        message: `unknown variable ${name} in "${text}" (legate evaluates $${NGINX_VARIABLES.join(', $')}, $http_NAME, $cookie_NAME and split_clients variables)`,
+        message: `unknown variable ${name} in "${text}" (legate evaluates $${NGINX_VARIABLES.join(', $')}, $http_NAME, $cookie_NAME, $arg_NAME and split_clients variables)`,
       });
   };
   for (const s of http.splitClients) check(`http.split_clients.${s.variable}`, s.source);

@@ -9,6 +9,13 @@ import { DEFAULTS, NEXT_UPSTREAM } from './dialects/nginx/settings.ts';
 import { ALLOWED_SERVER_PARAMETERS } from './dialects/nginx/upstream.ts';
 import { parseServerAddress, parseSize } from './dialects/nginx/values.ts';
 import {
+  ROUTE_GUARD_KEYS,
+  readRouteRouter,
+  readUpstreamGuard,
+  UPSTREAM_GUARD_KEYS,
+} from './guard-keys.ts';
+import {
+  type EnvoyRouter,
   type HeaderSetting,
   HTTP_BALANCERS,
   type HttpConfig,
@@ -199,7 +206,15 @@ function readSticky(entry: Entry, src: ConfigSource): StickyCookie | undefined {
 function readUpstream(entry: Entry, src: ConfigSource): UpstreamConfig | undefined {
   const given = section(
     entry,
-    ['balancer', 'hash_key', 'random_two', 'sticky', 'keepalive', 'servers'],
+    [
+      'balancer',
+      'hash_key',
+      'random_two',
+      'sticky',
+      'keepalive',
+      'servers',
+      ...UPSTREAM_GUARD_KEYS,
+    ],
     src,
     `upstream '${entry.key}'`,
   );
@@ -252,7 +267,10 @@ function readUpstream(entry: Entry, src: ConfigSource): UpstreamConfig | undefin
   const keepaliveEntry = given.get('keepalive');
   const sticky = given.get('sticky');
   const two = given.get('random_two');
+  // The breaker's keys (guard-keys.ts): limits, outlier_detection, panic_threshold, breaker.
+  const guard = readUpstreamGuard(given, src);
   return {
+    ...(guard === undefined ? {} : { guard }),
     name: entry.key,
     balancer,
     hashKey,
@@ -267,6 +285,11 @@ function readUpstream(entry: Entry, src: ConfigSource): UpstreamConfig | undefin
 }
 
 type ProxyDefaults = Omit<ProxySettings, 'upstream' | 'uri'>;
+
+function routerOf(given: ReadonlyMap<string, Entry>, src: ConfigSource): { router?: EnvoyRouter } {
+  const router = readRouteRouter(given, src);
+  return router === undefined ? {} : { router };
+}
 
 const PROXY_DEFAULTS: ProxyDefaults = {
   setHeaders: DEFAULTS.setHeaders,
@@ -345,6 +368,7 @@ function readLocation(
       'client_max_body_size',
       'client_body_timeout',
       ...PROXY_KEYS,
+      ...ROUTE_GUARD_KEYS,
     ],
     src,
     'a location',
@@ -381,6 +405,8 @@ function readLocation(
       upstream,
       uri: uri === undefined ? null : (text(slotOf(uri), src) ?? null),
       ...readProxy(given, parent, src),
+      // Envoy's router (timeout, retry) when the location says so (guard-keys.ts).
+      ...routerOf(given, src),
     },
     clientMaxBodySize:
       body === undefined ? server.clientMaxBodySize : (size(body, src) ?? server.clientMaxBodySize),

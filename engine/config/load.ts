@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import { detectDialect } from './dialect.ts';
+import { looksLikeEnvoy, parseEnvoy } from './dialects/envoy.ts';
 import { looksLikeHaproxy, readHaproxy } from './dialects/haproxy.ts';
 import { looksLikeNginx, readNginx } from './dialects/nginx.ts';
 import { applyEnvOverrides } from './env.ts';
@@ -69,6 +70,7 @@ function parseDialect(text: string, file: string, env: NodeJS.ProcessEnv): Legat
       src.reportAt(error.pos[0], '', `invalid YAML: ${error.message}`);
     throw new ConfigError(inOrder(src.issues));
   }
+  if (looksLikeEnvoy(doc.contents)) return parseEnvoy(text, file, env);
   interpolate(src, env);
 
   const root = src.deref(doc.contents);

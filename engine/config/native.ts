@@ -57,7 +57,7 @@ function readWorkers(entry: Entry, src: ConfigSource): number | null | undefined
   return result.workers;
 }
 
-function readSection(
+export function readSection(
   entry: Entry,
   src: ConfigSource,
   keys: readonly string[],

@@ -3,8 +3,10 @@
  * block (listener), per upstream and per upstream server (the variants of an A/B split), each
  * with requests by status class, bytes and latency percentiles.
  */
+
 import { type LatencyJson, latencyJson } from '../admin/admin-server.ts';
 import type { HttpConfig } from '../config/http-types.ts';
+import type { BreakerJson } from './breaker-stats.ts';
 import { addEncoded, type Histogram, latencyHistogram } from './histogram.ts';
 import {
   emptyHttpListenerCounters,
@@ -165,6 +167,8 @@ export interface HttpStatsJson {
   readonly engine: 'uws' | 'node' | null;
   readonly servers: readonly HttpListenerJson[];
   readonly upstreams: readonly HttpUpstreamJson[];
+  /** The guarded upstreams' limits, ejections and circuits (engine/metrics/breaker-stats.ts). */
+  readonly breakers?: readonly BreakerJson[];
 }
 
 /** The /stats section for the running config: every listener, upstream and server in config order. */

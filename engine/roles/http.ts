@@ -5,6 +5,9 @@
  * lists the same servers in the same order.
  */
 import type { HttpConfig, UpstreamConfig } from '../config/http-types.ts';
+import { type GuardState, guardBuffers, guardStates } from '../health/guard-state.ts';
+import type { Logger } from '../log.ts';
+import { type BreakerJson, breakerJson, breakerPrometheus } from '../metrics/breaker-stats.ts';
 import { allocateHttpPeers, HttpPeerHealth, peerOffsets } from '../shared/http-peers-memory.ts';
 import type { HttpShared } from '../supervisor/protocol.ts';
 
@@ -17,9 +20,12 @@ export class HttpRole {
   readonly config: HttpConfig;
   readonly peers: SharedArrayBuffer;
   readonly health: HttpPeerHealth;
+  /** The breaker's state per guarded upstream: kept from `previous` where it fits. */
+  readonly guards: Map<string, GuardState>;
 
   constructor(config: HttpConfig, previous?: HttpRole) {
     this.config = config;
+    this.guards = guardStates(config, previous?.guards);
     const { offsets, total } = peerOffsets(config.upstreams);
     const old = previous === undefined ? null : peerOffsets(previous.config.upstreams);
     const same =
@@ -51,6 +57,27 @@ export class HttpRole {
   }
 
   get shared(): HttpShared {
-    return { peers: this.peers };
+    return { peers: this.peers, guards: guardBuffers(this.guards) };
+  }
+
+  /**
+   * Starts the outlier detectors' interval timers, here on the main thread (see GuardState).
+   * On a reload, close the previous role first: its states may share memory with these.
+   */
+  start(log: Logger): void {
+    for (const g of this.guards.values()) g.start(log);
+  }
+
+  close(): void {
+    for (const g of this.guards.values()) g.stop();
+  }
+
+  breakersJson(): BreakerJson[] {
+    const now = Date.now();
+    return [...this.guards.values()].map((g) => breakerJson(g, now));
+  }
+
+  breakersPrometheus(): string {
+    return this.guards.size === 0 ? '' : breakerPrometheus([...this.guards.values()], Date.now());
   }
 }

@@ -4,6 +4,7 @@
  * the numbers /stats, /metrics and `legate top` show. Workers read the same memory.
  */
 import type { TcpBackendConfig, TcpConfig, TcpServerSpec } from '../config/tcp-types.ts';
+import { BadValueError, UnknownNameError } from '../errors.ts';
 import { NameResolver } from '../health/dns.ts';
 import { type CheckResult, runCheck } from '../health/probes/index.ts';
 import { RiseFall } from '../health/rise-fall.ts';
@@ -86,6 +87,12 @@ export class BackendState {
   readonly #resolver: NameResolver;
   #dnsTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Servers that carry over a previous server's state, and that server. */
+  readonly #adopted = new Map<ServerState, ServerState>();
+  /** Servers start() could not resolve (init_addr_none), logged at commit. */
+  readonly #unresolved: { readonly server: ServerState; readonly code: string }[] = [];
+  /** The previous backend's shared memory is reused. */
+  #kept = false;
 
   constructor(config: TcpBackendConfig, workers: number, log: Logger, previous?: BackendState) {
     this.config = config;
@@ -108,15 +115,21 @@ export class BackendState {
     this.servers = config.servers.map((spec, i) => new ServerState(spec, i));
     const old = new Map(previous?.servers.map((s) => [s.spec.name, s]));
     for (const s of this.servers) {
+      // The same name on the same host: the same server, whose health and admin state carry over.
       const was = old.get(s.spec.name);
-      if (was !== undefined && was.spec.host === s.spec.host) s.adopt(was);
-      // A reload that keeps the memory keeps the address workers dial until start() has
-      // resolved the new one: the running sessions' workers read this memory too.
-      this.#publish(s, s.address !== null || !keep);
+      if (was !== undefined && was.spec.host === s.spec.host) {
+        s.adopt(was);
+        this.#adopted.set(s, was);
+      }
     }
+    this.#kept = keep;
   }
 
-  /** Resolves every server's address (a name that does not resolve is fatal unless initAddrNone), then starts checks and DNS. */
+  /**
+   * Resolves every server's address (a name that does not resolve is fatal unless
+   * initAddrNone). Nothing is written to shared memory yet: a reload refused after this leaves
+   * the running broker as it was (with a kept memory, the workers read it now).
+   */
   async start(): Promise<void> {
     await Promise.all(
       this.servers.map(async (s) => {
@@ -131,18 +144,35 @@ export class BackendState {
               `backend ${this.config.name}: server ${s.spec.name} (${s.spec.source}): cannot resolve '${s.spec.host}' (${code}); fix the name, or set init_addr_none: true to start without it`,
             );
           }
-          this.#log.warn(
-            { server: s.spec.name, host: s.spec.host, err: code },
-            'server %s/%s: %s does not resolve (%s); it waits in MAINT(resolution)',
-            this.config.name,
-            s.spec.name,
-            s.spec.host,
-            code,
-          );
+          this.#unresolved.push({ server: s, code });
         }
-        this.#publish(s);
       }),
     );
+  }
+
+  /**
+   * The backend goes live (start() succeeded): its servers' state into shared memory, then
+   * checks and DNS. What the previous backend learnt while this one resolved (checks, admin
+   * actions) is taken over first.
+   */
+  commit(): void {
+    for (const [s, was] of this.#adopted) {
+      const resolved = s.address;
+      s.adopt(was);
+      if (s.address === null) s.address = resolved;
+    }
+    for (const { server: s, code } of this.#unresolved) {
+      this.#log.warn(
+        { server: s.spec.name, host: s.spec.host, err: code },
+        'server %s/%s: %s does not resolve (%s); it waits in MAINT(resolution)',
+        this.config.name,
+        s.spec.name,
+        s.spec.host,
+        code,
+      );
+    }
+    // A kept memory keeps the address workers dial for a server that has none yet.
+    for (const s of this.servers) this.#publish(s, s.address !== null || !this.#kept);
     for (const s of this.servers) if (s.spec.check) this.#schedule(s, 0);
     if (this.config.dns !== null && this.servers.some((s) => s.spec.resolve)) this.#scheduleDns();
   }
@@ -328,8 +358,14 @@ export class TcpRole {
     });
   }
 
+  /** Resolves every backend's servers; throws (and changes nothing) if one cannot be. */
   async start(): Promise<void> {
     await Promise.all(this.backends.map((b) => b.start()));
+  }
+
+  /** Puts the resolved state into shared memory and starts checks: after start() succeeded. */
+  commit(): void {
+    for (const b of this.backends) b.commit();
   }
 
   get shared(): TcpShared {
@@ -344,16 +380,19 @@ export class TcpRole {
     for (const s of this.services) s.memory.forgetWorker(worker);
   }
 
-  /** Admin action; returns what went wrong, or null. */
-  setServerState(backend: string, server: string, state: string): string | null {
+  /** Admin action; throws UnknownNameError (no such backend or server) or BadValueError (state). */
+  setServerState(backend: string, server: string, state: string): void {
     const b = this.backends.find((x) => x.config.name === backend);
     if (b === undefined)
-      return `no backend '${backend}' (backends: ${this.backends.map((x) => x.config.name).join(', ')})`;
+      throw new UnknownNameError(
+        `no backend '${backend}' (backends: ${this.backends.map((x) => x.config.name).join(', ')})`,
+      );
     if (!(ADMIN_STATES as readonly string[]).includes(state))
-      return `state must be one of ${ADMIN_STATES.join(', ')}, got '${state}'`;
+      throw new BadValueError(`state must be one of ${ADMIN_STATES.join(', ')}, got '${state}'`);
     if (!b.setAdmin(server, state as AdminState))
-      return `no server '${server}' in backend '${backend}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`;
-    return null;
+      throw new UnknownNameError(
+        `no server '${server}' in backend '${backend}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`,
+      );
   }
 
   /** Why the broker is not ready: a service whose backend has no server that could take a session. */

@@ -119,8 +119,11 @@ export class BackendMemory {
     for (;;) {
       const c = Atomics.load(this.#i, at);
       if (limit > 0 && c >= limit) return false;
+      // This worker's share goes up first (and down last): a worker that dies in between
+      // leaves CUR no higher than the shares forgetWorker subtracts.
+      const mine = this.#mine + worker * this.servers + s;
+      Atomics.add(this.#i, mine, 1);
       if (Atomics.compareExchange(this.#i, at, c, c + 1) === c) {
-        Atomics.add(this.#i, this.#mine + worker * this.servers + s, 1);
         const m = s * CTL + MAX;
         let max = Atomics.load(this.#i, m);
         while (c + 1 > max) {
@@ -130,6 +133,7 @@ export class BackendMemory {
         }
         return true;
       }
+      Atomics.sub(this.#i, mine, 1);
     }
   }
 
@@ -147,8 +151,8 @@ export class BackendMemory {
   }
 
   enqueue(worker: number): void {
-    const now = Atomics.add(this.#i, this.servers * CTL + QUEUE_CUR, 1) + 1;
     Atomics.add(this.#i, this.#mineQueue + worker, 1);
+    const now = Atomics.add(this.#i, this.servers * CTL + QUEUE_CUR, 1) + 1;
     const m = this.servers * CTL + QUEUE_MAX;
     let max = Atomics.load(this.#i, m);
     while (now > max) {
@@ -269,8 +273,9 @@ export class ServiceMemory {
     for (;;) {
       const c = Atomics.load(this.#i, 0);
       if (limit > 0 && c >= limit) return false;
+      // The worker's share first, as in BackendMemory.reserve.
+      Atomics.add(this.#i, 2 + worker, 1);
       if (Atomics.compareExchange(this.#i, 0, c, c + 1) === c) {
-        Atomics.add(this.#i, 2 + worker, 1);
         let max = Atomics.load(this.#i, 1);
         while (c + 1 > max) {
           const seen = Atomics.compareExchange(this.#i, 1, max, c + 1);
@@ -280,6 +285,7 @@ export class ServiceMemory {
         this.#f[worker * 3] += 1;
         return true;
       }
+      Atomics.sub(this.#i, 2 + worker, 1);
     }
   }
 

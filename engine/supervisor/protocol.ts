@@ -33,6 +33,8 @@ export interface Generation {
 /** The HTTP role's shared memory: every upstream's peers, in config order (peerOffsets). */
 export interface HttpShared {
   readonly peers: SharedArrayBuffer;
+  /** The breaker's memory per guarded upstream, by name (engine/health/guard-state.ts). */
+  readonly guards?: Readonly<Record<string, SharedArrayBuffer>>;
 }
 
 /** One TCP backend's shared memory (engine/shared/tcp-memory.ts, cancel-keys.ts). */

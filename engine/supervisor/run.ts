@@ -9,6 +9,7 @@ import { formatAddress } from '../config/address.ts';
 import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Address, LegateConfig } from '../config/types.ts';
+import { UnknownNameError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { serverBlockName } from '../metrics/http-snapshot.ts';
 import {
@@ -84,6 +85,8 @@ export class Supervisor {
   #config: LegateConfig;
   #pools: PoolState[];
   #tcp: TcpRole | null = null;
+  /** The reload running now, or the last one; the next waits for it. */
+  #reloading: Promise<unknown> = Promise.resolve();
   #http: HttpRole | null = null;
   #generation: Generation;
   #reloads = 0;
@@ -101,6 +104,7 @@ export class Supervisor {
     log.info({ workers: count, why }, '%d worker%s: %s', count, count === 1 ? '' : 's', why);
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
     this.#http = makeHttpRole(config, null);
+    this.#http?.start(log);
     this.#generation = this.#makeGeneration();
     this.#workers = new WorkerSet(
       count,
@@ -132,9 +136,17 @@ export class Supervisor {
     return this.#pools;
   }
 
-  async start(): Promise<void> {
+  /** Starts; a reload asked for meanwhile (SIGHUP) runs once it has started. */
+  start(): Promise<void> {
+    const started = this.#start();
+    this.#reloading = started.catch(() => false);
+    return started;
+  }
+
+  async #start(): Promise<void> {
     this.#tcp = await makeTcpRole(this.#config, this.#workers.count, this.#log, null);
     await this.#tcp?.start();
+    this.#tcp?.commit();
     this.#generation = this.#makeGeneration();
     await this.#startAdmin();
     await this.#workers.start();
@@ -173,7 +185,11 @@ export class Supervisor {
       prometheus: () => {
         const tcp = this.#tcp === null ? '' : renderTcpPrometheus(tcpStatsJson(this.#tcp));
         const http = this.#httpStats();
-        const httpText = http === null ? '' : renderHttpPrometheus(http.json, http.totals);
+        const httpText =
+          http === null
+            ? ''
+            : renderHttpPrometheus(http.json, http.totals) +
+              (this.#http?.breakersPrometheus() ?? '');
         return (
           renderPrometheus(this.adminSource.pools(), {
             workers: this.#workers.count,
@@ -188,10 +204,10 @@ export class Supervisor {
       http: () => this.#httpStats()?.json ?? null,
       tcp: () => (this.#tcp === null ? null : tcpStatsJson(this.#tcp)),
       tcpReadiness: () => this.#tcp?.readiness() ?? [],
-      setTcpServerState: (backend, server, state) =>
-        this.#tcp === null
-          ? 'the config has no TCP services'
-          : this.#tcp.setServerState(backend, server, state),
+      setTcpServerState: (backend, server, state) => {
+        if (this.#tcp === null) throw new UnknownNameError('the config has no TCP services');
+        this.#tcp.setServerState(backend, server, state);
+      },
     };
   }
 
@@ -199,9 +215,11 @@ export class Supervisor {
   #httpStats(): { json: HttpStatsJson; totals: HttpTotals } | null {
     if (this.#http === null) return null;
     const { totals, engine } = this.#metrics.http();
-    const json = httpStatsJson(this.#config.http, totals, engine, (b) =>
+    const stats = httpStatsJson(this.#config.http, totals, engine, (b) =>
       b.listen.map(formatAddress),
     );
+    const breakers = this.#http.breakersJson();
+    const json = breakers.length === 0 ? stats : { ...stats, breakers };
     return { json, totals };
   }
 
@@ -248,8 +266,17 @@ export class Supervisor {
     );
   }
 
-  /** Re-reads the config file; a bad one is logged and the running config stays. */
-  async reload(): Promise<boolean> {
+  /**
+   * Re-reads the config file; a bad one is logged and the running config stays. Reloads run one
+   * after another: a second SIGHUP while one is resolving builds on the config that one leaves.
+   */
+  reload(): Promise<boolean> {
+    const next = this.#reloading.then(() => this.#reload());
+    this.#reloading = next.catch(() => false);
+    return next;
+  }
+
+  async #reload(): Promise<boolean> {
     let next: LegateConfig;
     try {
       next = loadConfig(this.#config.file);
@@ -273,11 +300,12 @@ export class Supervisor {
         count,
       );
     }
-    let tcp: TcpRole | null;
+    let tcp: TcpRole | null = null;
     try {
       tcp = await makeTcpRole(next, count, this.#log, this.#tcp);
       await tcp?.start();
     } catch (err) {
+      tcp?.close();
       this.#log.error(
         { file: next.file, err: (err as Error).message },
         'reload refused, keeping the running config: %s',
@@ -288,9 +316,13 @@ export class Supervisor {
     const previous = new Map(this.#pools.map((p) => [p.config.name, p]));
     const pools = next.redis.map((p) => new PoolState(p, count, this.#log, previous.get(p.name)));
     for (const p of this.#pools) p.ejector.close();
+    tcp?.commit();
     this.#tcp?.close();
     this.#tcp = tcp;
-    this.#http = makeHttpRole(next, this.#http);
+    const http = makeHttpRole(next, this.#http);
+    this.#http?.close();
+    http?.start(this.#log);
+    this.#http = http;
     this.#config = next;
     this.#pools = pools;
     this.#generation = this.#makeGeneration();
@@ -315,6 +347,7 @@ export class Supervisor {
     await this.#workers.stop(drain, drain + STOP_GRACE_MS);
     for (const p of this.#pools) p.ejector.close();
     this.#tcp?.close();
+    this.#http?.close();
     await this.#admin?.close();
     const stats = this.#statsPort;
     if (stats) await new Promise((resolve) => stats.close(resolve));
@@ -358,7 +391,7 @@ export class Supervisor {
     } else if (m.type === 'reloaded' && m.error) {
       this.#log.error(
         { worker: workerId, err: m.error },
-        'worker %d could not apply the reload: %s',
+        'reload refused by worker %d, which keeps serving the previous config: %s',
         workerId,
         m.error,
       );
@@ -384,23 +417,26 @@ async function serveUntilSignal(
 ): Promise<number> {
   for (const w of config.warnings) log.warn({ file: w.file, line: w.line }, '%s', formatIssue(w));
   const supervisor = new Supervisor(config, options, log);
-  try {
-    await supervisor.start();
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'cannot start: %s', (err as Error).message);
-    await supervisor.stop();
-    return 1;
-  }
   const onHup = () => {
     log.info({ signal: 'SIGHUP' }, 'received SIGHUP, reloading %s', supervisor.config.file);
     void supervisor.reload();
   };
-  const onCrashHook = () => supervisor.crashWorker(0);
+  // Before start: a SIGHUP that comes as soon as legate says it started must not kill it.
   process.on('SIGHUP', onHup);
+  try {
+    await supervisor.start();
+  } catch (err) {
+    process.off('SIGHUP', onHup);
+    log.fatal({ err: (err as Error).message }, 'cannot start: %s', (err as Error).message);
+    await supervisor.stop();
+    return 1;
+  }
+  const onCrashHook = () => supervisor.crashWorker(0);
   if (process.env.LEGATE_TEST_HOOKS === '1') process.on('SIGUSR2', onCrashHook);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    options.onServing?.();
   });
   process.off('SIGHUP', onHup);
   process.off('SIGUSR2', onCrashHook);

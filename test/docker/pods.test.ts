@@ -143,6 +143,28 @@ describe('the seed pods under docker compose', { skip, timeout: 600000 }, () => 
     assert.match(logs, /"msg":"[^"]*pg_local[^"]*listening on 127\.0\.0\.1:5432/);
   });
 
+  it("Circuit-breaker pod: the app's calls pass, then after repeated 5xx the circuit opens and answers at once", async () => {
+    const curl = (path: string) =>
+      inApp('breaker-app', [
+        'curl',
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{time_total}',
+        `http://localhost:8001${path}`,
+      ]);
+    const first = await until('legate answers on localhost:8001', 60000, async () => {
+      const r = await dc(['exec', '-T', 'breaker-app', 'curl', '-s', 'http://localhost:8001/ok']);
+      return r.code === 0 && r.stdout.length > 0 ? r.stdout : null;
+    });
+    assert.equal(first, 'backend ok\n');
+    // consecutive_5xx: 5 (retries included) ejects the only host; panic threshold 0: no fallback.
+    for (let i = 0; i < 5; i++) assert.match(await curl('/fail'), /^503 /);
+    const body = await inApp('breaker-app', ['curl', '-s', 'http://localhost:8001/ok']);
+    assert.equal(body, 'no healthy upstream');
+  });
+
   it('legate runs as a non-root user on a read-only root filesystem, and reports healthy', async () => {
     const id = await container('redis-ambassador');
     assert.equal(await inspect(id, '{{.Config.User}}'), 'legate');

@@ -4,12 +4,15 @@ import assert from 'node:assert/strict';
 import type { TcpServerJson, TcpStatsJson } from '../../engine/metrics/tcp-stats.ts';
 import { getStats } from './admin.ts';
 import { type RunningProcess, startLegate, writeConfig } from './processes.ts';
+import { RawClient } from './resp.ts';
 
 export type { TcpServerJson, TcpStatsJson };
 
 export interface ServiceOptions {
   name?: string;
   port: number;
+  /** The listen value, YAML (default 127.0.0.1:port). */
+  listen?: string;
   /** Server lines, already YAML (a list), indented by the helper. */
   servers: string;
   /** More service keys, YAML lines. */
@@ -25,7 +28,7 @@ export function serviceBlock(o: ServiceOptions): string {
       .map((l) => `${by}${l}`);
   return [
     `    ${o.name ?? 'svc'}:`,
-    `      listen: 127.0.0.1:${o.port}`,
+    `      listen: ${o.listen ?? `127.0.0.1:${o.port}`}`,
     ...indent(o.keys ?? '', '      '),
     '      servers:',
     ...indent(o.servers, '        '),
@@ -99,4 +102,20 @@ export async function serverStats(
   const s = b.servers.find((x) => x.name === server);
   assert.ok(s, `server ${server} in backend ${backend}`);
   return s;
+}
+
+/** The port of the redis-server a connection through the broker is on (CONFIG GET port). */
+export async function redisPortOf(c: RawClient): Promise<number> {
+  const reply = (await c.command('CONFIG', 'GET', 'port')).toString();
+  return Number(/\$\d+\r\n(\d+)\r\n$/.exec(reply)?.[1]);
+}
+
+/** The port of the redis-server a new session through `port` reaches. */
+export async function reachedPort(port: number): Promise<number> {
+  const c = await RawClient.connect(port);
+  try {
+    return await redisPortOf(c);
+  } finally {
+    c.close();
+  }
 }

@@ -6,6 +6,8 @@ export class TestDnsServer {
   readonly records = new Map<string, string>();
   /** Queries answered so far, by name. */
   readonly queries: string[] = [];
+  /** Answers wait this long (a slow nameserver). */
+  delayMs = 0;
   #socket: Socket | null = null;
   port = 0;
 
@@ -14,7 +16,9 @@ export class TestDnsServer {
     this.#socket = socket;
     socket.on('message', (msg, rinfo) => {
       const reply = this.#answer(msg);
-      if (reply !== null) socket.send(reply, rinfo.port, rinfo.address);
+      if (reply === null) return;
+      if (this.delayMs === 0) socket.send(reply, rinfo.port, rinfo.address);
+      else setTimeout(() => socket.send(reply, rinfo.port, rinfo.address), this.delayMs);
     });
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     this.port = socket.address().port;

@@ -1,12 +1,21 @@
 // Real PostgreSQL 15 clusters for tests, on 127.0.0.1 free ports. The server refuses to run as
-// root, so initdb, postgres and pg_basebackup are spawned with the `postgres` user's uid/gid
-// (node's spawn does the setuid; no su/runuser wrapper whose signal handling we would depend on).
+// root, so initdb, postgres and pg_basebackup run with the `postgres` user's uid/gid, spawned by
+// the pieces `legate demo` starts its database with (engine/cli/demo/postgres.ts).
 // Each cluster lives in its own mktemp directory (data, unix socket, TLS files), chowned to
 // postgres, so any number of clusters run at once; stop() removes it.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  chownTree,
+  initCluster,
+  postgresUserIds,
+  runPostgresTool,
+  spawnPostgres,
+  stopPostgres,
+  waitUntilReady,
+} from '../../engine/cli/demo/postgres.ts';
 import { freePort, run } from './processes.ts';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -51,46 +60,6 @@ export interface PostgresCluster {
   promote(): Promise<void>;
   /** Stops the server (pg_ctl stop -m immediate semantics: SIGQUIT) and removes its directory. */
   stop(): Promise<void>;
-}
-
-let postgresIds: { uid: number; gid: number } | null = null;
-function ids(): { uid: number; gid: number } {
-  postgresIds ??= {
-    uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
-    gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
-  };
-  return postgresIds;
-}
-
-/** Runs a PostgreSQL binary as the postgres user to completion; throws with its output on failure. */
-async function runAsPostgres(cwd: string, program: string, args: readonly string[]): Promise<void> {
-  const { uid, gid } = ids();
-  const child = spawn(join(PG_BIN, program), args, {
-    uid,
-    gid,
-    cwd,
-    env: { PATH: process.env.PATH, LANG: 'C', LC_ALL: 'C', HOME: cwd },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`${program} ${args.join(' ')} exited ${code}:\n${out}`);
-}
-
-function chownTree(path: string): void {
-  const { uid, gid } = ids();
-  execFileSync('chown', ['-R', `${uid}:${gid}`, path]);
 }
 
 function hbaConf(auth: PostgresAuth, hostsslOnly: boolean): string {
@@ -166,74 +135,39 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   };
 
   const launch = async (): Promise<void> => {
-    const { uid, gid } = ids();
     log = '';
-    const proc = spawn(
-      join(PG_BIN, 'postgres'),
-      [
-        '-D',
-        dataDir,
-        '-c',
-        `port=${port}`,
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        `unix_socket_directories=${socketDir}`,
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-        '-c',
-        'shared_buffers=16MB',
-        '-c',
-        'max_connections=60',
-        '-c',
-        `ssl=${tls ? 'on' : 'off'}`,
-        '-c',
-        `password_encryption=${auth === 'md5' ? 'md5' : 'scram-sha-256'}`,
-      ],
-      {
-        uid,
-        gid,
-        cwd: dir,
-        env: { PATH: process.env.PATH, LANG: 'C', LC_ALL: 'C', HOME: dir },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
+    const proc = spawnPostgres(PG_BIN, postgresUserIds(), dir, dataDir, {
+      port: String(port),
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: socketDir,
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      shared_buffers: '16MB',
+      max_connections: '60',
+      ssl: tls ? 'on' : 'off',
+      password_encryption: auth === 'md5' ? 'md5' : 'scram-sha-256',
+    });
     child = proc;
     proc.stderr?.on('data', (d: Buffer) => {
       log += d.toString();
       if (log.length > 65536) log = log.slice(-65536);
     });
-    const deadline = Date.now() + 60_000;
-    // Both a primary and a standby log "ready to accept …connections" once they take logins.
-    while (!/database system is ready to accept/.test(log)) {
-      if (proc.exitCode !== null || proc.signalCode !== null)
-        throw new Error(`postgres on port ${port} exited (${proc.exitCode}):\n${log}`);
-      if (Date.now() > deadline)
-        throw new Error(`postgres on port ${port} did not start in 60 s:\n${log}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await waitUntilReady(proc, () => log, `postgres on port ${port}`);
   };
 
   const halt = async (): Promise<void> => {
     const proc = child;
     child = null;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill('SIGQUIT'); // immediate shutdown, as pg_ctl stop -m immediate sends
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    // Immediate shutdown, as pg_ctl stop -m immediate sends.
+    if (proc) await stopPostgres(proc, 'SIGQUIT');
   };
 
   try {
     mkdirSync(socketDir);
-    chownTree(dir);
+    chownTree(dir, postgresUserIds());
     if (primary) {
-      await runAsPostgres(dir, 'pg_basebackup', [
+      await runPostgresTool(PG_BIN, postgresUserIds(), dir, 'pg_basebackup', [
         '-d',
         `host=${primary.socketDir} port=${primary.port} user=postgres`,
         '-D',
@@ -244,20 +178,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
         '--no-sync',
       ]);
     } else {
-      await runAsPostgres(dir, 'initdb', [
-        '-D',
-        dataDir,
-        '-U',
-        'postgres',
-        '--no-sync',
-        '--no-instructions',
-        '--locale=C',
-        '--encoding=UTF8',
-        '--auth=trust',
-      ]);
+      await initCluster(PG_BIN, postgresUserIds(), dir, dataDir);
       writeFileSync(join(dataDir, 'pg_hba.conf'), hbaConf(auth, hostsslOnly));
       if (tls) makeCertificate(dataDir);
-      chownTree(dataDir);
+      chownTree(dataDir, postgresUserIds());
     }
     await launch();
     if (!primary && options.user !== undefined && options.user !== 'postgres') {

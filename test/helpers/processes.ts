@@ -85,7 +85,8 @@ export function track(child: ChildProcess): RunningProcess {
   };
 }
 
-async function waitFor(
+/** Waits until `pattern` shows in the output of `proc` (named `what` in errors). */
+export async function waitFor(
   proc: RunningProcess,
   pattern: RegExp,
   what: string,

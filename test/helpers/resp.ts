@@ -107,10 +107,16 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  /** Connects to 127.0.0.1:port (or host:port), or to a unix socket when given its path. */
-  static connect(port: number | string, host = '127.0.0.1'): Promise<RawClient> {
+  /**
+   * Connects to 127.0.0.1:port (or host:port), or to a unix socket when given its path; `from`:
+   * the local address to connect from (another loopback address, 127.0.0.2 …).
+   */
+  static connect(port: number | string, host = '127.0.0.1', from?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = typeof port === 'string' ? connect({ path: port }) : connect(port, host);
+      const socket =
+        typeof port === 'string'
+          ? connect({ path: port })
+          : connect({ port, host, localAddress: from });
       socket.once('connect', () => {
         socket.off('error', reject);
         resolve(new RawClient(socket));

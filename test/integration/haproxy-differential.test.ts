@@ -79,6 +79,14 @@ listen rrfull
     server a "127.0.0.1:\${A_PORT}" maxconn 1
     server b "127.0.0.1:\${B_PORT}" weight 2
     server c "127.0.0.1:\${C_PORT}"
+listen rrq
+    bind "127.0.0.1:\${RRQ_PORT}"
+    balance roundrobin
+    timeout queue 300
+    default-server maxconn 1
+    server a "127.0.0.1:\${A_PORT}"
+    server b "127.0.0.1:\${B_PORT}"
+    server c "127.0.0.1:\${C_PORT}"
 listen lcw
     bind "127.0.0.1:\${LCW_PORT}"
     balance leastconn
@@ -151,6 +159,7 @@ const LISTENERS = [
   'SRC',
   'WRR5',
   'RRFULL',
+  'RRQ',
   'LCW',
   'SRCW',
   'SRCQ',
@@ -434,6 +443,24 @@ describe('HAProxy and legate on the same haproxy.cfg: which server each new sess
     });
     assert.ok(got.haproxy.names.includes('a'), 'HAProxy itself');
     assert.ok(!got.haproxy.whileFull.includes('a'), 'HAProxy skips a while it is full');
+    assert.deepEqual(got.legate, got.haproxy);
+  });
+
+  it('roundrobin, every server full: a session that times out in the queue takes no turn from the next ones', async () => {
+    const got = await both(async (p) => {
+      const held: Session[] = [];
+      for (let i = 0; i < 3; i++) held.push(await open(p.RRQ));
+      const names = held.map((h) => h.name);
+      // Queued (every server at maxconn 1), then closed by timeout queue 300.
+      const queued = connect({ port: p.RRQ, host: '127.0.0.1' });
+      queued.on('error', () => {});
+      queued.resume();
+      await new Promise((r) => queued.once('close', r));
+      await Promise.all(held.map(close));
+      await new Promise((r) => setTimeout(r, 300));
+      return { names, after: await sequence(p.RRQ, 4) };
+    });
+    assert.deepEqual(got.haproxy.names, ['a', 'b', 'c'], 'HAProxy itself');
     assert.deepEqual(got.legate, got.haproxy);
   });
 

@@ -36,7 +36,7 @@ describe('an Upgrade request answered at once, then a reset', () => {
     const dead = await freePort();
     config = writeConfig(
       [
-        'upstream live { server 127.0.0.1:' + backend.port + '; }',
+        `upstream live { server 127.0.0.1:${backend.port}; }`,
         `upstream gone { server 127.0.0.1:${dead} max_fails=0; }`,
         'server {',
         `  listen 127.0.0.1:${port};`,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { httpGet } from '../helpers/admin.ts';
-import { serverStats, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
+import { reachedPort, serverStats, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { rssBytes, sleep, until } from '../helpers/faults.ts';
 import { freePort, type RedisProcess, run, startShards, stopAll } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/resp.ts';
@@ -21,17 +21,6 @@ before(async () => {
 after(async () => {
   await stopAll(redis);
 });
-
-/** The port of the redis-server a connection through the broker reached. */
-async function reachedPort(port: number): Promise<number> {
-  const c = await RawClient.connect(port);
-  try {
-    const reply = (await c.command('CONFIG', 'GET', 'port')).toString();
-    return Number(/\$\d+\r\n(\d+)\r\n$/.exec(reply)?.[1]);
-  } finally {
-    c.close();
-  }
-}
 
 describe('plain TCP through the broker', () => {
   let port: number;
@@ -90,6 +79,36 @@ describe('plain TCP through the broker', () => {
     const [reply] = await c.read(1, 5000);
     assert.equal(reply.toString(), '+PONG\r\n');
     assert.ok(await c.waitClosed(5000), 'closed once both sides ended');
+  });
+
+  it('a session held open shows its bytes in /stats as they flow, not only when it ends', async () => {
+    const bytes = async () => {
+      const t = await tcpStats(broker.adminPort);
+      const servers = t.backends[0].servers;
+      return {
+        in: t.services[0].bin,
+        out: t.services[0].bout,
+        serverIn: servers.reduce((n, s) => n + s.bin, 0),
+        serverOut: servers.reduce((n, s) => n + s.bout, 0),
+      };
+    };
+    const start = await bytes();
+    const c = await RawClient.connect(port);
+    const value = 'y'.repeat(100_000);
+    await c.command('SET', 'held', value);
+    await until(async () => (await bytes()).in - start.in >= 100_000, 3000, 'bytes in counted');
+    await c.command('GET', 'held');
+    await until(async () => (await bytes()).out - start.out >= 100_000, 3000, 'bytes out counted');
+    const seen = await bytes();
+    assert.ok(seen.serverIn - start.serverIn >= 100_000, 'the server counts them too');
+    assert.ok(seen.serverOut - start.serverOut >= 100_000);
+    assert.equal(c.closed, false, 'the session is still open');
+    c.close();
+    // Counted once: the end of the session adds only what the sweep had not.
+    await sleep(500);
+    const end = await bytes();
+    assert.ok(end.in - start.in < 101_000, `bin ${end.in - start.in}`);
+    assert.ok(end.out - start.out < 101_000, `bout ${end.out - start.out}`);
   });
 
   it('a client that never reads is paused, not buffered: legate stays small while redis holds the output', async () => {
@@ -176,6 +195,20 @@ describe('health checks, backups and admin states', () => {
     const none = await httpGet(broker.adminPort, '/tcp/servers/svc/nope?state=drain', 'POST');
     assert.equal(none.status, 404);
     assert.match(none.body, /no server 'nope'/);
+    const noBackend = await httpGet(
+      broker.adminPort,
+      '/tcp/servers/state/main?state=drain',
+      'POST',
+    );
+    assert.equal(noBackend.status, 404);
+    assert.match(noBackend.body, /no backend 'state'/);
+    const badEscape = await httpGet(
+      broker.adminPort,
+      '/tcp/servers/svc/ma%E0%A4%A?state=drain',
+      'POST',
+    );
+    assert.equal(badEscape.status, 400);
+    assert.match(badEscape.body, /bad %-escape/);
   });
 });
 

@@ -4,11 +4,16 @@
 // (whose key legate cannot read) still cancelling, sent to every server.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { CANCEL_REQUEST_CODE, SSL_REQUEST_CODE } from '../../workers/tcp/postgres/startup.ts';
 import { type Broker, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
+import { sleep, until } from '../helpers/faults.ts';
 import { PgRawSession } from '../helpers/pg-raw.ts';
 import { PG_BIN, type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
 import { freePort, run } from '../helpers/processes.ts';
+import { RawClient } from '../helpers/resp.ts';
+import { startFrozenListener } from '../helpers/tcp-servers.ts';
 
 let pg: PostgresCluster[] = [];
 let broker: Broker;
@@ -159,5 +164,84 @@ describe('PostgreSQL through the broker', () => {
     clearTimeout(timer);
     assert.match(stderr, /canceling statement due to user request/);
     assert.ok(Date.now() - started < 20000, `took ${Date.now() - started} ms`);
+  });
+});
+
+describe('PostgreSQL-aware timeouts', () => {
+  it('the first message may come until client_timeout, not connect_timeout', async () => {
+    const slowPort = await freePort();
+    const slow = await startBroker(
+      serviceYaml({
+        port: slowPort,
+        keys: 'postgres: true\nconnect_timeout: 200\nclient_timeout: 1500',
+        servers: `- address: 127.0.0.1:${pg[0].port}`,
+      }),
+      { workers: 1 },
+    );
+    try {
+      // An SSLRequest sent late, past connect_timeout: the server still answers it ('S').
+      const late = await RawClient.connect(slowPort);
+      await sleep(600);
+      const sslRequest = Buffer.alloc(8);
+      sslRequest.writeInt32BE(8, 0);
+      sslRequest.writeInt32BE(SSL_REQUEST_CODE, 4);
+      late.write(sslRequest);
+      const answer = await new Promise<string>((resolve) => {
+        if (late.closed) resolve('closed by legate');
+        late.socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+        late.socket.once('close', () => resolve('closed by legate'));
+      });
+      assert.equal(answer, 'S');
+      late.close();
+      // A client that sends nothing is closed after client_timeout.
+      const silent = await RawClient.connect(slowPort);
+      const started = Date.now();
+      assert.ok(await silent.waitClosed(5000), 'closed');
+      const waited = Date.now() - started;
+      assert.ok(waited >= 1300 && waited < 4000, `closed after ${waited} ms`);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('a CancelRequest toward a server that does not answer is given up after connect_timeout', async () => {
+    const frozen = await startFrozenListener();
+    const cancelPort = await freePort();
+    const cancelBroker = await startBroker(
+      serviceYaml({
+        port: cancelPort,
+        keys: 'postgres: true\nconnect_timeout: 500',
+        servers: `- address: 127.0.0.1:${frozen.port}\n  name: frozen`,
+      }),
+      { workers: 1 },
+    );
+    const pid = cancelBroker.legate.child.pid ?? 0;
+    const sockets = () =>
+      readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      }).length;
+    try {
+      const idle = sockets();
+      // A key no session has: sent to every server of the backend, here the frozen one.
+      const cancel = Buffer.alloc(16);
+      cancel.writeInt32BE(16, 0);
+      cancel.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+      cancel.writeInt32BE(4242, 8);
+      cancel.writeInt32BE(1234, 12);
+      for (let i = 0; i < 3; i++) {
+        const c = await RawClient.connect(cancelPort);
+        c.write(cancel);
+        assert.ok(await c.waitClosed(3000), 'legate closes the client side at once');
+      }
+      await until(async () => sockets() >= idle + 3, 2000, 'three legs connecting');
+      await until(async () => sockets() <= idle, 3000, 'the legs given up after connect_timeout');
+    } finally {
+      await cancelBroker.stop();
+      await frozen.close();
+    }
   });
 });

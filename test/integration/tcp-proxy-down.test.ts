@@ -1,15 +1,12 @@
-// PROXY protocol toward a real nginx (listen … proxy_protocol), v1 and v2; and what happens to
-// open sessions of a server marked DOWN: closed with on_down: close, kept with keep.
+// PROXY protocol toward a real nginx (listen … proxy_protocol), v1 and v2: the client's address
+// and the one it connected to; and what happens to open sessions of a server marked DOWN:
+// closed with on_down: close, kept with keep.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { acceptsConnections } from '../../engine/cli/redis-process.ts';
 import { brokerYaml, serverStats, startBroker } from '../helpers/broker.ts';
 import { sleep, until } from '../helpers/faults.ts';
+import { nginxHttpPrelude, startNginx } from '../helpers/nginx.ts';
 import { freePort, type RedisProcess, startShards, stopAll } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/resp.ts';
 
@@ -23,9 +20,9 @@ after(async () => {
   await stopAll(redis);
 });
 
-function get(port: number): Promise<string> {
+function get(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/' }, (res) => {
+    const req = request({ host, port, path: '/' }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => {
         body += d.toString();
@@ -37,35 +34,40 @@ function get(port: number): Promise<string> {
   });
 }
 
-it('send_proxy v1 and v2: nginx reads the client address from the header', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'legate-nginx-'));
+it('send_proxy v1 and v2: nginx reads the client address and the address the client connected to', async () => {
   const nginxPort = await freePort();
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir};\n  server {\n    listen 127.0.0.1:${nginxPort} proxy_protocol;\n    location / { return 200 "$proxy_protocol_addr $proxy_protocol_port\\n"; }\n  }\n}\n`,
+  const nginx = await startNginx(
+    `events {}\nhttp {\n  ${nginxHttpPrelude()}\n  server {\n    listen 127.0.0.1:${nginxPort} proxy_protocol;\n    location / { return 200 "$proxy_protocol_addr $proxy_protocol_port $proxy_protocol_server_addr $proxy_protocol_server_port\\n"; }\n  }\n}\n`,
+    nginxPort,
   );
-  const nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-    stdio: 'ignore',
-  });
-  const [v1, v2] = [await freePort(), await freePort()];
-  const service = (port: number, v: string) => ({
+  // Two binds each: the header names the one the client connected to, not the first.
+  const ports = {
+    v1: [await freePort(), await freePort()],
+    v2: [await freePort(), await freePort()],
+  };
+  const service = (v: 'v1' | 'v2') => ({
     name: `p${v}`,
-    port,
+    port: ports[v][0],
+    listen: `[127.0.0.1:${ports[v][0]}, 127.0.0.2:${ports[v][1]}]`,
     servers: `- address: 127.0.0.1:${nginxPort}\n  send_proxy: ${v}`,
   });
-  const broker = await startBroker(brokerYaml([service(v1, 'v1'), service(v2, 'v2')]));
+  const broker = await startBroker(brokerYaml([service('v1'), service('v2')]));
   try {
-    await until(() => acceptsConnections(nginxPort), 5000, 'nginx listening');
-    for (const port of [v1, v2]) {
-      const answer = await get(port);
-      assert.match(answer, /^127\.0\.0\.1 \d+\n$/, `through port ${port}`);
-      assert.notEqual(answer.trim().split(' ')[1], String(nginxPort));
+    for (const v of ['v1', 'v2'] as const) {
+      for (const [host, port] of [
+        ['127.0.0.1', ports[v][0]],
+        ['127.0.0.2', ports[v][1]],
+      ] as const) {
+        const answer = await get(host, port);
+        const [client, clientPort, server, serverPort] = answer.trim().split(' ');
+        assert.match(client, /^127\.0\.0\.\d+$/, `${v} to ${host}:${port}: ${answer}`);
+        assert.notEqual(clientPort, String(nginxPort));
+        assert.deepEqual([server, serverPort], [host, String(port)], `${v}: ${answer}`);
+      }
     }
   } finally {
     await broker.stop();
-    nginx.kill('SIGTERM');
-    await new Promise((r) => nginx.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
+    await nginx.stop();
   }
 });
 

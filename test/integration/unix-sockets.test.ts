@@ -2,10 +2,11 @@
 // `servers: - /path.sock:weight name`. Keys spread over shards reached by path, fan-outs
 // included, and the listening socket gets the mode asked for.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
+import { sleep, waitForLog } from '../helpers/faults.ts';
 import {
   type RedisProcess,
   type RunningProcess,
@@ -90,6 +91,22 @@ it('requests through the unix socket reach shards over their unix sockets, fan-o
     assert.equal(await c.call('DEL', ...gone), 20);
     const left = await held();
     assert.equal(left[0] + left[1], 20);
+  } finally {
+    c.close();
+  }
+});
+
+it('a reload that gives the socket path to a pool of another name keeps it served', async () => {
+  writeFileSync(config.file, readFileSync(config.file, 'utf8').replace(/^unixpool:/m, 'renamed:'));
+  const from = legate.output().length;
+  process.kill(legate.child.pid ?? 0, 'SIGHUP');
+  await waitForLog(legate, /"msg":"config reloaded/, 5000, from);
+  // The old pool's listener is closed once the new one listens; the path must stay.
+  await sleep(500);
+  assert.ok(statSync(LISTEN).isSocket(), 'the socket file is there');
+  const c = await RawClient.connect(LISTEN);
+  try {
+    assert.equal(await c.call('SET', 'after-reload', 'v'), 'OK');
   } finally {
     c.close();
   }

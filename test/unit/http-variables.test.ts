@@ -34,6 +34,16 @@ describe('nginx variables', () => {
     assert.equal(v6.toString('hex'), '20010db8000000000000000000000001');
   });
 
+  it('$arg_NAME: the first NAME= argument, raw, the name without case; empty when absent', () => {
+    const arg = (name: string, uri: string) =>
+      evaluate(compileValue(`$arg_${name}`, 'test'), request('10.0.0.1', [], uri));
+    assert.equal(arg('k', '/x?k=42'), '42');
+    assert.equal(arg('k', '/x?a=1&K=a%20b&k=2'), 'a%20b');
+    assert.equal(arg('k', '/x?kk=1&k='), '');
+    assert.equal(arg('k', '/x?k'), '');
+    assert.equal(arg('k', '/x'), '');
+  });
+
   it('headers, cookies, the URI and the proxy host', () => {
     const r = request('127.0.0.9', [
       'Host',

@@ -156,14 +156,12 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
 
   #resume: (() => void) | null = null;
 
-  readonly #drained = (): void => {
-    this.#resume?.();
-  };
-
   onData(chunk: Buffer): boolean {
     this.#responseBytes += chunk.length;
     if (this.#exchange.write(chunk)) return true;
-    this.#exchange.onDrain(this.#drained);
+    // Made on the first backpressure only: most responses never wait for the client.
+    const resume = this.#resume;
+    this.#exchange.onDrain(() => resume?.());
     return false;
   }
 

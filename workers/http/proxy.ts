@@ -6,6 +6,9 @@ import { type HttpSnapshot, serverBlockName } from '../../engine/metrics/http-sn
 import { HttpPeerHealth, peerOffsets } from '../../engine/shared/http-peers-memory.ts';
 import type { HttpShared } from '../../engine/supervisor/protocol.ts';
 import { tick } from '../clock.ts';
+import { GuardedForward } from './breaker/guarded-forward.ts';
+import { guardedUpstreams } from './breaker/guarded-set.ts';
+import type { GuardedUpstream } from './breaker/guarded-upstream.ts';
 import { Forward } from './forward.ts';
 import { chooseIngress } from './ingress/choose.ts';
 import type { Ingress, IngressExchange, IngressLimits, IngressUpgrade } from './ingress/types.ts';
@@ -51,6 +54,8 @@ export class HttpProxy {
   config: HttpConfig;
   readonly log: Logger;
   #upstreams = new Map<string, HttpUpstream>();
+  /** Upstreams with limits, outlier detection or a circuit: forwarded by breaker/guarded-forward.ts. */
+  #guarded = new Map<string, GuardedUpstream>();
   #listeners: Listener[] = [];
   #engine: 'uws' | 'node' = 'node';
 
@@ -60,6 +65,7 @@ export class HttpProxy {
     this.log = log.child({ role: 'http' });
     const scope = splitClientsScope(config.splitClients);
     this.#upstreams = this.#makeUpstreams(config, shared, scope);
+    this.#guarded = guardedUpstreams(config, shared.guards, this.log);
     this.#listeners = config.servers.map(
       (b) => new Listener(b, compileRoutes(b, this.#upstreams, scope)),
     );
@@ -160,7 +166,11 @@ export class HttpProxy {
       listener.stats.rejected(413, 0, 0);
       return;
     }
-    new Forward(route, ex, listener.stats, listener.port, startedAt).start();
+    const guarded =
+      this.#guarded.size === 0 ? undefined : this.#guarded.get(route.upstream.config.name);
+    if (guarded !== undefined)
+      new GuardedForward(route, guarded, ex, listener.stats, listener.port, startedAt).start();
+    else new Forward(route, ex, listener.stats, listener.port, startedAt).start();
   }
 
   #upgrade(listener: Listener, up: IngressUpgrade): void {
@@ -179,6 +189,7 @@ export class HttpProxy {
    */
   reconfigure(config: HttpConfig, shared: HttpShared): void {
     const old = this.#upstreams;
+    const oldGuarded = this.#guarded;
     this.config = config;
     const scope = splitClientsScope(config.splitClients);
     this.#upstreams = this.#makeUpstreams(config, shared, scope);
@@ -186,6 +197,8 @@ export class HttpProxy {
       const was = old.get(name);
       if (was !== undefined) u.keepStatsOf(was);
     }
+    this.#guarded = guardedUpstreams(config, shared.guards, this.log);
+    for (const g of oldGuarded.values()) g.close();
     for (const [i, listener] of this.#listeners.entries()) {
       const block = config.servers[i];
       if (block !== undefined) {
@@ -220,6 +233,7 @@ export class HttpProxy {
   async close(graceMs = 0): Promise<void> {
     await Promise.all(this.#listeners.flatMap((l) => l.ingresses.map((i) => i.close(graceMs))));
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+    await Promise.all([...this.#guarded.values()].map((g) => g.destroy()));
   }
 
   snapshot(): HttpSnapshot {

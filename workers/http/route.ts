@@ -1,4 +1,8 @@
-import type { HttpServerBlockConfig, LocationConfig } from '../../engine/config/http-types.ts';
+import type {
+  EnvoyRouter,
+  HttpServerBlockConfig,
+  LocationConfig,
+} from '../../engine/config/http-types.ts';
 import { LegateError } from '../../engine/errors.ts';
 import { RealIp } from './balance/real-ip.ts';
 import { RequestHeaders } from './headers.ts';
@@ -20,6 +24,8 @@ export interface Route {
   /** The server block's set_real_ip_from, or null. */
   readonly realIp: RealIp | null;
   readonly nextUpstreamTries: number;
+  /** Envoy's router settings (breaker/guarded-forward.ts); null: nginx's proxy_pass. */
+  readonly router: EnvoyRouter | null;
 }
 
 export function compileRoutes(
@@ -49,6 +55,7 @@ export function compileRoutes(
       ),
       realIp,
       nextUpstreamTries: loc.proxy.nextUpstreamTries,
+      router: loc.proxy.router ?? null,
     };
   });
   // nginx: an exact match wins, else the longest prefix.
@@ -59,10 +66,12 @@ export function compileRoutes(
 
 /** The route for a request URI (its path, before any `?`), or null: nginx answers 404. */
 export function findRoute(routes: readonly Route[], uri: string): Route | null {
+  // The path's length, compared in place: no sliced string per request.
   const q = uri.indexOf('?');
-  const path = q === -1 ? uri : uri.slice(0, q);
+  const length = q === -1 ? uri.length : q;
   for (const r of routes) {
-    if (r.exact ? path === r.prefix : path.startsWith(r.prefix)) return r;
+    const n = r.prefix.length;
+    if ((r.exact ? length === n : length >= n) && uri.startsWith(r.prefix)) return r;
   }
   return null;
 }

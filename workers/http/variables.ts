@@ -169,10 +169,35 @@ function variable(name: string, where: string): (src: VariableSource) => string 
     const cookie = name.slice(7);
     return (s) => cookieValue(s.rawHeaders, cookie);
   }
+  if (name.startsWith('arg_')) {
+    const arg = name.slice(4);
+    return (s) => argValue(s.uri, arg);
+  }
   const named = (NAMED as Readonly<Record<string, (src: VariableSource) => string>>)[name];
   if (named === undefined)
     throw new LegateError('LEGATE_CONFIG', `${where}: unknown variable $${name}`);
   return named;
+}
+
+/**
+ * nginx's $arg_NAME: the raw (not decoded) value of the first `NAME=` argument of the query
+ * string, the name compared without case as ngx_http_arg does; '' when absent.
+ */
+export function argValue(uri: string, name: string): string {
+  let at = uri.indexOf('?') + 1;
+  if (at === 0) return '';
+  while (at < uri.length) {
+    let end = uri.indexOf('&', at);
+    if (end === -1) end = uri.length;
+    if (
+      end - at > name.length &&
+      uri.charCodeAt(at + name.length) === 61 /* = */ &&
+      uri.slice(at, at + name.length).toLowerCase() === name
+    )
+      return uri.slice(at + name.length + 1, end);
+    at = end + 1;
+  }
+  return '';
 }
 
 export function evaluate(t: ValueTemplate, src: VariableSource): string {

@@ -1,5 +1,7 @@
 import { lookup } from 'node:dns';
+import { renameSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { threadId } from 'node:worker_threads';
 import {
   errnoName,
   PIPE_SERVER,
@@ -40,6 +42,9 @@ export type OnAccept = (handle: UvHandle) => void;
  */
 export class Listener {
   readonly #handle: UvServerHandle | UvPipeServerHandle;
+  /** A unix socket's path, and the inode it bound there. */
+  #path: string | null = null;
+  #inode = 0;
 
   private constructor(handle: UvServerHandle | UvPipeServerHandle, onAccept: OnAccept) {
     this.#handle = handle;
@@ -58,7 +63,10 @@ export class Listener {
       const handle = new Pipe(PIPE_SERVER);
       check(handle, handle.bind(address.path), 'bind', address.path);
       check(handle, handle.listen(backlog), 'listen', address.path);
-      return new Listener(handle, onAccept);
+      const listener = new Listener(handle, onAccept);
+      listener.#path = address.path;
+      listener.#inode = statSync(address.path).ino;
+      return listener;
     }
     const where = `${address.host}:${address.port}`;
     const { ip, family } = await resolve(address.host);
@@ -86,8 +94,30 @@ export class Listener {
 
   /** Stops accepting and frees the address; accepted connections are not touched. */
   close(): void {
-    this.#handle.close();
+    closeKeepingPath(this.#path, this.#inode, () => this.#handle.close());
   }
+}
+
+/**
+ * Runs `close` for a listener bound at `path` (null: TCP) with `inode`. libuv unlinks a unix
+ * socket's path when it closes it (net.Server's too). If another listener has bound the path
+ * since (a reload opens new listeners before closing old ones), its socket file is set aside
+ * meanwhile, so that it stays.
+ */
+export function closeKeepingPath(path: string | null, inode: number, close: () => void): void {
+  let aside: string | null = null;
+  if (path !== null) {
+    try {
+      if (statSync(path).ino !== inode) {
+        aside = `${path}.${process.pid}.${threadId}.closing`;
+        renameSync(path, aside);
+      }
+    } catch {
+      aside = null;
+    }
+  }
+  close();
+  if (aside !== null && path !== null) renameSync(aside, path);
 }
 
 function check(handle: { close(): void }, err: number, what: string, where: string): void {

@@ -1,5 +1,6 @@
+import { statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type ListenAddress, ListenError } from './listener.ts';
+import { closeKeepingPath, type ListenAddress, ListenError } from './listener.ts';
 
 /**
  * listener.ts on net.Server, for when the libuv bindings cannot be used (transport.ts). TCP
@@ -9,9 +10,14 @@ import { type ListenAddress, ListenError } from './listener.ts';
  */
 export class SocketListener {
   readonly #server: Server;
+  /** A unix socket's path, and the inode it bound there. */
+  readonly #path: string | null;
+  readonly #inode: number;
 
-  private constructor(server: Server) {
+  private constructor(server: Server, path: string | null) {
     this.#server = server;
+    this.#path = path;
+    this.#inode = path === null ? 0 : statSync(path).ino;
   }
 
   static open(
@@ -31,7 +37,7 @@ export class SocketListener {
       const ready = () => {
         server.removeAllListeners('error');
         server.on('error', () => {});
-        resolve(new SocketListener(server));
+        resolve(new SocketListener(server, 'path' in address ? address.path : null));
       };
       if ('path' in address) server.listen({ path: address.path, backlog }, ready);
       else
@@ -47,6 +53,6 @@ export class SocketListener {
 
   /** Stops accepting and frees the address; accepted connections are not touched. */
   close(): void {
-    this.#server.close();
+    closeKeepingPath(this.#path, this.#inode, () => this.#server.close());
   }
 }

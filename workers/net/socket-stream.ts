@@ -121,6 +121,11 @@ export class SocketStream {
     return s.remotePort === undefined ? 'unix:0' : `${s.remoteAddress}:${s.remotePort}`;
   }
 
+  localAddress(): string {
+    const s = this.#socket;
+    return s.localPort === undefined ? 'unix:0' : `${s.localAddress}:${s.localPort}`;
+  }
+
   /** Reading goes on while open, and after endWrite() until the peer ends. */
   #reading(): boolean {
     return this.#state === OPEN || (this.#halfOpen && this.#state === ENDING);

@@ -12,6 +12,7 @@ import {
   Pipe,
   PipeConnectWrap,
   ShutdownWrap,
+  type SockAddr,
   streamState,
   TCP,
   TCP_SOCKET,
@@ -202,8 +203,17 @@ export class UvStream {
 
   /** `host:port` of the peer, or `unix:0` for a unix socket. */
   peerAddress(): string {
-    const out: { address?: string; port?: number } = {};
-    if (this.#state === CLOSED || !this.#handle.getpeername || this.#handle.getpeername(out) < 0)
+    return this.#address(this.#handle.getpeername);
+  }
+
+  /** `host:port` of this end (the address the peer connected to), or `unix:0`. */
+  localAddress(): string {
+    return this.#address(this.#handle.getsockname);
+  }
+
+  #address(get: ((out: SockAddr) => number) | undefined): string {
+    const out: SockAddr = {};
+    if (this.#state === CLOSED || get === undefined || get.call(this.#handle, out) < 0)
       return 'unix:0';
     return `${out.address}:${out.port}`;
   }

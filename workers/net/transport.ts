@@ -23,6 +23,8 @@ export interface Stream {
   setNoDelay(): void;
   setKeepAlive(): void;
   peerAddress(): string;
+  /** `host:port` of this end (the address the peer connected to), or `unix:0`. */
+  localAddress(): string;
   pause(): void;
   resume(): void;
   push(bytes: Buffer): void;

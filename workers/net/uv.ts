@@ -27,6 +27,7 @@ export interface UvHandle {
   setNoDelay?(on: boolean): number;
   setKeepAlive?(on: boolean, delaySeconds: number): number;
   getpeername?(out: SockAddr): number;
+  getsockname?(out: SockAddr): number;
   close(callback?: () => void): void;
   /** Bytes handed to libuv and not yet written to the kernel. */
   readonly writeQueueSize: number;

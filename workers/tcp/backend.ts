@@ -2,7 +2,7 @@ import type { TcpBackendConfig } from '../../engine/config/tcp-types.ts';
 import { CancelKeys } from '../../engine/shared/cancel-keys.ts';
 import { BackendMemory } from '../../engine/shared/tcp-memory.ts';
 import type { TcpBackendShared } from '../../engine/supervisor/protocol.ts';
-import { ALL_FULL, Balancer, NO_SERVER } from './balance.ts';
+import { ALL_FULL, Balancer, NO_SERVER } from './balance/balancer.ts';
 import type { TcpSession } from './session.ts';
 
 /** How often a worker with queued sessions looks for slots freed by other workers. */
@@ -66,13 +66,28 @@ export class BackendView {
     this.#stopPollIfEmpty();
   }
 
-  /** Gives freed slots to queued sessions, oldest first. */
+  /**
+   * Gives freed slots to queued sessions, oldest first. Under `source` each session waits for
+   * its own server, so one whose server is still full is passed over, not waited behind (HAProxy
+   * queues it on that server); the other algorithms would give every session the same answer.
+   */
   serveQueue(): void {
-    while (this.#waiting.length > 0) {
-      // The oldest session's own address: under `source` it waits for its server, as in HAProxy.
-      const picked = this.balancer.pick(-1, this.balancer.hashOf(this.#waiting[0].client));
-      if (picked === ALL_FULL) break;
-      const session = this.#waiting.shift() as TcpSession;
+    const waiting = this.#waiting;
+    const source = this.config.balance === 'source';
+    if (this.balancer.allFull()) {
+      this.#stopPollIfEmpty();
+      return;
+    }
+    let i = 0;
+    while (i < waiting.length) {
+      const session = waiting[i];
+      const picked = this.balancer.pick(-1, this.balancer.hashOf(session.client));
+      if (picked === ALL_FULL) {
+        if (!source) break;
+        i++;
+        continue;
+      }
+      waiting.splice(i, 1);
       this.memory.dequeue(this.#worker);
       if (picked === NO_SERVER) {
         session.dispatch(-1);
@@ -92,10 +107,5 @@ export class BackendView {
 
   get waiting(): number {
     return this.#waiting.length;
-  }
-
-  close(): void {
-    for (const s of [...this.#waiting]) s.close();
-    this.#stopPollIfEmpty();
   }
 }

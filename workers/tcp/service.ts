@@ -9,8 +9,7 @@ import { ListenError, listenHint } from '../net/listener.ts';
 import { type Accepted, type ListeningSocket, transport } from '../net/transport.ts';
 import type { BackendView } from './backend.ts';
 import { PostgresProtocol } from './postgres/protocol.ts';
-import type { TcpSession as Session, SessionProtocol } from './session.ts';
-import { TcpSession } from './session.ts';
+import { type SessionProtocol, TcpSession } from './session.ts';
 
 /** The sweep runs at least this often, and at most every 10 ms. */
 const SWEEP_MAX_MS = 250;
@@ -43,12 +42,10 @@ export class TcpService {
   readonly log: Logger;
   readonly #worker: TcpWorkerContext;
   #memory: ServiceMemory;
-  readonly #sessions = new Set<Session>();
+  readonly #sessions = new Set<TcpSession>();
   #listeners: ListeningSocket[] = [];
   #sweep: NodeJS.Timeout | null = null;
   #protocol: SessionProtocol | null;
-  /** `ip:port` the service listens on (the first address), for PROXY headers. */
-  localAddress = '0.0.0.0:0';
 
   constructor(
     config: TcpServiceConfig,
@@ -98,9 +95,6 @@ export class TcpService {
         throw err instanceof ListenError ? listenError(this.config, where, err) : err;
       }
     }
-    const first = this.config.listen[0];
-    if (first?.kind === 'tcp')
-      this.localAddress = `${first.host}:${this.#listeners[0]?.port ?? first.port}`;
     this.#startSweep();
     return true;
   }
@@ -126,6 +120,7 @@ export class TcpService {
     const t = tick();
     const closeDown = this.backend.config.shutdownSessionsOnDown;
     for (const session of this.#sessions) {
+      if (session.piping) session.countBytes();
       session.checkTimeouts(t);
       if (
         closeDown &&
@@ -150,32 +145,33 @@ export class TcpService {
     if (!session.finished) this.#sessions.add(session);
   };
 
-  sessionEnded(session: Session, bytesIn: number, bytesOut: number): void {
-    if (!this.#sessions.delete(session) && session.service !== this) return;
+  sessionEnded(session: TcpSession): void {
+    this.#sessions.delete(session);
     this.#memory.leave(this.#worker.id);
-    this.#memory.bytes(this.#worker.id, bytesIn, bytesOut);
     session.backend.serveQueue();
   }
 
-  noServer(session: Session): void {
+  countBytes(fromClient: number, toClient: number): void {
+    this.#memory.bytes(this.#worker.id, fromClient, toClient);
+  }
+
+  noServer(session: TcpSession): void {
     this.log.debug(
       { client: session.client.peerAddress() },
       'no server available for a session; closing it',
     );
   }
 
-  connectGaveUp(session: Session): void {
+  connectGaveUp(session: TcpSession): void {
     this.log.debug(
       { attempts: session.attempts },
       'could not connect to a server; closing the session',
     );
   }
 
-  queueTimeout(_session: Session): void {
+  queueTimeout(_session: TcpSession): void {
     this.log.debug('a session waited in the queue past its timeout; closing it');
   }
-
-  idleTimeout(_session: Session): void {}
 
   get sessions(): number {
     return this.#sessions.size;

@@ -3,12 +3,16 @@ import { now, tick } from '../clock.ts';
 import { READ_BUFFER, type StreamEvents } from '../net/stream.ts';
 import { type Accepted, type Stream, transport } from '../net/transport.ts';
 import type { BackendView } from './backend.ts';
-import { ALL_FULL, NO_SERVER } from './balance.ts';
+import { ALL_FULL, NO_SERVER } from './balance/balancer.ts';
 import { proxyHeader } from './proxy-header.ts';
 import type { TcpService } from './service.ts';
 
-/** Bytes queued toward one side before reading the other side pauses (memory per session stays bounded). */
-export const HIGH_WATER = 64 * 1024;
+/**
+ * Reading one side pauses when the kernel refuses bytes toward the other (libuv queues them), or
+ * when this turn's reads queued more than this toward it (a turn may bring several reads):
+ * memory per session stays bounded, and a full read the kernel takes at once pauses nothing.
+ */
+export const HIGH_WATER = 256 * 1024;
 
 const SNIFFING = 0;
 const WAITING = 1;
@@ -23,8 +27,13 @@ const CLOSING = 6;
  * Hooks a protocol-aware session uses (PostgreSQL): what the first packet is, and what the
  * server says. Null for plain TCP.
  */
+/** SessionProtocol.firstBytes' answers: connect (the bytes are sent first), hold on for more, or close (the protocol handled it). */
+export const CONNECT = 0;
+export const NEED_MORE = -1;
+export const HANDLED = -2;
+
 export interface SessionProtocol {
-  /** The client's first bytes so far: 0 connect (they are sent first), -1 need more, -2 handled (close). */
+  /** The client's first bytes so far: CONNECT, NEED_MORE or HANDLED. */
   firstBytes(session: TcpSession, bytes: Buffer): number;
   /** Bytes from the server (READ_BUFFER[0, n)), before they go to the client. */
   fromServer(session: TcpSession, n: number): void;
@@ -70,7 +79,8 @@ class ServerLeg implements StreamEvents {
 export class TcpSession implements StreamEvents {
   readonly service: TcpService;
   readonly client: Stream;
-  backend: BackendView;
+  readonly backend: BackendView;
+  /** The server connection; null before one is dialled and once it has closed. */
   server: Stream | null = null;
   /** Index of the server in the backend; -1 before one is taken. */
   serverIndex = -1;
@@ -85,7 +95,6 @@ export class TcpSession implements StreamEvents {
   serverEof = false;
   #clientPaused = false;
   #serverPaused = false;
-  #serverClosed = true;
   #clientClosed = false;
   /** The client's first bytes, held while a protocol decides where they go. */
   held: Buffer | null = null;
@@ -96,6 +105,9 @@ export class TcpSession implements StreamEvents {
   protocolSlot = -1;
   #bytesIn = 0;
   #bytesOut = 0;
+  /** What of #bytesIn/#bytesOut the counters have already (the sweep adds as it goes). */
+  #countedIn = 0;
+  #countedOut = 0;
 
   constructor(
     service: TcpService,
@@ -117,13 +129,15 @@ export class TcpSession implements StreamEvents {
     if (protocol === null) {
       this.dispatch(-1);
     } else {
+      // Waiting for the client's first message is client inactivity: `client_timeout` (HAProxy's
+      // `timeout client`), not the server-side connect_timeout; none set, no limit.
       this.state = SNIFFING;
-      this.deadline = tick() + backend.config.connectTimeoutMs;
+      this.deadline = tick() + (service.config.clientTimeoutMs ?? Number.POSITIVE_INFINITY);
     }
   }
 
   get finished(): boolean {
-    return this.#finished;
+    return this.state === DONE;
   }
 
   get piping(): boolean {
@@ -175,6 +189,8 @@ export class TcpSession implements StreamEvents {
     }
     this.state = WAITING;
     if (server < 0) {
+      // Out of the queue now: a dead session left there would count in qcur and take a pick.
+      this.backend.unwait(this);
       this.service.queueTimeout(this);
       this.close();
     } else this.connect(server);
@@ -191,7 +207,6 @@ export class TcpSession implements StreamEvents {
     this.attempts++;
     this.state = CONNECTING;
     this.deadline = tick() + this.backend.config.connectTimeoutMs;
-    this.#serverClosed = false;
     const spec = this.backend.config.servers[server];
     const leg = new ServerLeg(this);
     const stream = transport.dial({ host: ip, port: spec.port }, leg, this.service.scheduler);
@@ -199,7 +214,7 @@ export class TcpSession implements StreamEvents {
     this.server = stream;
     if (spec.sendProxy !== null)
       stream.push(
-        proxyHeader(spec.sendProxy, this.client.peerAddress(), this.service.localAddress),
+        proxyHeader(spec.sendProxy, this.client.peerAddress(), this.client.localAddress()),
       );
     if (this.held !== null) {
       stream.push(this.held);
@@ -216,7 +231,6 @@ export class TcpSession implements StreamEvents {
     this.#bytesIn = 0;
     const old = this.server;
     this.server = null;
-    this.#serverClosed = true;
     old?.destroy();
     this.serverIndex = -1;
     const c = backend.config;
@@ -256,7 +270,7 @@ export class TcpSession implements StreamEvents {
     if (server === null) return;
     server.pushRange(READ_BUFFER, 0, n);
     this.#bytesIn += n;
-    if (server.pendingBytes + server.writeQueueSize >= HIGH_WATER) {
+    if (server.writeQueueSize > 0 || server.pendingBytes > HIGH_WATER) {
       this.client.pause();
       this.#clientPaused = true;
     }
@@ -267,8 +281,8 @@ export class TcpSession implements StreamEvents {
     const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
     this.held = bytes;
     const decided = (this.protocol as SessionProtocol).firstBytes(this, bytes);
-    if (decided === -1 || this.state !== SNIFFING) return;
-    if (decided < 0) {
+    if (decided === NEED_MORE || this.state !== SNIFFING) return;
+    if (decided === HANDLED) {
       // The protocol took care of it (a CancelRequest forwarded): nothing to connect.
       this.held = null;
       this.close();
@@ -312,7 +326,7 @@ export class TcpSession implements StreamEvents {
     const client = this.client;
     client.pushRange(READ_BUFFER, 0, n);
     this.#bytesOut += n;
-    if (client.pendingBytes + client.writeQueueSize >= HIGH_WATER) {
+    if (client.writeQueueSize > 0 || client.pendingBytes > HIGH_WATER) {
       this.server?.pause();
       this.#serverPaused = true;
     }
@@ -339,7 +353,6 @@ export class TcpSession implements StreamEvents {
   }
 
   serverClosed(): void {
-    this.#serverClosed = true;
     this.server = null;
     if (!this.#clientClosed) {
       // The server is gone and the client has nothing more coming from it.
@@ -354,26 +367,38 @@ export class TcpSession implements StreamEvents {
     if (this.state === QUEUED) this.backend.unwait(this);
     if (this.state !== DONE) this.state = CLOSING;
     this.client.destroy();
-    if (this.server === null) this.#serverClosed = true;
-    else this.server.destroy();
+    // The server's close event finishes the session; without one, finish now.
+    this.server?.destroy();
     this.#finishIfClosed();
   }
 
   /** Both sides are closed: the slot goes back, the counters are added, the service forgets it. */
   #finishIfClosed(): void {
-    if (!this.#clientClosed || !this.#serverClosed || this.#finished) return;
-    this.#finished = true;
+    if (!this.#clientClosed || this.server !== null || this.state === DONE) return;
     this.state = DONE;
     if (this.serverIndex >= 0) {
+      this.countBytes();
       this.backend.balancer.release(this.serverIndex);
-      this.backend.count(this.serverIndex, COUNTER.BIN, this.#bytesIn);
-      this.backend.count(this.serverIndex, COUNTER.BOUT, this.#bytesOut);
       this.serverIndex = -1;
     }
     this.protocol?.ended(this);
-    this.service.sessionEnded(this, this.#bytesIn, this.#bytesOut);
+    this.service.sessionEnded(this);
   }
-  #finished = false;
+
+  /**
+   * Adds the bytes moved since the last call to the server's and the service's counters: at the
+   * end, and from the sweep while piping, so a long session's bytes show as they flow.
+   */
+  countBytes(): void {
+    const dIn = this.#bytesIn - this.#countedIn;
+    const dOut = this.#bytesOut - this.#countedOut;
+    if (dIn === 0 && dOut === 0) return;
+    this.#countedIn = this.#bytesIn;
+    this.#countedOut = this.#bytesOut;
+    this.backend.count(this.serverIndex, COUNTER.BIN, dIn);
+    this.backend.count(this.serverIndex, COUNTER.BOUT, dOut);
+    this.service.countBytes(dIn, dOut);
+  }
 
   /** Sweep: timeouts. `t` is the clock now. */
   checkTimeouts(t: number): void {
@@ -398,9 +423,7 @@ export class TcpSession implements StreamEvents {
       : (tunnel ?? s.clientTimeoutMs);
     const server = tunnel ?? b.serverTimeoutMs;
     const last = Math.max(this.lastClient, this.lastServer);
-    if ((client !== null && t - last >= client) || (server !== null && t - last >= server)) {
-      this.service.idleTimeout(this);
+    if ((client !== null && t - last >= client) || (server !== null && t - last >= server))
       this.close();
-    }
   }
 }

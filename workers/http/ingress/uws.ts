@@ -19,8 +19,15 @@ export function loadUwsForIngress(limits: IngressLimits): Uws {
   return createRequire(import.meta.url)('uWebSockets.js') as Uws;
 }
 
+/** Status lines made once, not a template string per response. */
+const STATUS_LINES: string[] = [];
+
 function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? ''}`;
+  const line = STATUS_LINES[status];
+  if (line !== undefined) return line;
+  const made = `${status} ${STATUS_CODES[status] ?? ''}`;
+  if (status >= 100 && status < 600) STATUS_LINES[status] = made;
+  return made;
 }
 
 /**
@@ -39,6 +46,13 @@ function remoteAddressText(res: UwsResponse): string {
     return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
   }
   return Buffer.from(res.getRemoteAddressAsText()).toString();
+}
+
+/** forEach's target: one module-level callback, not a closure per request. */
+const NO_HEADERS: string[] = [];
+let collecting: string[] = NO_HEADERS;
+function collectHeader(name: string, value: string): void {
+  collecting.push(name, value);
 }
 
 /**
@@ -71,10 +85,9 @@ class UwsExchange implements IngressExchange {
     this.method = req.getCaseSensitiveMethod();
     const query = req.getQuery();
     this.uri = query === undefined || query === '' ? req.getUrl() : `${req.getUrl()}?${query}`;
-    const raw = this.rawHeaders;
-    req.forEach((k, v) => {
-      raw.push(k, v);
-    });
+    collecting = this.rawHeaders;
+    req.forEach(collectHeader);
+    collecting = NO_HEADERS;
     this.remoteAddress = remoteAddressText(res);
     res.onAborted(() => {
       this.#aborted = true;
@@ -140,29 +153,68 @@ class UwsExchange implements IngressExchange {
     this.#headSent = true;
   }
 
+  /**
+   * The exchange and chunk cork() works on: uWS runs the corked function before cork returns,
+   * so one shared function serves every write instead of a closure per write.
+   */
+  static #corked: UwsExchange | null = null;
+  static #chunk: Buffer | null = null;
+  static #ok = true;
+
+  static #corkedWrite(): void {
+    const self = UwsExchange.#corked as UwsExchange;
+    const chunk = UwsExchange.#chunk as Buffer;
+    if (!self.#headSent) self.#head();
+    if (self.#length === null) {
+      UwsExchange.#ok = self.#res.write(chunk);
+      return;
+    }
+    const at = self.#res.getWriteOffset();
+    const [taken, done] = self.#res.tryEnd(chunk, self.#length);
+    if (done) self.#ended = true;
+    else if (!taken) {
+      self.#pending = chunk;
+      self.#pendingAt = at;
+      UwsExchange.#ok = false;
+    }
+  }
+
+  static #corkedEnd(): void {
+    const self = UwsExchange.#corked as UwsExchange;
+    if (!self.#headSent) self.#head();
+    if (self.#length === null) self.#res.end();
+    else self.#res.endWithoutBody(self.#length);
+  }
+
   write(chunk: Buffer): boolean {
     if (this.#aborted || this.#ended) return true;
-    let ok = true;
-    this.#res.cork(() => {
-      if (!this.#headSent) this.#head();
-      if (this.#length === null) {
-        ok = this.#res.write(chunk);
-        return;
-      }
-      const at = this.#res.getWriteOffset();
-      const [taken, done] = this.#res.tryEnd(chunk, this.#length);
-      if (done) this.#ended = true;
-      else if (!taken) {
-        this.#pending = chunk;
-        this.#pendingAt = at;
-        ok = false;
-      }
-    });
-    if (!ok) this.#res.onWritable(this.#writable);
+    UwsExchange.#chunk = chunk;
+    UwsExchange.#ok = true;
+    this.#cork(UwsExchange.#corkedWrite);
+    UwsExchange.#chunk = null;
+    const ok = UwsExchange.#ok;
+    if (!ok) this.#res.onWritable(this.#writableCallback());
     return ok;
   }
 
-  readonly #writable = (offset: number): boolean => {
+  #cork(corked: () => void): void {
+    UwsExchange.#corked = this;
+    try {
+      this.#res.cork(corked);
+    } finally {
+      UwsExchange.#corked = null;
+    }
+  }
+
+  /** Made on the first backpressure only: most responses go out in one write. */
+  #writable: ((offset: number) => boolean) | null = null;
+
+  #writableCallback(): (offset: number) => boolean {
+    this.#writable ??= (offset) => this.#onWritable(offset);
+    return this.#writable;
+  }
+
+  #onWritable(offset: number): boolean {
     const pending = this.#pending;
     if (pending === null || this.#length === null) {
       this.#drain();
@@ -180,7 +232,7 @@ class UwsExchange implements IngressExchange {
     this.#pending = rest;
     this.#pendingAt = at;
     return false;
-  };
+  }
 
   #drain(): void {
     const cb = this.#onDrain;
@@ -190,17 +242,13 @@ class UwsExchange implements IngressExchange {
 
   onDrain(callback: () => void): void {
     this.#onDrain = callback;
-    if (this.#length === null) this.#res.onWritable(this.#writable);
+    if (this.#length === null) this.#res.onWritable(this.#writableCallback());
   }
 
   end(): void {
     if (this.#aborted || this.#ended) return;
     this.#ended = true;
-    this.#res.cork(() => {
-      if (!this.#headSent) this.#head();
-      if (this.#length === null) this.#res.end();
-      else this.#res.endWithoutBody(this.#length);
-    });
+    this.#cork(UwsExchange.#corkedEnd);
   }
 
   reply(status: number, text: string, close: boolean): void {

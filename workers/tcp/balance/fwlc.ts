@@ -120,35 +120,34 @@ export class FastWeightedLeastConn implements Picker {
       if (!this.#anyUsable(1)) return NO_SERVER;
       group = 1;
     }
-    let avoided = -1;
-    // The tree in order: each step the lowest (key, order) after the previous one.
-    let lastKey = -1;
-    let lastOrder = 0;
+    // One pass: the lowest (key, order) among the servers with a slot, `avoid` only if no other
+    // has one (HAProxy walks the tree from its lowest node the same way, skipping full ones).
+    const n = this.#ew.length;
     for (;;) {
       let s = -1;
       let key = 0;
       let order = 0;
-      for (let t = 0; t < this.#ew.length; t++) {
+      let avoided = -1;
+      for (let t = 0; t < n; t++) {
         const at = serverAt(t);
-        if (this.#backup[t] !== group || c[at + LB_USABLE] === 0) continue;
+        if (this.#backup[t] !== group || c[at + LB_USABLE] === 0 || !slots.hasSlot(t)) continue;
+        if (t === avoid) {
+          avoided = t;
+          continue;
+        }
         const k = this.key(t, slots.current(t));
         const o = c[at + ORDER];
-        if (k < lastKey || (k === lastKey && o <= lastOrder)) continue;
         if (s < 0 || k < key || (k === key && o < order)) {
           s = t;
           key = k;
           order = o;
         }
       }
-      if (s < 0) break;
-      lastKey = key;
-      lastOrder = order;
-      if (s === avoid) {
-        if (slots.hasSlot(s)) avoided = s;
-      } else if (this.#take(slots, s)) return s;
+      const chosen = s >= 0 ? s : avoided;
+      if (chosen < 0) return ALL_FULL;
+      if (this.#take(slots, chosen)) return chosen;
+      // Its last slot went meanwhile (a retry takes one outside the lock): look again.
     }
-    if (avoided >= 0 && this.#take(slots, avoided)) return avoided;
-    return ALL_FULL;
   }
 
   #anyUsable(group: number): boolean {

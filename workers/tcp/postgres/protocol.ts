@@ -2,13 +2,9 @@ import type { Logger } from '../../../engine/log.ts';
 import { READ_BUFFER, type StreamEvents } from '../../net/stream.ts';
 import { type Stream, transport } from '../../net/transport.ts';
 import type { BackendView } from '../backend.ts';
-import type { SessionProtocol, TcpSession } from '../session.ts';
+import { CONNECT, HANDLED, NEED_MORE, type SessionProtocol, type TcpSession } from '../session.ts';
 import { BackendKeyScanner } from './backend-key.ts';
 import { classifyStartup } from './startup.ts';
-
-/** firstBytes' answers: hold on, connect, or close (a CancelRequest, sent on by us). */
-export const NEED_MORE = -1;
-export const HANDLED = -2;
 
 /**
  * The cancel table keys on (pid, 32 bits of the secret): a 3.0 key is exactly 4 bytes; a longer
@@ -22,9 +18,18 @@ export function keyWord(key: Uint8Array): number {
   return h | 0;
 }
 
-/** One forwarded CancelRequest: written once connected, then the connection is ended. */
+/**
+ * One forwarded CancelRequest: written once connected, then the connection is ended. A server
+ * that does not answer the connect within the backend's connect_timeout is given up on, as a
+ * session's connect would be (else a black-holed server holds the leg for the kernel's ~2 min).
+ */
 class CancelLeg implements StreamEvents {
   stream: Stream | null = null;
+  readonly #timer: NodeJS.Timeout;
+  constructor(connectTimeoutMs: number) {
+    this.#timer = setTimeout(() => this.stream?.destroy(), connectTimeoutMs);
+    this.#timer.unref();
+  }
   streamData(): void {}
   streamEnd(): void {
     this.stream?.destroy();
@@ -32,9 +37,12 @@ class CancelLeg implements StreamEvents {
   streamError(): void {}
   streamDrained(): void {}
   streamConnected(): void {
+    clearTimeout(this.#timer);
     this.stream?.end();
   }
-  streamClosed(): void {}
+  streamClosed(): void {
+    clearTimeout(this.#timer);
+  }
 }
 
 /**
@@ -68,12 +76,12 @@ export class PostgresProtocol implements SessionProtocol {
       case 'direct-tls':
       case 'invalid':
         // Encrypted from the first byte, or not PostgreSQL: the bytes go through as they are.
-        return 0;
+        return CONNECT;
       default:
         // A StartupMessage, or an SSL/GSSENC request the server may refuse ('N'): the scanner
         // follows the reply either way and stops at TLS.
         session.protocolState = new BackendKeyScanner();
-        return 0;
+        return CONNECT;
     }
   }
 
@@ -117,7 +125,7 @@ export class PostgresProtocol implements SessionProtocol {
     for (const s of targets) {
       const ip = backend.address(s);
       if (ip === null) continue;
-      const leg = new CancelLeg();
+      const leg = new CancelLeg(backend.config.connectTimeoutMs);
       leg.stream = transport.dial(
         { host: ip, port: backend.config.servers[s].port },
         leg,

@@ -1,12 +1,12 @@
-import type { TcpBackendConfig } from '../../engine/config/tcp-types.ts';
-import { type BackendMemory, DOWN, READY } from '../../engine/shared/tcp-memory.ts';
-import { FirstAvailable, serverIds } from './balance/first.ts';
-import { FastWeightedLeastConn } from './balance/fwlc.ts';
-import { FastWeightedRoundRobin } from './balance/fwrr.ts';
-import { sourceHash, WeightMap } from './balance/map.ts';
-import type { Picker, ServerSlots } from './balance/slots.ts';
+import type { TcpBackendConfig } from '../../../engine/config/tcp-types.ts';
+import { type BackendMemory, DOWN, READY } from '../../../engine/shared/tcp-memory.ts';
+import { FirstAvailable, serverIds } from './first.ts';
+import { FastWeightedLeastConn } from './fwlc.ts';
+import { FastWeightedRoundRobin } from './fwrr.ts';
+import { sourceHash, WeightMap } from './map.ts';
+import type { Picker, ServerSlots } from './slots.ts';
 
-export { ALL_FULL, NO_SERVER } from './balance/slots.ts';
+export { ALL_FULL, NO_SERVER } from './slots.ts';
 
 /**
  * Picks a server for a new session and takes a slot on it, reading health, admin state and
@@ -87,6 +87,20 @@ export class Balancer implements ServerSlots {
   /** The client's hash for `pick`: its address under `balance source`, else unused (0). */
   hashOf(client: { peerAddress(): string }): number {
     return this.config.balance === 'source' ? sourceHash(client.peerAddress()) : 0;
+  }
+
+  /**
+   * Every usable server is at its maxconn (and there is one): a pick would only walk the order,
+   * which HAProxy does not do for sessions already queued.
+   */
+  allFull(): boolean {
+    let any = false;
+    for (let s = 0; s < this.#limits.length; s++) {
+      if (!this.usable(s)) continue;
+      if (this.hasSlot(s)) return false;
+      any = true;
+    }
+    return any;
   }
 
   /** Takes a slot on `s` if it has one (a retry on the same server). */

@@ -1,0 +1,25 @@
+import type { HttpConfig } from '../../../engine/config/http-types.ts';
+import type { Logger } from '../../../engine/log.ts';
+import { GuardedUpstream } from './guarded-upstream.ts';
+
+/** Shared memory the main thread made for the guarded upstreams, by upstream name. */
+export type GuardBuffers = Readonly<Record<string, SharedArrayBuffer>>;
+
+/**
+ * The guarded upstreams of a config in one worker, by name. An upstream's connect timeout is
+ * the one of the first location that proxies to it (as the unguarded pools take theirs).
+ */
+export function guardedUpstreams(
+  config: HttpConfig,
+  buffers: GuardBuffers | undefined,
+  log: Logger,
+): Map<string, GuardedUpstream> {
+  const out = new Map<string, GuardedUpstream>();
+  for (const u of config.upstreams) {
+    if (u.guard === undefined) continue;
+    const loc = config.servers.flatMap((s) => s.locations).find((l) => l.proxy.upstream === u.name);
+    const connectMs = loc?.proxy.connectTimeoutMs ?? 5000;
+    out.set(u.name, new GuardedUpstream(u, u.guard, buffers?.[u.name], connectMs, log));
+  }
+  return out;
+}
