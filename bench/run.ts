@@ -21,6 +21,10 @@ const BENCHES: Record<string, { file: string; what: string }> = {
     file: './tcp.ts',
     what: 'the TCP broker vs HAProxy vs direct (pgbench -S, redis-benchmark, setup rate, idle RSS)',
   },
+  footprint: {
+    file: './footprint.ts',
+    what: 'RSS at rest, after load and after idle, and time to ready: legate vs the peers',
+  },
   'socket-floor': {
     file: './socket-floor.ts',
     what: 'RSS of idle TCP connections in a bare Node process: net.Socket vs bare handle',

@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs';
-import { pino } from 'pino';
+import { createRequire } from 'node:module';
+import type { pino } from 'pino';
 import type { LogLevel } from './config/types.ts';
 import { UsageError } from './errors.ts';
 
@@ -7,6 +8,8 @@ export type Logger = pino.Logger;
 
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
+const require = createRequire(import.meta.url);
 
 /**
  * The format every logger of this process uses. It travels in LEGATE_LOG_FORMAT because worker
@@ -66,6 +69,8 @@ export function createLogger(
   bindings: Record<string, unknown> = {},
   file: string | null = null,
 ): Logger {
+  // pino is loaded here, not at import: a worker with nothing to say never loads it.
+  const { pino } = require('pino') as typeof import('pino');
   const options = {
     level,
     base: { pid: process.pid, ...bindings },
@@ -75,4 +80,55 @@ export function createLogger(
     return pino(options, pino.destination({ dest: file, sync: true, append: true, mkdir: true }));
   if (currentFormat() === 'pretty') return pino(options, plainDestination(1));
   return pino(options, pino.destination({ fd: 1, sync: true }));
+}
+
+const LEVELS: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
+const noop = (): void => {};
+
+/**
+ * createLogger's logger, made at its first line: a worker that has nothing to say never loads
+ * pino (about 3 MB a thread). Calls below `level` are dropped without making it; `child`
+ * stays lazy too.
+ */
+export function createLazyLogger(
+  level: LogLevel,
+  bindings: Record<string, unknown> = {},
+  file: string | null = null,
+): Logger {
+  let real: Logger | null = null;
+  return lazy(() => {
+    real ??= createLogger(level, bindings, file);
+    return real;
+  }, LEVELS[level] ?? LEVELS.info);
+}
+
+function lazy(make: () => Logger, threshold: number): Logger {
+  let made: Logger | null = null;
+  const get = () => {
+    made ??= make();
+    return made;
+  };
+  // A Proxy so that it is a pino Logger to its users, whatever of pino's API they call.
+  return new Proxy({} as Logger, {
+    get(_, key) {
+      if (typeof key === 'string' && key in LEVELS && key !== 'silent' && made === null)
+        return LEVELS[key] < threshold ? noop : (...args: unknown[]) => callLevel(get(), key, args);
+      if (key === 'child' && made === null)
+        return (b: Record<string, unknown>) => lazy(() => get().child(b), threshold);
+      const value = (get() as unknown as Record<string | symbol, unknown>)[key];
+      return typeof value === 'function' ? value.bind(get()) : value;
+    },
+  });
+}
+
+function callLevel(logger: Logger, level: string, args: unknown[]): void {
+  (logger as unknown as Record<string, (...a: unknown[]) => void>)[level](...args);
 }

@@ -7,7 +7,8 @@
 #   legate:local                legate itself (deploy/docker/local.Dockerfile), on that base
 #
 # Needs root and a running Docker daemon. The root is cached (scripts/debian13-root.sh), the base
-# image is remade only when the root's recipe changes; legate:local is rebuilt every time (seconds).
+# image is remade only when the root's recipe changes; legate:local is rebuilt every time (seconds,
+# after `npm run build`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -26,10 +27,14 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
     docker import --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
 fi
 
+# The image runs the JavaScript in dist/, built here (TypeScript is a devDependency, installed on
+# the host; the image gets production dependencies only).
+npm run build >&2
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/app"
-cp -r bin engine workers package.json package-lock.json "$stage/app/"
+# -p keeps the times: bin/legate.js runs the sources instead if one looks newer than dist/.
+cp -rp bin engine workers dist package.json package-lock.json "$stage/app/"
 cp -r config "$stage/config"
 # Production dependencies only, from npm's cache: the registry is not needed again.
 (cd "$stage/app" && npm ci --omit=dev --ignore-scripts --offline --no-audit --no-fund >&2)

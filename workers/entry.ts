@@ -1,5 +1,6 @@
-import { createLogger, type Logger } from '../engine/log.ts';
+import { createLazyLogger, type Logger } from '../engine/log.ts';
 import type { WorkerSnapshot } from '../engine/metrics/snapshot.ts';
+import { releaseIdleMemory } from '../engine/release-memory.ts';
 import type {
   ControlMessage,
   Generation,
@@ -7,7 +8,11 @@ import type {
   WorkerTask,
 } from '../engine/supervisor/protocol.ts';
 import { FlushScheduler } from './net/flush-scheduler.ts';
+import { transport } from './net/transport.ts';
 import { ROLES, type RoleContext, type RoleUnit, type WorkerRole } from './role.ts';
+
+/** How long after start a worker collects its startup garbage. */
+const AFTER_START_MS = 1000;
 
 /** A role loaded in this worker, and the units it serves now by key. */
 interface Hosted {
@@ -31,7 +36,7 @@ class WorkerRuntime {
   constructor(task: WorkerTask) {
     this.#task = task;
     this.#generation = task.generation;
-    this.#log = createLogger(task.logLevel, { worker: task.workerId }, task.logFile);
+    this.#log = createLazyLogger(task.logLevel, { worker: task.workerId }, task.logFile);
     this.#context = {
       workerId: task.workerId,
       workers: task.workers,
@@ -59,6 +64,15 @@ class WorkerRuntime {
   /** Opens every unit of the first generation; throws if one cannot listen. */
   async start(generation: Generation): Promise<void> {
     this.#generation = generation;
+    // Once per process (every worker makes the same choice); at info only when it is not the
+    // usual one, so that a worker with nothing to say need not load the logger.
+    if (this.#task.workerId === 0)
+      this.#log[transport.kind === 'uv' ? 'debug' : 'info'](
+        { net: transport.kind, why: transport.why },
+        'data plane on %s: %s',
+        transport.kind === 'uv' ? 'bare libuv handles' : 'net.Socket',
+        transport.why,
+      );
     for (const r of ROLES) {
       if (!r.has(generation.config)) continue;
       const hosted = await this.#role(r.name);
@@ -165,6 +179,8 @@ export default async function serve(task: WorkerTask): Promise<void> {
     return;
   }
   runtime.post({ type: 'ready' });
+  // What loading and starting left behind goes back once serving has begun (one GC, ~10 ms).
+  setTimeout(releaseIdleMemory, AFTER_START_MS).unref();
   const metrics = setInterval(() => runtime.snapshot(), task.statsIntervalMs);
   runtime.snapshot();
   const drainTimeoutMs = await new Promise<number>((resolve) => {

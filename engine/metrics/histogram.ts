@@ -1,30 +1,88 @@
-import * as hdr from 'hdr-histogram-js';
+// The package's index (and its build() and compressed encoding) loads pako and a WebAssembly
+// build with it: about 13 MB more in every thread that imports it. legate needs only the
+// 32-bit JS histogram and a way to send one between threads, so it imports that class alone
+// and encodes the counts itself.
+import type { Histogram as HdrHistogram } from 'hdr-histogram-js';
+import Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
 
-export type Histogram = hdr.Histogram;
+export type Histogram = HdrHistogram;
+
+const Int32Histogram = Int32HistogramModule.default;
 
 /** 1 µs to 60 s at 3 significant digits, as every latency legate records. */
 export function latencyHistogram(): Histogram {
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-    bitBucketSize: 32,
-    autoResize: false,
-  });
+  return new Int32Histogram(1, 60_000_000, 3);
 }
 
+/** The JS histograms legate builds expose their counts array; the public type does not. */
+interface CountsAccess {
+  readonly countsArrayLength: number;
+  getCountAtIndex(index: number): number;
+  valueFromIndex(index: number): number;
+  highestEquivalentValue(value: number): number;
+}
+
+/** Appends `n` (a non-negative integer below 2^53) as a LEB128 varint. */
+function putVarint(out: number[], n: number): void {
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+}
+
+/**
+ * The histogram's non-zero buckets as base64 of varint pairs (index step, count): a few hundred
+ * bytes for a typical latency spread; '' when empty. Only addEncoded reads it.
+ */
 export function encodeHistogram(h: Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+  const counts = h as unknown as CountsAccess;
+  const out: number[] = [];
+  let last = 0;
+  for (let i = 0; i < counts.countsArrayLength; i++) {
+    const c = counts.getCountAtIndex(i);
+    if (c === 0) continue;
+    putVarint(out, i - last);
+    putVarint(out, c);
+    last = i;
+  }
+  return out.length === 0 ? '' : Buffer.from(out).toString('base64');
 }
 
-/** Adds an encoded histogram into `into`. */
+/** Adds an encoded histogram (encodeHistogram's, same layout) into `into`. */
 export function addEncoded(into: Histogram, encoded: string): void {
   if (encoded === '') return;
-  into.add(hdr.decodeFromCompressedBase64(encoded, 32));
+  const bytes = Buffer.from(encoded, 'base64');
+  const counts = into as unknown as CountsAccess;
+  let at = 0;
+  let index = 0;
+  const next = (): number => {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= bytes.length) throw new Error('truncated histogram encoding');
+      const b = bytes[at++];
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+      scale *= 0x80;
+    }
+  };
+  while (at < bytes.length) {
+    index += next();
+    const count = next();
+    if (index >= counts.countsArrayLength) throw new Error('histogram encoding out of range');
+    // The bucket's lowest value lands in the same bucket; min and mean read buckets anyway.
+    into.recordValueWithCount(counts.valueFromIndex(index), count);
+  }
+  // The max is the top of its bucket, as hdr's own decoding makes it.
+  into.recordValueWithCount(counts.highestEquivalentValue(counts.valueFromIndex(index)), 0);
 }
 
+/** A new histogram holding an encoded one (encodeHistogram's). */
 export function decodeHistogram(encoded: string): Histogram {
-  return encoded === '' ? latencyHistogram() : hdr.decodeFromCompressedBase64(encoded, 32);
+  const h = latencyHistogram();
+  addEncoded(h, encoded);
+  return h;
 }
 
 /**
@@ -83,13 +141,6 @@ export function recordMicros(h: Histogram, micros: number): void {
   r._totalCount++;
   if (v > r.maxValue) r.updatedMaxValue(v);
   if (v < r.minNonZeroValue) r.updateMinNonZeroValue(v);
-}
-
-/** The JS histograms legate builds (bitBucketSize 32) expose their counts array; the public type does not. */
-interface CountsAccess {
-  readonly countsArrayLength: number;
-  getCountAtIndex(index: number): number;
-  valueFromIndex(index: number): number;
 }
 
 /** Cumulative counts at or below each bound (same unit as recorded: µs), for Prometheus buckets. */

@@ -1,6 +1,5 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { type AdminSource, adminHandler } from '../admin/admin-server.ts';
 import { chooseHttpEngine } from '../admin/choose-engine.ts';
 import type { HttpEngine } from '../admin/http-engine.ts';
@@ -22,17 +21,25 @@ import {
 import { renderPrometheus } from '../metrics/prometheus.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { renderTcpPrometheus, tcpStatsJson } from '../metrics/tcp-stats.ts';
+import { releaseIdleMemory } from '../release-memory.ts';
 import { HttpRole } from '../roles/http.ts';
 import type { TcpRole } from '../roles/tcp.ts';
 import { LIVE } from '../shared/health-memory.ts';
 import { VERSION } from '../version.ts';
+import { type CpuBudget, cpuBudget } from './cpu-budget.ts';
 import { PoolState } from './pool-state.ts';
 import type { Generation, HttpShared, TcpShared, WorkerMessage } from './protocol.ts';
 import { WorkerSet } from './workers.ts';
 
-/** The number of data-plane threads: -w, then LEGATE_WORKERS or the config's `workers`, else one per core. */
-export function workerCount(config: LegateConfig, options: RunOptions): number {
-  return options.workers ?? config.workers ?? availableParallelism();
+/**
+ * The number of data-plane threads and why: -w, then LEGATE_WORKERS or the config's `workers`,
+ * else (`auto`) the CPUs this process may use: its cgroup's quota and cpuset, its affinity.
+ */
+export function workerCount(config: LegateConfig, options: RunOptions): CpuBudget {
+  if (options.workers !== undefined) return { count: options.workers, why: '-w' };
+  if (config.workers !== null)
+    return { count: config.workers, why: 'workers setting (LEGATE_WORKERS or the config)' };
+  return cpuBudget();
 }
 
 function addressHostPort(a: Address): { host: string; port: number } {
@@ -93,7 +100,8 @@ export class Supervisor {
     // Recent latency (/stats, legate top) reaches back ten snapshots: 10 s by default.
     this.#metrics = new MetricsStore(RECENT_SNAPSHOTS * options.statsIntervalMs);
     this.#config = config;
-    const count = workerCount(config, options);
+    const { count, why } = workerCount(config, options);
+    log.info({ workers: count, why }, '%d worker%s: %s', count, count === 1 ? '' : 's', why);
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
     this.#http = makeHttpRole(config, null);
     this.#http?.start(log);
@@ -151,6 +159,8 @@ export class Supervisor {
       count,
     );
     this.#logListening(this.#config);
+    // Config parsing and module loading leave garbage and a grown heap: give it back once.
+    setTimeout(releaseIdleMemory, 1000).unref();
   }
 
   /** What the admin endpoints and the stats port read. */
@@ -283,7 +293,7 @@ export class Supervisor {
       return false;
     }
     const count = this.#workers.count;
-    if (workerCount(next, this.#options) !== count) {
+    if (workerCount(next, this.#options).count !== count) {
       this.#log.warn(
         { workers: count },
         'a change of worker count takes effect at the next start; keeping %d',

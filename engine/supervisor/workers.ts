@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from '../log.ts';
@@ -40,7 +41,8 @@ export class WorkerSet {
     this.#restartDelay = new Array(count).fill(0);
     this.#ready = new Array(count).fill(false);
     this.#piscina = new Piscina<WorkerTask, void>({
-      filename: new URL('../../workers/entry.ts', import.meta.url).href,
+      // The emitted JavaScript from dist/ (what users run), the TypeScript sources in development.
+      filename: new URL(`../../workers/entry${extname(import.meta.url)}`, import.meta.url).href,
       minThreads: count,
       maxThreads: count,
       idleTimeout: Number.POSITIVE_INFINITY,

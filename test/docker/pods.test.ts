@@ -103,7 +103,15 @@ describe('the seed pods under docker compose', { skip, timeout: 600000 }, () => 
 
   it('Redis pod: the ambassador logs that it started and listens (JSON for kubectl logs)', async () => {
     const id = await container('redis-ambassador');
-    const logs = (await run('docker', ['logs', id])).stdout.toString();
+    const out = await run('docker', ['logs', id]);
+    const logs = out.stdout.toString();
+    // The image runs the JavaScript built into dist/: bin/legate.js says on stderr when it falls
+    // back to the TypeScript sources (dist/ missing or older than a source).
+    assert.doesNotMatch(out.stderr, /running the TypeScript sources/);
+    assert.equal(
+      (await run('docker', ['exec', id, 'test', '-f', 'dist/engine/cli/main.js'])).code,
+      0,
+    );
     const messages = logs
       .trim()
       .split('\n')

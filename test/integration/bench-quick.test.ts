@@ -55,3 +55,27 @@ test('npm run bench -- redis --quick prints the table for every target and write
   for (const chart of ['redis-throughput-P1.svg', 'redis-throughput-P16.svg', 'redis-memory.svg'])
     assert.ok(existsSync(join(out, chart)), `${chart} written`);
 });
+
+test('npm run bench -- footprint --quick measures legate on both data planes and the peers', async () => {
+  const r = await run(
+    NODE,
+    [
+      join(ROOT, 'bench/run.ts'),
+      'footprint',
+      '--quick',
+      '--only',
+      'legate -w 1,legate -w 1 LEGATE_NET=node,nutcracker',
+    ],
+    { timeoutMs: 180000 },
+  );
+  const stdout = r.stdout.toString();
+  assert.equal(r.code, 0, `exit ${r.code}\n${stdout}\n${r.stderr}`);
+  for (const label of ['legate -w 1', 'legate -w 1 LEGATE_NET=node', 'nutcracker']) {
+    const row = stdout.split('\n').find((l) => l.startsWith(`| ${label} `));
+    assert.ok(row, `table row for ${label}\n${stdout}`);
+    // ready ms, RSS at rest, after load, after idle: measured numbers, not blanks.
+    const cells = row.split('|').map((c) => c.trim());
+    for (const i of [2, 3, 4, 5])
+      assert.match(cells[i], /^\d+(\.\d)?$/, `${label}: cell ${i} in\n${row}`);
+  }
+});

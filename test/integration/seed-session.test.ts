@@ -48,6 +48,8 @@ test('the key landed on exactly one shard', async () => {
 
 test('logs say what started and where it listens', () => {
   assert.match(legate.output(), /"msg":"legate [\d.]+ started on pid \d+, 2 workers"/);
+  // How many workers and why (here the command line's -w; `auto` says cgroup or cores).
+  assert.match(legate.output(), /"msg":"2 workers: -w"/);
   assert.match(
     legate.output(),
     new RegExp(`"msg":"pool redis listening on 127\\.0\\.0\\.1:${port}"`),

@@ -52,6 +52,10 @@ test('the Dockerfile builds on Node 24 Debian 13 and copies paths that exist', (
     for (const src of m[1].split(' '))
       assert.ok(existsSync(`${root}${src}`), `COPY source ${src} exists`);
   }
+  // It runs the JavaScript it builds (bin/legate.js prefers dist/), without the build's tools.
+  assert.match(dockerfile, /tsc -p tsconfig\.build\.json/);
+  assert.match(dockerfile, /test -f dist\/engine\/cli\/main\.js/);
+  assert.match(dockerfile, /npm prune --omit=dev/);
   const entry = dockerfile.match(/^ENTRYPOINT \[(.*)\]$/m);
   assert.ok(entry);
   assert.ok(existsSync(`${root}${JSON.parse(`[${entry[1]}]`)[1]}`));

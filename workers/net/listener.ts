@@ -94,24 +94,30 @@ export class Listener {
 
   /** Stops accepting and frees the address; accepted connections are not touched. */
   close(): void {
-    const path = this.#path;
-    // libuv unlinks a unix socket's path when it closes it. If another listener has bound the
-    // path since (a reload opens new listeners before closing old ones), its socket file is set
-    // aside meanwhile, so that it stays.
-    let aside: string | null = null;
-    if (path !== null) {
-      try {
-        if (statSync(path).ino !== this.#inode) {
-          aside = `${path}.${process.pid}.${threadId}.closing`;
-          renameSync(path, aside);
-        }
-      } catch {
-        aside = null;
-      }
-    }
-    this.#handle.close();
-    if (aside !== null && path !== null) renameSync(aside, path);
+    closeKeepingPath(this.#path, this.#inode, () => this.#handle.close());
   }
+}
+
+/**
+ * Runs `close` for a listener bound at `path` (null: TCP) with `inode`. libuv unlinks a unix
+ * socket's path when it closes it (net.Server's too). If another listener has bound the path
+ * since (a reload opens new listeners before closing old ones), its socket file is set aside
+ * meanwhile, so that it stays.
+ */
+export function closeKeepingPath(path: string | null, inode: number, close: () => void): void {
+  let aside: string | null = null;
+  if (path !== null) {
+    try {
+      if (statSync(path).ino !== inode) {
+        aside = `${path}.${process.pid}.${threadId}.closing`;
+        renameSync(path, aside);
+      }
+    } catch {
+      aside = null;
+    }
+  }
+  close();
+  if (aside !== null && path !== null) renameSync(aside, path);
 }
 
 function check(handle: { close(): void }, err: number, what: string, where: string): void {

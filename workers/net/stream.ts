@@ -2,6 +2,7 @@ import { type LookupAddress, lookup } from 'node:dns';
 import { isIP } from 'node:net';
 import type { FlushScheduler } from './flush-scheduler.ts';
 import { releaseOut, takeOut } from './out-buffers.ts';
+import { READ_BUFFER } from './read-buffer.ts';
 import {
   type ConnectReq,
   errnoName,
@@ -23,11 +24,7 @@ import {
   WriteWrap,
 } from './uv.ts';
 
-/**
- * Every read of this thread lands here, at offset 0 (one buffer, no allocation per read).
- * Its bytes are valid only until the read callback returns: whoever keeps some copies them.
- */
-export const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+export { READ_BUFFER };
 
 /** Past this a range of a stable buffer is written by reference (writev) rather than copied. */
 const COPY_LIMIT = 16 * 1024;

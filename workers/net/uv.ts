@@ -2,10 +2,9 @@
 // built on (Node's bindings through process.binding, DEP0111, a documentation-only deprecation).
 // Why: a net.Socket costs 2.6–4.2 KB per idle connection and a stack of stream-machinery calls
 // per read and per write; a bare handle costs about 1 KB and one call (`npm run bench --
-// socket-floor`). If a Node release changes these bindings, legate refuses to start with
-// LEGATE_NODE_INTERNALS instead of misbehaving.
+// socket-floor`). If a Node release changes these bindings, the data plane runs on net.Socket
+// instead (workers/net/transport.ts, logged with why) rather than misbehave or refuse to start.
 import { getSystemErrorName } from 'node:util';
-import { LegateError } from '../../engine/errors.ts';
 
 /** Where an address came from, as getsockname/getpeername fill it in. */
 export interface SockAddr {
@@ -106,49 +105,67 @@ interface StreamBinding {
   kLastWriteWasAsync: number;
 }
 
+type Bindings = { tcp: TcpBinding; pipe: PipeBinding; stream: StreamBinding };
+
 /** process.binding is typed as returning `any`: these are the shapes checked below. */
-function binding<T>(name: string): T {
+function processBinding<T>(name: string): T {
   return (process as unknown as { binding(name: string): T }).binding(name);
 }
 
-function load(): { tcp: TcpBinding; pipe: PipeBinding; stream: StreamBinding } {
+/**
+ * The bindings if they have the shape this module relies on, else why not (what is missing, or
+ * what threw). `binding` is process.binding, or a stand-in in tests.
+ */
+export function checkBindings(
+  binding: <T>(name: string) => T = processBinding,
+): Bindings | { problem: string } {
   try {
     const tcp = binding<TcpBinding>('tcp_wrap');
     const pipe = binding<PipeBinding>('pipe_wrap');
     const stream = binding<StreamBinding>('stream_wrap');
     const missing = [
-      typeof tcp.TCP === 'function' ? '' : 'TCP',
-      typeof tcp.TCPConnectWrap === 'function' ? '' : 'TCPConnectWrap',
-      typeof tcp.constants?.UV_TCP_REUSEPORT === 'number' ? '' : 'UV_TCP_REUSEPORT',
-      typeof pipe.Pipe === 'function' ? '' : 'Pipe',
-      typeof stream.WriteWrap === 'function' ? '' : 'WriteWrap',
-      typeof stream.ShutdownWrap === 'function' ? '' : 'ShutdownWrap',
-      stream.streamBaseState instanceof Int32Array ? '' : 'streamBaseState',
-      typeof tcp.TCP?.prototype?.useUserBuffer === 'function' ? '' : 'useUserBuffer',
+      typeof tcp?.TCP === 'function' ? '' : 'TCP',
+      typeof tcp?.TCPConnectWrap === 'function' ? '' : 'TCPConnectWrap',
+      typeof tcp?.constants?.UV_TCP_REUSEPORT === 'number' ? '' : 'UV_TCP_REUSEPORT',
+      typeof pipe?.Pipe === 'function' ? '' : 'Pipe',
+      typeof pipe?.PipeConnectWrap === 'function' ? '' : 'PipeConnectWrap',
+      typeof stream?.WriteWrap === 'function' ? '' : 'WriteWrap',
+      typeof stream?.ShutdownWrap === 'function' ? '' : 'ShutdownWrap',
+      stream?.streamBaseState instanceof Int32Array ? '' : 'streamBaseState',
+      typeof stream?.kReadBytesOrError === 'number' ? '' : 'kReadBytesOrError',
+      typeof stream?.kLastWriteWasAsync === 'number' ? '' : 'kLastWriteWasAsync',
+      typeof tcp?.TCP?.prototype?.useUserBuffer === 'function' ? '' : 'useUserBuffer',
+      typeof tcp?.TCP?.prototype?.writeBuffer === 'function' ? '' : 'writeBuffer',
+      typeof tcp?.TCP?.prototype?.writev === 'function' ? '' : 'writev',
     ].filter((m) => m !== '');
-    if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
+    if (missing.length > 0) return { problem: `missing ${missing.join(', ')}` };
     return { tcp, pipe, stream };
   } catch (err) {
-    throw new LegateError(
-      'LEGATE_NODE_INTERNALS',
-      `legate's data plane needs Node's libuv stream bindings, which Node ${process.versions.node} does not provide as expected (${(err as Error).message}); run the Node 24 the project pins`,
-    );
+    return { problem: (err as Error).message };
   }
 }
 
-const bindings = load();
-export const { TCP, TCPConnectWrap } = bindings.tcp;
-export const TCP_SOCKET = bindings.tcp.constants.SOCKET;
-export const TCP_SERVER = bindings.tcp.constants.SERVER;
-export const TCP_REUSEPORT = bindings.tcp.constants.UV_TCP_REUSEPORT;
-export const { Pipe, PipeConnectWrap } = bindings.pipe;
-export const PIPE_SOCKET = bindings.pipe.constants.SOCKET;
-export const PIPE_SERVER = bindings.pipe.constants.SERVER;
-export const { WriteWrap, ShutdownWrap } = bindings.stream;
+const checked = checkBindings();
+/**
+ * Why Node ${version}'s libuv stream bindings cannot carry the data plane, or null when they
+ * can. When not null, the exports below are undefined and workers/net/transport.ts uses the
+ * net.Socket implementation instead; nothing else may touch them.
+ */
+export const UV_PROBLEM: string | null = 'problem' in checked ? checked.problem : null;
+// Typed as present: read only when UV_PROBLEM is null (see transport.ts).
+const bindings = ('problem' in checked ? {} : checked) as Bindings;
+export const { TCP, TCPConnectWrap } = bindings.tcp ?? ({} as TcpBinding);
+export const TCP_SOCKET = bindings.tcp?.constants.SOCKET;
+export const TCP_SERVER = bindings.tcp?.constants.SERVER;
+export const TCP_REUSEPORT = bindings.tcp?.constants.UV_TCP_REUSEPORT;
+export const { Pipe, PipeConnectWrap } = bindings.pipe ?? ({} as PipeBinding);
+export const PIPE_SOCKET = bindings.pipe?.constants.SOCKET;
+export const PIPE_SERVER = bindings.pipe?.constants.SERVER;
+export const { WriteWrap, ShutdownWrap } = bindings.stream ?? ({} as StreamBinding);
 /** Where a read's byte count (or negative error) and a write's sync/async outcome are left. */
-export const streamState = bindings.stream.streamBaseState;
-export const K_READ = bindings.stream.kReadBytesOrError;
-export const K_ASYNC = bindings.stream.kLastWriteWasAsync;
+export const streamState = bindings.stream?.streamBaseState;
+export const K_READ = bindings.stream?.kReadBytesOrError;
+export const K_ASYNC = bindings.stream?.kLastWriteWasAsync;
 /** libuv's end-of-stream read result. */
 export const UV_EOF = -4095;
 

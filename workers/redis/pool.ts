@@ -11,9 +11,9 @@ import type { PoolShared } from '../../engine/supervisor/pool-state.ts';
 import { VERSION } from '../../engine/version.ts';
 import { tick } from '../clock.ts';
 import type { FlushScheduler } from '../net/flush-scheduler.ts';
-import { ListenError, Listener, listenHint } from '../net/listener.ts';
-import { type StreamEvents, UvStream } from '../net/stream.ts';
-import type { UvHandle } from '../net/uv.ts';
+import { ListenError, listenHint } from '../net/listener.ts';
+import type { StreamEvents } from '../net/stream.ts';
+import { type Accepted, type ListeningSocket, transport } from '../net/transport.ts';
 import { REDIS_VERSION } from './commands/table.generated.ts';
 import type { Keyspace } from './fanout.ts';
 import { bulkReply, errorReply } from './resp/encode.ts';
@@ -73,7 +73,7 @@ export class RedisPool {
   readonly #sessions = new Set<ClientSession>();
   readonly #onFailing: (pool: string, server: number, reason: string) => void;
   #clients: Int32Array;
-  #listener: Listener | null = null;
+  #listener: ListeningSocket | null = null;
   #timeoutSweep: NodeJS.Timeout | null = null;
 
   constructor(
@@ -142,7 +142,7 @@ export class RedisPool {
     if (listen.kind === 'unix' && this.#worker.id !== 0) return false;
     if (listen.kind === 'unix') rmSync(listen.path, { force: true });
     try {
-      this.#listener = await Listener.open(
+      this.#listener = await transport.listen(
         listen.kind === 'unix' ? { path: listen.path } : { host: listen.host, port: listen.port },
         this.config.backlog,
         this.#onConnection,
@@ -254,13 +254,13 @@ export class RedisPool {
     listener?.close();
   }
 
-  readonly #onConnection = (handle: UvHandle): void => {
+  readonly #onConnection = (handle: Accepted): void => {
     const counters = this.stats.counters;
     const limit = this.config.clientConnections;
     if (limit !== null && this.#openClients() >= limit) {
       // twemproxy ignores client_connections; legate refuses clearly and keeps what it has.
       counters.forward_error++;
-      const refused = UvStream.accept(handle, IGNORE, this.scheduler);
+      const refused = transport.accept(handle, IGNORE, this.scheduler);
       refused.pause();
       refused.push(MAX_CLIENTS);
       refused.end();

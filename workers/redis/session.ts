@@ -1,8 +1,8 @@
 import { NO_SERVER } from '../../engine/shared/ring-memory.ts';
 import { now, tick } from '../clock.ts';
 import { Fifo, NumberFifo } from '../fifo.ts';
-import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
-import type { UvHandle } from '../net/uv.ts';
+import { READ_BUFFER, type StreamEvents } from '../net/stream.ts';
+import { type Accepted, type Stream, transport } from '../net/transport.ts';
 import {
   arityOk,
   type CommandInfo,
@@ -69,7 +69,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
   readonly #lane: number;
   name: Buffer | null = null;
   authenticated: boolean;
-  readonly #stream: UvStream;
+  readonly #stream: Stream;
   readonly #input = new InputBuffer();
   readonly #parser: RequestParser;
   readonly #slots = new Fifo<RequestSlot>();
@@ -101,7 +101,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
    */
   #replyEstimate: number;
 
-  constructor(id: number, lane: number, pool: RedisPool, handle: UvHandle) {
+  constructor(id: number, lane: number, pool: RedisPool, handle: Accepted) {
     this.id = id;
     this.#lane = lane;
     this.pool = pool;
@@ -110,7 +110,7 @@ export class ClientSession implements LocalSession, DrainWaiter, StreamEvents {
     this.#maxPending = pool.config.clientMaxPending;
     this.#maxOutput = pool.config.clientMaxOutputBytes;
     this.#replyEstimate = Math.floor(this.#maxOutput / INITIAL_WINDOW);
-    const stream = UvStream.accept(handle, this, pool.scheduler);
+    const stream = transport.accept(handle, this, pool.scheduler);
     this.#stream = stream;
     stream.setNoDelay();
     if (pool.config.tcpKeepalive) stream.setKeepAlive();

@@ -5,8 +5,8 @@ import type { Logger } from '../../engine/log.ts';
 import { ServiceMemory } from '../../engine/shared/tcp-memory.ts';
 import { tick } from '../clock.ts';
 import type { FlushScheduler } from '../net/flush-scheduler.ts';
-import { ListenError, Listener, listenHint } from '../net/listener.ts';
-import type { UvHandle } from '../net/uv.ts';
+import { ListenError, listenHint } from '../net/listener.ts';
+import { type Accepted, type ListeningSocket, transport } from '../net/transport.ts';
 import type { BackendView } from './backend.ts';
 import { PostgresProtocol } from './postgres/protocol.ts';
 import { type SessionProtocol, TcpSession } from './session.ts';
@@ -43,7 +43,7 @@ export class TcpService {
   readonly #worker: TcpWorkerContext;
   #memory: ServiceMemory;
   readonly #sessions = new Set<TcpSession>();
-  #listeners: Listener[] = [];
+  #listeners: ListeningSocket[] = [];
   #sweep: NodeJS.Timeout | null = null;
   #protocol: SessionProtocol | null;
 
@@ -85,7 +85,11 @@ export class TcpService {
         );
       try {
         this.#listeners.push(
-          await Listener.open({ host: address.host, port: address.port }, 511, this.#onConnection),
+          await transport.listen(
+            { host: address.host, port: address.port },
+            511,
+            this.#onConnection,
+          ),
         );
       } catch (err) {
         throw err instanceof ListenError ? listenError(this.config, where, err) : err;
@@ -129,12 +133,12 @@ export class TcpService {
     }
   }
 
-  readonly #onConnection = (handle: UvHandle): void => {
+  readonly #onConnection = (handle: Accepted): void => {
     const limit = this.config.maxconn ?? 0;
     if (!this.#memory.enter(this.#worker.id, limit)) {
       // Over the service's maxconn (all workers together): HAProxy leaves such connections in
       // the kernel's backlog; legate has already accepted it, so it closes it at once.
-      handle.close();
+      transport.refuse(handle);
       return;
     }
     const session = new TcpSession(this, handle, this.backend, this.#protocol);

@@ -1,7 +1,7 @@
 import { COUNTER } from '../../engine/shared/tcp-memory.ts';
 import { now, tick } from '../clock.ts';
-import { READ_BUFFER, type StreamEvents, UvStream } from '../net/stream.ts';
-import type { UvHandle } from '../net/uv.ts';
+import { READ_BUFFER, type StreamEvents } from '../net/stream.ts';
+import { type Accepted, type Stream, transport } from '../net/transport.ts';
 import type { BackendView } from './backend.ts';
 import { ALL_FULL, NO_SERVER } from './balance/balancer.ts';
 import { proxyHeader } from './proxy-header.ts';
@@ -53,7 +53,7 @@ export interface SessionProtocol {
  */
 class ServerLeg implements StreamEvents {
   readonly session: TcpSession;
-  stream: UvStream | null = null;
+  stream: Stream | null = null;
   constructor(session: TcpSession) {
     this.session = session;
   }
@@ -84,10 +84,10 @@ class ServerLeg implements StreamEvents {
  */
 export class TcpSession implements StreamEvents {
   readonly service: TcpService;
-  readonly client: UvStream;
+  readonly client: Stream;
   readonly backend: BackendView;
   /** The server connection; null before one is dialled and once it has closed. */
-  server: UvStream | null = null;
+  server: Stream | null = null;
   /** Index of the server in the backend; -1 before one is taken. */
   serverIndex = -1;
   state = WAITING;
@@ -117,7 +117,7 @@ export class TcpSession implements StreamEvents {
 
   constructor(
     service: TcpService,
-    handle: UvHandle,
+    handle: Accepted,
     backend: BackendView,
     protocol: SessionProtocol | null,
   ) {
@@ -127,7 +127,7 @@ export class TcpSession implements StreamEvents {
     // Reading starts at once, also for plain TCP: a client's first bytes are usually there by
     // the accept, and are then read in the turn that sees the server connect instead of one turn
     // after it. They are held (up to HOLD_LIMIT) until a connection is up, and go to each attempt.
-    this.client = UvStream.accept(handle, this, service.scheduler);
+    this.client = transport.accept(handle, this, service.scheduler);
     // Bytes are forwarded as they come: Nagle would only add delay.
     this.client.setNoDelay();
     if (protocol === null) {
@@ -213,7 +213,7 @@ export class TcpSession implements StreamEvents {
     this.deadline = tick() + this.backend.config.connectTimeoutMs;
     const spec = this.backend.config.servers[server];
     const leg = new ServerLeg(this);
-    const stream = UvStream.dial({ host: ip, port: spec.port }, leg, this.service.scheduler);
+    const stream = transport.dial({ host: ip, port: spec.port }, leg, this.service.scheduler);
     leg.stream = stream;
     this.server = stream;
     if (spec.sendProxy !== null)

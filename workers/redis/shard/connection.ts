@@ -1,7 +1,8 @@
 import { now, tick } from '../../clock.ts';
 import { Fifo, NumberFifo } from '../../fifo.ts';
 import type { FlushScheduler } from '../../net/flush-scheduler.ts';
-import { type DialAddress, READ_BUFFER, type StreamEvents, UvStream } from '../../net/stream.ts';
+import { type DialAddress, READ_BUFFER, type StreamEvents } from '../../net/stream.ts';
+import { type Stream, transport } from '../../net/transport.ts';
 import { errorReply } from '../resp/encode.ts';
 import { InputBuffer } from '../resp/input-buffer.ts';
 import { REPLY_INCOMPLETE, REPLY_MALFORMED, ReplyScanner } from '../resp/reply-scanner.ts';
@@ -77,7 +78,7 @@ function startsWith(buf: Buffer, from: number, end: number, prefix: Buffer): boo
  */
 export class ShardConnection implements StreamEvents {
   readonly #owner: ConnectionOwner;
-  readonly #stream: UvStream;
+  readonly #stream: Stream;
   #connectTimer: NodeJS.Timeout | null;
   readonly #input = new InputBuffer();
   readonly #scanner = new ReplyScanner();
@@ -93,7 +94,7 @@ export class ShardConnection implements StreamEvents {
 
   constructor(owner: ConnectionOwner, address: DialAddress, scheduler: FlushScheduler) {
     this.#owner = owner;
-    this.#stream = UvStream.dial(address, this, scheduler);
+    this.#stream = transport.dial(address, this, scheduler);
     this.#connectTimer = setTimeout(this.#connectTimedOut, owner.connectTimeoutMs);
     // Written before any request: the stream holds them until it connects.
     if (owner.redisAuth !== null) {

@@ -1,5 +1,6 @@
 import type { Logger } from '../../../engine/log.ts';
-import { READ_BUFFER, type StreamEvents, UvStream } from '../../net/stream.ts';
+import { READ_BUFFER, type StreamEvents } from '../../net/stream.ts';
+import { type Stream, transport } from '../../net/transport.ts';
 import type { BackendView } from '../backend.ts';
 import { CONNECT, HANDLED, NEED_MORE, type SessionProtocol, type TcpSession } from '../session.ts';
 import { BackendKeyScanner } from './backend-key.ts';
@@ -23,7 +24,7 @@ export function keyWord(key: Uint8Array): number {
  * session's connect would be (else a black-holed server holds the leg for the kernel's ~2 min).
  */
 class CancelLeg implements StreamEvents {
-  stream: UvStream | null = null;
+  stream: Stream | null = null;
   readonly #timer: NodeJS.Timeout;
   constructor(connectTimeoutMs: number) {
     this.#timer = setTimeout(() => this.stream?.destroy(), connectTimeoutMs);
@@ -125,7 +126,7 @@ export class PostgresProtocol implements SessionProtocol {
       const ip = backend.address(s);
       if (ip === null) continue;
       const leg = new CancelLeg(backend.config.connectTimeoutMs);
-      leg.stream = UvStream.dial(
+      leg.stream = transport.dial(
         { host: ip, port: backend.config.servers[s].port },
         leg,
         session.service.scheduler,
