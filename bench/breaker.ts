@@ -4,7 +4,9 @@
 //    without guards, legate with Envoy's circuit_breakers + outlier_detection configured.
 // 2. Backend hung: once the host is ejected (consecutive timeouts), legate answers
 //    `503 no healthy upstream` at once, and once the classic circuit is open, `503` with
-//    Retry-After at once; nginx waits out proxy_read_timeout on every request.
+//    Retry-After at once; nginx waits out proxy_read_timeout on every request. Beside wrk -cN,
+//    one connection (wrk -c1) gives the fast path's own latency: with N connections on a busy
+//    machine, p99 is mostly the time a request waits for the worker's turn on a core.
 // 3. Cascade: an app-like client with a latency budget calls the hung backend through each;
 //    how many calls get an answer (any answer: a fast 503 lets the app fall back) in budget.
 //    The proxies' timeouts sit under the budget, as they should: a call the app abandons first
@@ -299,6 +301,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       threads: 2,
       timeoutS: 5,
     });
+  // One connection, one request at a time: what a single fast 503 costs, without queueing.
+  const probe = (port: number) =>
+    runWrk(`http://127.0.0.1:${port}/`, {
+      seconds: s.seconds,
+      connections: 1,
+      threads: 1,
+      timeoutS: 5,
+    });
   try {
     const backendPort = await freePort();
     const [legatePort, plainPort, nginxPort] = [
@@ -341,6 +351,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const hung: Record<string, WrkResult> = {};
     process.stderr.write('hung: legate…\n');
     hung['legate (ejected, 503 at once)'] = await wrk(legatePort);
+    hung['legate (ejected), wrk -c1'] = await probe(legatePort);
     await legate.stop();
     legate = await startLegateHttp(dir, legatePort, backendPort, 'classic', s);
     running.push(legate);
@@ -348,6 +359,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await trip(`http://127.0.0.1:${legatePort}/`);
     process.stderr.write('hung: legate classic breaker…\n');
     hung['legate classic breaker (open, 503 at once)'] = await wrk(legatePort);
+    hung['legate classic breaker (open), wrk -c1'] = await probe(legatePort);
     process.stderr.write('hung: nginx…\n');
     hung['nginx (waits proxy_read_timeout)'] = await wrk(nginxPort);
     await legate.stop();
@@ -380,7 +392,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         [false, true, true, true, true],
       ),
       '',
-      `### Backend hung (route timeout / proxy_read_timeout ${s.timeoutMs} ms)`,
+      `### Backend hung (route timeout / proxy_read_timeout ${s.timeoutMs} ms; wrk -c${s.connections}, and -c1 where it says)`,
       '',
       markdownTable(
         ['target', 'answers/s', 'p50 ms', 'p99 ms', 'non-2xx', 'wrk timeouts'],
