@@ -1,6 +1,6 @@
 // `npm run bench -- breaker`: the circuit-breaker ambassador against nginx and a direct backend.
 //
-// 1. Plain proxying (wrk: requests/s, p99): direct, nginx with upstream keepalive, legate
+// 1. Plain proxying (wrk: requests/s, p99; legate's CPU per request): direct, nginx with upstream keepalive, legate
 //    without guards, legate with Envoy's circuit_breakers + outlier_detection configured.
 // 2. Backend hung: once the host is ejected (consecutive timeouts), legate answers
 //    `503 no healthy upstream` at once, and once the classic circuit is open, `503` with
@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitForPort } from '../engine/cli/redis-process.ts';
+import { cpuSeconds } from './lib/proc-stats.ts';
 import {
   freePort,
   NODE,
@@ -249,6 +250,12 @@ function medianRun(runs: readonly WrkResult[]): WrkResult {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 interface CascadeResult {
   readonly calls: number;
   readonly inBudget: number;
@@ -338,19 +345,26 @@ export async function main(argv: readonly string[]): Promise<number> {
     running.push(legatePlain);
     let legate = await startLegateHttp(dir, legatePort, backendPort, 'envoy', s);
     running.push(legate);
-    const targets: [string, number][] = [
-      ['direct', backendPort],
-      ['nginx keepalive', nginxPort],
-      ['legate, no breaker', plainPort],
-      ['legate + breakers', legatePort],
+    // legate's CPU per request (all its threads, from /proc): a busy machine slows a process
+    // down, but what one request costs it moves much less than requests/s does.
+    const targets: [string, number, number | null][] = [
+      ['direct', backendPort, null],
+      ['nginx keepalive', nginxPort, null],
+      ['legate, no breaker', plainPort, legatePlain.child.pid ?? null],
+      ['legate + breakers', legatePort, legate.child.pid ?? null],
     ];
     // In turns, not one target after the other: on a shared machine the load moves within
     // seconds, and a target measured alone in a bad minute looks slower than it is.
     const runs: Record<string, WrkResult[]> = {};
+    const cpuUs: Record<string, number[]> = {};
     for (let round = 1; round <= s.rounds; round++)
-      for (const [name, port] of targets) {
+      for (const [name, port, pid] of targets) {
         process.stderr.write(`plain: ${name} (round ${round}/${s.rounds})…\n`);
-        (runs[name] ??= []).push(await wrk(port));
+        const before = pid === null ? 0 : cpuSeconds(pid);
+        const r = await wrk(port);
+        (runs[name] ??= []).push(r);
+        if (pid !== null)
+          (cpuUs[name] ??= []).push(((cpuSeconds(pid) - before) * 1e6) / Math.max(1, r.requests));
       }
     for (const [name] of targets) plain[name] = medianRun(runs[name]);
     await legatePlain.stop();
@@ -394,18 +408,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
 
     const report = [
-      `### Plain proxying (wrk -c${s.connections}, ${s.seconds} s; each target's median of ${s.rounds} runs taken in turns${s.quick ? '; --quick: measures nothing' : ''})`,
+      `### Plain proxying (wrk -c${s.connections}, ${s.seconds} s; each target's median run of ${s.rounds} taken in turns; legate's CPU per request: the median over its runs${s.quick ? '; --quick: measures nothing' : ''})`,
       '',
       markdownTable(
-        ['target', 'requests/s', 'p50 ms', 'p99 ms', 'non-2xx'],
+        ['target', 'requests/s', 'p50 ms', 'p99 ms', 'non-2xx', 'legate CPU µs/request'],
         Object.entries(plain).map(([n, r]) => [
           n,
           fmtRps(r.rps),
           fmt(r.p50Ms),
           fmt(r.p99Ms),
           String(r.non2xx),
+          cpuUs[n] === undefined ? '–' : fmt(median(cpuUs[n]), 1),
         ]),
-        [false, true, true, true, true],
+        [false, true, true, true, true, true],
       ),
       '',
       `### Backend hung (route timeout / proxy_read_timeout ${s.timeoutMs} ms; wrk -c${s.connections}, and -c1 where it says)`,
@@ -444,7 +459,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     mkdirSync(s.out, { recursive: true });
     writeFileSync(
       join(s.out, 'breaker.json'),
-      `${JSON.stringify({ settings: s, nginx: programVersion('nginx', '-v'), wrk: programVersion('wrk', '-v'), plain, plainRuns: runs, hung, cascade: casc }, (k, v) => (k === 'raw' ? undefined : v), 2)}\n`,
+      `${JSON.stringify({ settings: s, nginx: programVersion('nginx', '-v'), wrk: programVersion('wrk', '-v'), plain, plainRuns: runs, legateCpuUsPerRequest: cpuUs, hung, cascade: casc }, (k, v) => (k === 'raw' ? undefined : v), 2)}\n`,
     );
     writeFileSync(
       join(s.out, 'README-breaker.svg'),
