@@ -357,14 +357,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     // seconds, and a target measured alone in a bad minute looks slower than it is.
     const runs: Record<string, WrkResult[]> = {};
     const cpuUs: Record<string, number[]> = {};
+    for (const [name, , pid] of targets) {
+      runs[name] = [];
+      if (pid !== null) cpuUs[name] = [];
+    }
     for (let round = 1; round <= s.rounds; round++)
       for (const [name, port, pid] of targets) {
         process.stderr.write(`plain: ${name} (round ${round}/${s.rounds})…\n`);
         const before = pid === null ? 0 : cpuSeconds(pid);
         const r = await wrk(port);
-        (runs[name] ??= []).push(r);
+        runs[name].push(r);
         if (pid !== null)
-          (cpuUs[name] ??= []).push(((cpuSeconds(pid) - before) * 1e6) / Math.max(1, r.requests));
+          cpuUs[name].push(((cpuSeconds(pid) - before) * 1e6) / Math.max(1, r.requests));
       }
     for (const [name] of targets) plain[name] = medianRun(runs[name]);
     await legatePlain.stop();
