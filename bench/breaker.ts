@@ -1,10 +1,12 @@
 // `npm run bench -- breaker`: the circuit-breaker ambassador against nginx and a direct backend.
 //
-// 1. Plain proxying (wrk: requests/s, p99): direct, nginx with upstream keepalive, legate
+// 1. Plain proxying (wrk: requests/s, p99; legate's CPU per request): direct, nginx with upstream keepalive, legate
 //    without guards, legate with Envoy's circuit_breakers + outlier_detection configured.
 // 2. Backend hung: once the host is ejected (consecutive timeouts), legate answers
 //    `503 no healthy upstream` at once, and once the classic circuit is open, `503` with
-//    Retry-After at once; nginx waits out proxy_read_timeout on every request.
+//    Retry-After at once; nginx waits out proxy_read_timeout on every request. Beside wrk -cN,
+//    one connection (wrk -c1) gives the fast path's own latency: with N connections on a busy
+//    machine, p99 is mostly the time a request waits for the worker's turn on a core.
 // 3. Cascade: an app-like client with a latency budget calls the hung backend through each;
 //    how many calls get an answer (any answer: a fast 503 lets the app fall back) in budget.
 //    The proxies' timeouts sit under the budget, as they should: a call the app abandons first
@@ -18,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitForPort } from '../engine/cli/redis-process.ts';
+import { cpuSeconds } from './lib/proc-stats.ts';
 import {
   freePort,
   NODE,
@@ -35,6 +38,8 @@ const USAGE = `npm run bench -- breaker [options]
 
   --seconds N       length of each wrk run and of the cascade (default 10)
   --connections N   wrk connections (default 50)
+  --rounds N        plain proxying: the targets take turns this many times, and the median run
+                    of each is reported (default 3), so a busy machine's swings hit all alike
   --budget-ms N     the cascade client's latency budget per call (default 300)
   --timeout-ms N    route timeout (legate) and proxy_read_timeout (nginx), under the budget as
                     an ambassador's timeout should be (default 250)
@@ -47,6 +52,7 @@ const USAGE = `npm run bench -- breaker [options]
 interface Settings {
   readonly seconds: number;
   readonly connections: number;
+  readonly rounds: number;
   readonly budgetMs: number;
   readonly timeoutMs: number;
   readonly workers: number;
@@ -61,6 +67,7 @@ function settingsOf(argv: readonly string[]): Settings | undefined {
     options: {
       seconds: { type: 'string' },
       connections: { type: 'string' },
+      rounds: { type: 'string' },
       'budget-ms': { type: 'string' },
       'timeout-ms': { type: 'string' },
       workers: { type: 'string' },
@@ -81,6 +88,7 @@ function settingsOf(argv: readonly string[]): Settings | undefined {
   return {
     seconds: int('seconds', v.seconds, quick ? 1 : 10),
     connections: int('connections', v.connections, quick ? 10 : 50),
+    rounds: int('rounds', v.rounds, quick ? 1 : 3),
     budgetMs: int('budget-ms', v['budget-ms'], 300),
     timeoutMs: int('timeout-ms', v['timeout-ms'], 250),
     workers: int('workers', v.workers, 1),
@@ -236,6 +244,18 @@ function envoyYaml(port: number, backend: number, timeoutMs: number): string {
 `;
 }
 
+/** The run with the median requests/s (the lower middle one of an even count), whole: its latencies go with it. */
+function medianRun(runs: readonly WrkResult[]): WrkResult {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 interface CascadeResult {
   readonly calls: number;
   readonly inBudget: number;
@@ -299,6 +319,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       threads: 2,
       timeoutS: 5,
     });
+  // One connection, one request at a time: what a single fast 503 costs, without queueing.
+  const probe = (port: number) =>
+    runWrk(`http://127.0.0.1:${port}/`, {
+      seconds: s.seconds,
+      connections: 1,
+      threads: 1,
+      timeoutS: 5,
+    });
   try {
     const backendPort = await freePort();
     const [legatePort, plainPort, nginxPort] = [
@@ -317,16 +345,32 @@ export async function main(argv: readonly string[]): Promise<number> {
     running.push(legatePlain);
     let legate = await startLegateHttp(dir, legatePort, backendPort, 'envoy', s);
     running.push(legate);
-    const targets: [string, number][] = [
-      ['direct', backendPort],
-      ['nginx keepalive', nginxPort],
-      ['legate, no breaker', plainPort],
-      ['legate + breakers', legatePort],
+    // legate's CPU per request (all its threads, from /proc): a busy machine slows a process
+    // down, but what one request costs it moves much less than requests/s does.
+    const targets: [string, number, number | null][] = [
+      ['direct', backendPort, null],
+      ['nginx keepalive', nginxPort, null],
+      ['legate, no breaker', plainPort, legatePlain.child.pid ?? null],
+      ['legate + breakers', legatePort, legate.child.pid ?? null],
     ];
-    for (const [name, port] of targets) {
-      process.stderr.write(`plain: ${name}…\n`);
-      plain[name] = await wrk(port);
+    // In turns, not one target after the other: on a shared machine the load moves within
+    // seconds, and a target measured alone in a bad minute looks slower than it is.
+    const runs: Record<string, WrkResult[]> = {};
+    const cpuUs: Record<string, number[]> = {};
+    for (const [name, , pid] of targets) {
+      runs[name] = [];
+      if (pid !== null) cpuUs[name] = [];
     }
+    for (let round = 1; round <= s.rounds; round++)
+      for (const [name, port, pid] of targets) {
+        process.stderr.write(`plain: ${name} (round ${round}/${s.rounds})…\n`);
+        const before = pid === null ? 0 : cpuSeconds(pid);
+        const r = await wrk(port);
+        runs[name].push(r);
+        if (pid !== null)
+          cpuUs[name].push(((cpuSeconds(pid) - before) * 1e6) / Math.max(1, r.requests));
+      }
+    for (const [name] of targets) plain[name] = medianRun(runs[name]);
     await legatePlain.stop();
     await legate.stop();
     await backend.stop();
@@ -341,6 +385,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const hung: Record<string, WrkResult> = {};
     process.stderr.write('hung: legate…\n');
     hung['legate (ejected, 503 at once)'] = await wrk(legatePort);
+    hung['legate (ejected), wrk -c1'] = await probe(legatePort);
     await legate.stop();
     legate = await startLegateHttp(dir, legatePort, backendPort, 'classic', s);
     running.push(legate);
@@ -348,6 +393,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await trip(`http://127.0.0.1:${legatePort}/`);
     process.stderr.write('hung: legate classic breaker…\n');
     hung['legate classic breaker (open, 503 at once)'] = await wrk(legatePort);
+    hung['legate classic breaker (open), wrk -c1'] = await probe(legatePort);
     process.stderr.write('hung: nginx…\n');
     hung['nginx (waits proxy_read_timeout)'] = await wrk(nginxPort);
     await legate.stop();
@@ -366,21 +412,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
 
     const report = [
-      `### Plain proxying (wrk -c${s.connections}, ${s.seconds} s${s.quick ? ', --quick: measures nothing' : ''})`,
+      `### Plain proxying (wrk -c${s.connections}, ${s.seconds} s; each target's median run of ${s.rounds} taken in turns; legate's CPU per request: the median over its runs${s.quick ? '; --quick: measures nothing' : ''})`,
       '',
       markdownTable(
-        ['target', 'requests/s', 'p50 ms', 'p99 ms', 'non-2xx'],
+        ['target', 'requests/s', 'p50 ms', 'p99 ms', 'non-2xx', 'legate CPU µs/request'],
         Object.entries(plain).map(([n, r]) => [
           n,
           fmtRps(r.rps),
           fmt(r.p50Ms),
           fmt(r.p99Ms),
           String(r.non2xx),
+          cpuUs[n] === undefined ? '–' : fmt(median(cpuUs[n]), 1),
         ]),
-        [false, true, true, true, true],
+        [false, true, true, true, true, true],
       ),
       '',
-      `### Backend hung (route timeout / proxy_read_timeout ${s.timeoutMs} ms)`,
+      `### Backend hung (route timeout / proxy_read_timeout ${s.timeoutMs} ms; wrk -c${s.connections}, and -c1 where it says)`,
       '',
       markdownTable(
         ['target', 'answers/s', 'p50 ms', 'p99 ms', 'non-2xx', 'wrk timeouts'],
@@ -416,7 +463,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     mkdirSync(s.out, { recursive: true });
     writeFileSync(
       join(s.out, 'breaker.json'),
-      `${JSON.stringify({ settings: s, nginx: programVersion('nginx', '-v'), wrk: programVersion('wrk', '-v'), plain, hung, cascade: casc }, (k, v) => (k === 'raw' ? undefined : v), 2)}\n`,
+      `${JSON.stringify({ settings: s, nginx: programVersion('nginx', '-v'), wrk: programVersion('wrk', '-v'), plain, plainRuns: runs, legateCpuUsPerRequest: cpuUs, hung, cascade: casc }, (k, v) => (k === 'raw' ? undefined : v), 2)}\n`,
     );
     writeFileSync(
       join(s.out, 'README-breaker.svg'),

@@ -34,5 +34,11 @@ test('npm run bench -- breaker --quick prints its three tables and writes JSON a
     'legate answered every request, none 2xx',
   );
   assert.ok(nginx.p50Ms >= 240, `nginx waited its 250 ms timeout (${nginx.p50Ms} ms)`);
+  // The one-connection probes of the fast path: every answer a 503, none waited for the backend.
+  for (const row of ['legate (ejected), wrk -c1', 'legate classic breaker (open), wrk -c1']) {
+    const p = json.hung[row];
+    assert.ok(p.requests > 0 && p.non2xx === p.requests, `${row}: every answer not 2xx`);
+    assert.ok(p.p50Ms < 240, `${row}: answered before the route timeout (${p.p50Ms} ms)`);
+  }
   assert.ok(existsSync(join(out, 'README-breaker.svg')));
 });

@@ -26,6 +26,7 @@ import {
   sendAnswer,
   TIMEOUT,
 } from './answers.ts';
+import { Deadline } from './deadlines.ts';
 import type { GuardedUpstream } from './guarded-upstream.ts';
 import type { ConnectionWaiter } from './host-connections.ts';
 
@@ -92,8 +93,11 @@ export class GuardedForward
   #status = 0;
   #discard = false;
   #responseBytes = 0;
-  #routeTimer: NodeJS.Timeout | null = null;
-  #tryTimer: NodeJS.Timeout | null = null;
+  /** Made at the first try that gets a host: a request answered at once never arms one. */
+  #routeDeadline: Deadline<GuardedForward> | null = null;
+  #tryDeadline: Deadline<GuardedForward> | null = null;
+  /** The route timeout runs and the client's going away is watched (from the first real try). */
+  #watching = false;
   #backoffTimer: NodeJS.Timeout | null = null;
   #stopped = 0;
   #resume: (() => void) | null = null;
@@ -124,10 +128,19 @@ export class GuardedForward
       this.#body = guard;
       pipeline(body, guard, noop);
     }
+    this.#try();
+  }
+
+  /** From the first try that gets a host on: the route timeout, and the client's going away. */
+  #watch(): void {
+    this.#watching = true;
     this.#ex.onAborted(this.#clientAborted);
     const timeoutMs = this.#route.router?.timeoutMs ?? 0;
-    if (timeoutMs > 0) this.#routeTimer = setTimeout(GuardedForward.#onRouteTimer, timeoutMs, this);
-    this.#try();
+    if (timeoutMs > 0) {
+      const d = new Deadline<GuardedForward>(this, GuardedForward.#onRouteTimer);
+      this.#routeDeadline = d;
+      d.arm(timeoutMs);
+    }
   }
 
   #try(): void {
@@ -171,6 +184,7 @@ export class GuardedForward
     this.#host = host;
     this.#ticket = ticket;
     this.#tries++;
+    if (!this.#watching) this.#watch();
     const got = up.hosts[host].acquire(this);
     if (got === 'overflow') {
       this.#overflow(ticket, host);
@@ -222,8 +236,14 @@ export class GuardedForward
     const perTry = this.#retry?.perTryTimeoutMs ?? 0;
     const routeMs = this.#route.router?.timeoutMs ?? 0;
     // Envoy ignores a per-try timeout at or over the route's.
-    if (perTry > 0 && (routeMs === 0 || perTry < routeMs))
-      this.#tryTimer = setTimeout(GuardedForward.#onTryTimer, perTry, this);
+    if (perTry > 0 && (routeMs === 0 || perTry < routeMs)) {
+      let d = this.#tryDeadline;
+      if (d === null) {
+        d = new Deadline<GuardedForward>(this, GuardedForward.#onTryTimer);
+        this.#tryDeadline = d;
+      }
+      d.arm(perTry);
+    }
     this.#headers ??= this.#route.headers.build(this);
     client.dispatch(
       {
@@ -383,7 +403,7 @@ export class GuardedForward
     this.#backoffTimer = setTimeout(GuardedForward.#onBackoff, Math.random() * ceiling, this);
   }
 
-  // Timers get the request as an argument: one shared function, no closure per request.
+  // Timers and deadlines get the request as an argument: one shared function, no closure per request.
   static #onBackoff(f: GuardedForward): void {
     f.#retryNow();
   }
@@ -403,8 +423,7 @@ export class GuardedForward
 
   /** One try is over: its connection goes back, its outcome feeds outlier detection and the circuit. */
   #endTry(result: number, broken: boolean, clientSide = false): void {
-    if (this.#tryTimer !== null) clearTimeout(this.#tryTimer);
-    this.#tryTimer = null;
+    this.#tryDeadline?.disarm();
     const host = this.#host;
     if (host === -1) return;
     const up = this.#up;
@@ -451,12 +470,10 @@ export class GuardedForward
   }
 
   #tryTimedOut(): void {
-    this.#tryTimer = null;
     this.#abort?.(new TryTimeout('per_try_timeout'));
   }
 
   #routeTimedOut(): void {
-    this.#routeTimer = null;
     if (this.#done) return;
     this.#stopped = STOPPED_TIMEOUT;
     if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
@@ -507,9 +524,8 @@ export class GuardedForward
   #finish(status: number, localBytes: number): void {
     if (this.#done) return;
     this.#done = true;
-    if (this.#routeTimer !== null) clearTimeout(this.#routeTimer);
+    this.#routeDeadline?.disarm();
     if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
-    this.#routeTimer = null;
     if (this.#retryHeld) {
       this.#retryHeld = false;
       this.#up.mem.release(C.RETRIES);
