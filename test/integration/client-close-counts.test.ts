@@ -76,12 +76,13 @@ async function settled(p: Proxy): Promise<Counts> {
 }
 
 /** One client: connects, does `act`, and resolves once the proxy has closed the connection. */
-function client(port: number, act: (s: Socket) => void): Promise<void> {
+function client(p: Proxy, act: (s: Socket) => void): Promise<void> {
+  const port = p.port;
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new Error('the proxy did not close the connection'));
+      reject(new Error(`${p.name} did not close the connection`));
     }, 5000);
     s.on('data', () => {});
     s.on('error', () => {});
@@ -97,7 +98,13 @@ const RECIPES: { name: string; clients: number; act: (s: Socket) => void }[] = [
   {
     name: 'a truncated request, then the client shuts down its sending side',
     clients: 50,
-    act: (s) => s.end(encode('SET', 'cut', 'value').subarray(0, 12)),
+    // The FIN follows a moment later: when it comes in the same read as the cut request,
+    // nutcracker 0.5.0 sometimes never closes the connection (seen: CLOSE-WAIT for good, in about
+    // half the runs), and there is then nothing of nutcracker's to compare with.
+    act: (s) => {
+      s.write(encode('SET', 'cut', 'value').subarray(0, 12));
+      setTimeout(() => s.end(), 50);
+    },
   },
   {
     name: 'a whole request, then the client shuts down its sending side',
@@ -129,7 +136,7 @@ for (const recipe of RECIPES) {
     const deltas: Record<string, { client_eof: number; client_err: number }> = {};
     for (const p of proxies) {
       const before = await settled(p);
-      await Promise.all(Array.from({ length: recipe.clients }, () => client(p.port, recipe.act)));
+      await Promise.all(Array.from({ length: recipe.clients }, () => client(p, recipe.act)));
       const after = await settled(p);
       deltas[p.name] = {
         client_eof: after.client_eof - before.client_eof,
