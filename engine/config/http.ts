@@ -396,6 +396,14 @@ function readLocation(
   }
   const exact = given.get('exact');
   const uri = given.get('uri');
+  // nginx's proxy_pass URI part replaces the location's part of the normalised URI; legate passes
+  // the client's URI as it came, so it refuses the key rather than ignore it.
+  if (uri !== undefined)
+    src.report(
+      uri.keyNode,
+      uri.path,
+      "'uri' is not supported: legate passes the client's URI unchanged; remove it and have the backend serve that path",
+    );
   const body = given.get('client_max_body_size');
   const bodyTimeout = given.get('client_body_timeout');
   return {
@@ -403,7 +411,7 @@ function readLocation(
     exact: exact === undefined ? false : (boolean(slotOf(exact), src) ?? false),
     proxy: {
       upstream,
-      uri: uri === undefined ? null : (text(slotOf(uri), src) ?? null),
+      uri: null,
       ...readProxy(given, parent, src),
       // Envoy's router (timeout, retry) when the location says so (guard-keys.ts).
       ...routerOf(given, src),

@@ -39,7 +39,7 @@ const CASES: readonly Case[] = [
       'split_clients "${remote_addr}AAA" $v { 0.5% a; 50% b; * ""; }\n' +
       'server { listen 127.0.0.1:18080 default_server; server_name x; set_real_ip_from 10.0.0.0/8; real_ip_header X-Forwarded-For; real_ip_recursive on;\n' +
       '  location / { proxy_pass http://b; proxy_set_header X-V $v; proxy_http_version 1.1; proxy_read_timeout 1m30s; proxy_next_upstream error timeout http_503; proxy_next_upstream_tries 3; client_max_body_size 10m; }\n' +
-      '  location = /c { proxy_pass http://c/x; }\n  location ^~ /d { proxy_pass http://d; }\n  location /e { proxy_pass http://127.0.0.1:18087; } }',
+      '  location = /c { proxy_pass http://c; }\n  location ^~ /d { proxy_pass http://d; }\n  location /e { proxy_pass http://127.0.0.1:18087; } }',
   },
   {
     name: 'backup with ip_hash',

@@ -62,7 +62,6 @@ describe('native http: section', () => {
         - path: /health
           exact: true
           upstream: web
-          uri: /status
           set_headers: { X-Variant: $variant, Connection: '' }
           http_version: '1.1'
           client_max_body_size: 0
@@ -131,7 +130,7 @@ describe('native http: section', () => {
     ]);
     assert.deepEqual(
       [health.exact, health.proxy.uri, health.proxy.httpVersion, health.clientMaxBodySize],
-      [true, '/status', '1.1', 0],
+      [true, null, '1.1', 0],
     );
     assert.deepEqual(http.splitClients, [
       {
@@ -161,6 +160,7 @@ describe('native http: section', () => {
       locations:
         - { path: /, upstream: nowhere }
         - { path: /x }
+        - { path: /y/, upstream: b, uri: /v1/ }
   split_clients:
     v:
       source: $remote_addr
@@ -173,7 +173,8 @@ describe('native http: section', () => {
       /^9:17: http\.upstreams\.h\.balancer: expected one of round_robin, ip_hash, hash, hash_consistent, least_conn, random; got 'hashing'/,
       /^14:32: http\.servers\[0\]\.locations\[0\]\.upstream: no upstream named 'nowhere' \(upstreams: b\)/,
       /^15:11: http\.servers\[0\]\.locations\[1\]: a location needs 'path' .* and 'upstream'/,
-      /^21:22: http\.split_clients\.v\.parts\[1\]\.percent: the percentages add up to more than 100/,
+      /^16:37: http\.servers\[0\]\.locations\[2\]\.uri: 'uri' is not supported: legate passes the client's URI unchanged/,
+      /^22:22: http\.split_clients\.v\.parts\[1\]\.percent: the percentages add up to more than 100/,
     ];
     for (const pattern of expected) {
       assert.ok(

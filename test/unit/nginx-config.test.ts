@@ -221,7 +221,7 @@ http {
       proxy_http_version 1.1;
     }
     location = /health {
-      proxy_pass http://127.0.0.1:9000/status;
+      proxy_pass http://127.0.0.1:9000;
       client_max_body_size 0;
     }
     location ^~ /api/ {
@@ -324,7 +324,7 @@ http {
       assert.deepEqual(health.proxy.setHeaders, [{ name: 'Host', value: '$host' }]);
       assert.deepEqual(
         [health.prefix, health.exact, health.proxy.upstream, health.proxy.uri],
-        ['/health', true, '127.0.0.1:9000', '/status'],
+        ['/health', true, '127.0.0.1:9000', null],
       );
       assert.equal(health.clientMaxBodySize, 0);
       assert.equal(health.proxy.httpVersion, '1.0');
@@ -373,6 +373,28 @@ describe('nginx dialect: what is refused, with file:line', () => {
     ]);
     // Round robin and least_conn take backups.
     parseConfig(text.replace('ip_hash;', 'least_conn;'), 'nginx.conf', {});
+  });
+
+  it("refuses a URI part in proxy_pass (legate passes the client's URI), but not `location / { proxy_pass http://b/; }`", () => {
+    const up = 'upstream b { server 127.0.0.1:80; }\n';
+    const errors = errorsOf(
+      `${up}server {\n  listen 80;\n  location /api/ { proxy_pass http://b/v1/; }\n}\n`,
+    );
+    assert.deepEqual(errors.length, 1, errors.join('\n'));
+    assert.match(
+      errors[0],
+      /^4:31: a URI part in proxy_pass \("\/v1\/"\) is not supported: legate passes the client's URI unchanged; write proxy_pass http:\/\/b and have/,
+    );
+    const same = parseConfig(
+      `${up}server {\n  listen 80;\n  location / { proxy_pass http://b/; }\n}\n`,
+      'nginx.conf',
+      {},
+    );
+    assert.equal(same.http.servers[0].locations[0].proxy.uri, null);
+    assert.equal(
+      errorsOf(`${up}server {\n  listen 80;\n  location = / { proxy_pass http://b/; }\n}\n`).length,
+      1,
+    );
   });
 
   it('names unknown and unsupported directives, regex locations and bad values', () => {

@@ -40,7 +40,8 @@ const LISTEN_REFUSED: Readonly<Record<string, string>> = {
     'legate does not read the PROXY protocol on HTTP listeners; use real_ip_header X-Forwarded-For',
 };
 
-function readProxyPass(d: Directive, report: NginxReport): ProxyTarget | null {
+/** `identity`: the location is `location /`, where a URI part of `/` changes nothing. */
+function readProxyPass(d: Directive, report: NginxReport, identity: boolean): ProxyTarget | null {
   if (!report.shape(d, false) || !report.arity(d, 1)) return null;
   const text = d.args[0].text;
   if (text.includes('$')) {
@@ -75,11 +76,21 @@ function readProxyPass(d: Directive, report: NginxReport): ProxyTarget | null {
       return null;
     }
   }
+  // nginx would replace the location's part of the normalised URI with this one; legate passes
+  // the client's URI as it came, so it refuses what it would not do.
+  if (m[4] !== undefined && !(identity && m[4] === '/')) {
+    report.at(
+      d,
+      `a URI part in proxy_pass ("${m[4]}") is not supported: legate passes the client's URI unchanged; write proxy_pass http://${m[2]}${m[3] === undefined ? '' : `:${m[3]}`} and have the backend serve that path`,
+      d.args[0],
+    );
+    return null;
+  }
   return {
     upstream: m[3] === undefined ? m[2] : `${m[2]}:${m[3]}`,
     host,
     port,
-    uri: m[4] ?? null,
+    uri: null,
     d,
   };
 }
@@ -114,7 +125,7 @@ function readLocation(d: Directive, parent: Settings, report: NginxReport): Pend
     if (c.name === 'proxy_pass') {
       if (sawProxyPass) report.at(c, '"proxy_pass" directive is duplicate');
       sawProxyPass = true;
-      target = readProxyPass(c, report);
+      target = readProxyPass(c, report, modifier === '' && path === '/');
     } else if (c.name === 'location') {
       report.at(c, 'nested locations are not supported; write each location in the server');
     } else otherDirective(c, report, 'location');
