@@ -11,6 +11,7 @@ import { ConfigError, type ConfigIssue } from '../../engine/config/errors.ts';
 import { parseConfig } from '../../engine/config/load.ts';
 import type { TcpBackendConfig } from '../../engine/config/tcp-types.ts';
 import type { LegateConfig } from '../../engine/config/types.ts';
+import { configIssues } from '../helpers/config.ts';
 import { run, runLegate, writeConfig } from '../helpers/processes.ts';
 
 const SAMPLE = fileURLToPath(new URL('../../config/haproxy.cfg', import.meta.url));
@@ -20,15 +21,8 @@ function parse(text: string, env: NodeJS.ProcessEnv = {}): LegateConfig {
   return parseConfig(text, 'h.cfg', env);
 }
 
-/** Every issue the text produces; fails when it loads. */
 function issues(text: string, env: NodeJS.ProcessEnv = {}): readonly ConfigIssue[] {
-  try {
-    parse(text, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error.issues;
-  }
-  assert.fail('expected the config to be refused');
+  return configIssues(text, 'h.cfg', env);
 }
 
 /** The one issue the text produces, as `line:column: path: message`. */

@@ -3,22 +3,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ConfigIssue, formatIssue } from '../../engine/config/errors.ts';
+import { type ConfigIssue, formatIssue } from '../../engine/config/errors.ts';
 import { loadConfig, parseConfig } from '../../engine/config/load.ts';
 import type { LegateConfig } from '../../engine/config/types.ts';
+import { configIssues } from '../helpers/config.ts';
 
 function parse(text: string, env: NodeJS.ProcessEnv = {}): LegateConfig {
   return parseConfig(text, 'test.yml', env);
 }
 
 function issues(text: string, env: NodeJS.ProcessEnv = {}): readonly ConfigIssue[] {
-  try {
-    parse(text, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error.issues;
-  }
-  assert.fail('expected the config to be refused');
+  return configIssues(text, 'test.yml', env);
 }
 
 function only(text: string, env: NodeJS.ProcessEnv = {}): ConfigIssue {
