@@ -12,16 +12,28 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+/**
+ * Ports freePort has handed out in this process. The kernel may offer a just-closed port again,
+ * and two of our listeners on one port (SO_REUSEPORT, as legate, HAProxy and nginx bind) would
+ * silently share its connections instead of failing to bind.
+ */
+const handedOut = new Set<number>();
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now, never the same one twice. */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Whether a program is on the PATH, and if not, the Debian package that brings it. */

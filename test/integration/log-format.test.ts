@@ -9,7 +9,9 @@ async function logOf(
   env: NodeJS.ProcessEnv,
   viaTerminal: boolean,
 ): Promise<string> {
-  const command = [NODE, LEGATE_BIN, ...args].map((a) => `'${a}'`).join(' ');
+  // `exec`: with SHELL=/bin/sh (CI), script's shell would stay legate's parent and take the
+  // SIGTERM meant for legate, leaving legate running on the test's ports.
+  const command = `exec ${[NODE, LEGATE_BIN, ...args].map((a) => `'${a}'`).join(' ')}`;
   // `script` gives legate a terminal, as a person running it by hand has.
   const child = viaTerminal
     ? spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...env } })

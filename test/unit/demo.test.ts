@@ -135,6 +135,16 @@ describe('demo ports', () => {
   });
 });
 
+describe('freePort', () => {
+  it('never hands out a port twice in one process, though the kernel offers closed ones again', async () => {
+    // 400 picks from ~28k ephemeral ports repeat one with odds near 95% if nothing prevents it:
+    // two legate or HAProxy listeners on one port (SO_REUSEPORT) then split each other's sessions.
+    const ports = new Set<number>();
+    for (let i = 0; i < 400; i++) ports.add(await freePort());
+    assert.equal(ports.size, 400);
+  });
+});
+
 describe('finding PostgreSQL', () => {
   it('the newest /usr/lib/postgresql/N/bin with initdb and postgres; null when none', () => {
     const root = mkdtempSync(join(tmpdir(), 'legate-pgbin-'));
