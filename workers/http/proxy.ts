@@ -59,7 +59,7 @@ export class HttpProxy {
   #listeners: Listener[] = [];
   #engine: 'uws' | 'node' = 'node';
 
-  /** This worker's share of the connection counts in the shared peer table. */
+  /** This worker's number: whose share of the peer table's connection counts it keeps. */
   readonly #worker: number;
 
   /**
