@@ -23,7 +23,8 @@ export class HttpRole {
   /** The breaker's state per guarded upstream: kept from `previous` where it fits. */
   readonly guards: Map<string, GuardState>;
 
-  constructor(config: HttpConfig, previous?: HttpRole) {
+  /** `workers`: the data-plane threads, each with its share of the connection counts. */
+  constructor(config: HttpConfig, workers: number, previous?: HttpRole) {
     this.config = config;
     this.guards = guardStates(config, previous?.guards);
     const { offsets, total } = peerOffsets(config.upstreams);
@@ -32,6 +33,7 @@ export class HttpRole {
       previous !== undefined &&
       old !== null &&
       old.total === total &&
+      previous.health.workers === workers &&
       config.upstreams.length === previous.config.upstreams.length &&
       config.upstreams.every(
         (u, i) =>
@@ -44,7 +46,7 @@ export class HttpRole {
       this.health = previous.health;
       return;
     }
-    this.peers = allocateHttpPeers(total, previous?.health.epochMs);
+    this.peers = allocateHttpPeers(total, workers, previous?.health.epochMs);
     this.health = new HttpPeerHealth(this.peers);
     if (previous === undefined || old === null) return;
     const before = new Map(previous.config.upstreams.map((u, i) => [u.name, i]));
@@ -54,6 +56,11 @@ export class HttpRole {
       for (let p = 0; p < u.servers.length; p++)
         this.health.adoptFailures(previous.health, old.offsets[j] + p, offsets[i] + p);
     }
+  }
+
+  /** A worker died: the upstream connections it held are no longer counted (max_conns, least_conn). */
+  workerDied(worker: number): void {
+    this.health.forgetWorker(worker);
   }
 
   get shared(): HttpShared {

@@ -3,8 +3,10 @@
  * worker sees the failures and connections of all the others (nginx keeps these per worker
  * process unless an upstream has a `zone`; legate always shares them).
  *
- *   Float64 at byte 0: the epoch (Unix ms) that times below count from
- *   Int32 per peer:    [FAILS, CHECKED, ACCESSED, CONNS]
+ *   Float64 at byte 0:   the epoch (Unix ms) that times below count from
+ *   Int32 at 8, 12:      the peers and the workers the table has room for
+ *   Int32 per peer:      [FAILS, CHECKED, ACCESSED, CONNS]
+ *   Int32 per worker × peer: MINE (this worker's share of CONNS, to give back if it dies)
  *
  * FAILS, CHECKED and ACCESSED are nginx's `fails`, `checked` and `accessed`
  * (ngx_http_upstream_round_robin.c); CONNS is `conns` (max_conns, least_conn). Times are ms since
@@ -12,20 +14,31 @@
  * they are compared by wrapping int32 difference, right while two times are less than 24 days
  * apart (older CHECKED values only matter for a peer failed and then never asked for since).
  * Each cell is updated with Atomics; nginx takes a lock around a peer's fields, legate lets two
- * workers race on separate cells, which at worst counts one failure window twice.
+ * workers race on separate cells, which at worst counts one failure window twice. A connection
+ * is taken with compare-and-swap against `max_conns` (worker-shares.ts), so the count across
+ * the process never passes it; a worker's shares are taken off when it dies (forgetWorker).
  */
 import type { UpstreamConfig } from '../config/http-types.ts';
+import { forgetShare, giveSlot, takeSlot } from './worker-shares.ts';
 
 const STRIDE = 4;
 const FAILS = 0;
 const CHECKED = 1;
 const ACCESSED = 2;
 const CONNS = 3;
-const HEADER_BYTES = 8;
+const HEADER_BYTES = 16;
 
-export function allocateHttpPeers(peers: number, epochMs = Date.now()): SharedArrayBuffer {
-  const sab = new SharedArrayBuffer(HEADER_BYTES + Math.max(1, peers) * STRIDE * 4);
+export function allocateHttpPeers(
+  peers: number,
+  workers: number,
+  epochMs = Date.now(),
+): SharedArrayBuffer {
+  const room = Math.max(1, peers);
+  const sab = new SharedArrayBuffer(HEADER_BYTES + room * (STRIDE + workers) * 4);
   new Float64Array(sab, 0, 1)[0] = epochMs;
+  const sizes = new Int32Array(sab, 8, 2);
+  sizes[0] = room;
+  sizes[1] = workers;
   return sab;
 }
 
@@ -34,16 +47,24 @@ export class HttpPeerHealth {
   readonly sab: SharedArrayBuffer;
   /** Unix ms that the stored times count from. */
   readonly epochMs: number;
+  /** Peers the table has room for. */
+  readonly capacity: number;
+  readonly workers: number;
   readonly #cells: Int32Array;
+  /** Where this view's worker's shares start in #cells. */
+  readonly #mine: number;
 
-  constructor(sab: SharedArrayBuffer) {
+  /** `worker`: whose share this view's acquire and release keep (the main thread takes none). */
+  constructor(sab: SharedArrayBuffer, worker = 0) {
     this.sab = sab;
     this.epochMs = new Float64Array(sab, 0, 1)[0];
+    const sizes = new Int32Array(sab, 8, 2);
+    this.capacity = sizes[0];
+    this.workers = sizes[1];
+    if (worker < 0 || worker >= this.workers)
+      throw new RangeError(`worker ${worker} is not one of the table's ${this.workers}`);
     this.#cells = new Int32Array(sab, HEADER_BYTES);
-  }
-
-  get capacity(): number {
-    return this.#cells.length / STRIDE;
+    this.#mine = this.capacity * STRIDE + worker * this.capacity;
   }
 
   /** `Date.now()` in this table's units. */
@@ -71,13 +92,17 @@ export class HttpPeerHealth {
     return ((now - Atomics.load(this.#cells, i + CHECKED)) | 0) <= failTimeoutMs;
   }
 
-  /** A connection was given to `peer`; starts a new check window when the last one ended. */
-  acquire(peer: number, failTimeoutMs: number, now: number): void {
+  /**
+   * Gives `peer` a connection if it holds fewer than `maxConns` (0: no limit) across all workers;
+   * false when it is full. Starts a new check window when the last one ended.
+   */
+  acquire(peer: number, maxConns: number, failTimeoutMs: number, now: number): boolean {
     const i = peer * STRIDE;
-    Atomics.add(this.#cells, i + CONNS, 1);
+    if (takeSlot(this.#cells, i + CONNS, this.#mine + peer, maxConns) < 0) return false;
     if (((now - Atomics.load(this.#cells, i + CHECKED)) | 0) > failTimeoutMs) {
       Atomics.store(this.#cells, i + CHECKED, now);
     }
+    return true;
   }
 
   /** The request on `peer` ended: a failure counts and opens a window; a success after one clears it. */
@@ -94,7 +119,7 @@ export class HttpPeerHealth {
     ) {
       Atomics.store(this.#cells, i + FAILS, 0);
     }
-    Atomics.sub(this.#cells, i + CONNS, 1);
+    giveSlot(this.#cells, i + CONNS, this.#mine + peer);
   }
 
   /**
@@ -110,7 +135,14 @@ export class HttpPeerHealth {
 
   /** Only the connection count goes down (nginx's single-peer upstream keeps no failure state). */
   releaseConnection(peer: number): void {
-    Atomics.sub(this.#cells, peer * STRIDE + CONNS, 1);
+    giveSlot(this.#cells, peer * STRIDE + CONNS, this.#mine + peer);
+  }
+
+  /** Main thread: a worker died; the connections it held are gone. */
+  forgetWorker(worker: number): void {
+    const shares = this.capacity * STRIDE + worker * this.capacity;
+    for (let p = 0; p < this.capacity; p++)
+      forgetShare(this.#cells, p * STRIDE + CONNS, shares + p);
   }
 }
 

@@ -18,6 +18,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { balanceCells, releaseBalanceLockOf } from './balance-memory.ts';
 import { ipv6Groups } from './ip.ts';
+import { forgetShare, giveSlot, raisePeak, takeSlot } from './worker-shares.ts';
 
 const CTL = 10;
 const HEALTH = 0;
@@ -115,31 +116,14 @@ export class BackendMemory {
 
   /** Takes a session slot on server `s` if it has one under `limit` (0: no limit). */
   reserve(s: number, limit: number, worker: number): boolean {
-    const at = s * CTL + CUR;
-    for (;;) {
-      const c = Atomics.load(this.#i, at);
-      if (limit > 0 && c >= limit) return false;
-      // This worker's share goes up first (and down last): a worker that dies in between
-      // leaves CUR no higher than the shares forgetWorker subtracts.
-      const mine = this.#mine + worker * this.servers + s;
-      Atomics.add(this.#i, mine, 1);
-      if (Atomics.compareExchange(this.#i, at, c, c + 1) === c) {
-        const m = s * CTL + MAX;
-        let max = Atomics.load(this.#i, m);
-        while (c + 1 > max) {
-          const seen = Atomics.compareExchange(this.#i, m, max, c + 1);
-          if (seen === max) break;
-          max = seen;
-        }
-        return true;
-      }
-      Atomics.sub(this.#i, mine, 1);
-    }
+    const before = takeSlot(this.#i, s * CTL + CUR, this.#mine + worker * this.servers + s, limit);
+    if (before < 0) return false;
+    raisePeak(this.#i, s * CTL + MAX, before + 1);
+    return true;
   }
 
   release(s: number, worker: number): void {
-    Atomics.sub(this.#i, s * CTL + CUR, 1);
-    Atomics.sub(this.#i, this.#mine + worker * this.servers + s, 1);
+    giveSlot(this.#i, s * CTL + CUR, this.#mine + worker * this.servers + s);
   }
 
   queued(): number {
@@ -151,30 +135,19 @@ export class BackendMemory {
   }
 
   enqueue(worker: number): void {
-    Atomics.add(this.#i, this.#mineQueue + worker, 1);
-    const now = Atomics.add(this.#i, this.servers * CTL + QUEUE_CUR, 1) + 1;
-    const m = this.servers * CTL + QUEUE_MAX;
-    let max = Atomics.load(this.#i, m);
-    while (now > max) {
-      const seen = Atomics.compareExchange(this.#i, m, max, now);
-      if (seen === max) break;
-      max = seen;
-    }
+    const before = takeSlot(this.#i, this.servers * CTL + QUEUE_CUR, this.#mineQueue + worker, 0);
+    raisePeak(this.#i, this.servers * CTL + QUEUE_MAX, before + 1);
   }
 
   dequeue(worker: number): void {
-    Atomics.sub(this.#i, this.servers * CTL + QUEUE_CUR, 1);
-    Atomics.sub(this.#i, this.#mineQueue + worker, 1);
+    giveSlot(this.#i, this.servers * CTL + QUEUE_CUR, this.#mineQueue + worker);
   }
 
   /** Main thread: a worker died; the sessions and queue places it held are gone. */
   forgetWorker(worker: number): void {
-    for (let s = 0; s < this.servers; s++) {
-      const mine = this.#mine + worker * this.servers + s;
-      Atomics.sub(this.#i, s * CTL + CUR, Atomics.exchange(this.#i, mine, 0));
-    }
-    const q = Atomics.exchange(this.#i, this.#mineQueue + worker, 0);
-    Atomics.sub(this.#i, this.servers * CTL + QUEUE_CUR, q);
+    for (let s = 0; s < this.servers; s++)
+      forgetShare(this.#i, s * CTL + CUR, this.#mine + worker * this.servers + s);
+    forgetShare(this.#i, this.servers * CTL + QUEUE_CUR, this.#mineQueue + worker);
     releaseBalanceLockOf(this.balance, worker);
   }
 
@@ -270,28 +243,15 @@ export class ServiceMemory {
 
   /** Takes a session place if under `limit` (0: none). */
   enter(worker: number, limit: number): boolean {
-    for (;;) {
-      const c = Atomics.load(this.#i, 0);
-      if (limit > 0 && c >= limit) return false;
-      // The worker's share first, as in BackendMemory.reserve.
-      Atomics.add(this.#i, 2 + worker, 1);
-      if (Atomics.compareExchange(this.#i, 0, c, c + 1) === c) {
-        let max = Atomics.load(this.#i, 1);
-        while (c + 1 > max) {
-          const seen = Atomics.compareExchange(this.#i, 1, max, c + 1);
-          if (seen === max) break;
-          max = seen;
-        }
-        this.#f[worker * 3] += 1;
-        return true;
-      }
-      Atomics.sub(this.#i, 2 + worker, 1);
-    }
+    const before = takeSlot(this.#i, 0, 2 + worker, limit);
+    if (before < 0) return false;
+    raisePeak(this.#i, 1, before + 1);
+    this.#f[worker * 3] += 1;
+    return true;
   }
 
   leave(worker: number): void {
-    Atomics.sub(this.#i, 0, 1);
-    Atomics.sub(this.#i, 2 + worker, 1);
+    giveSlot(this.#i, 0, 2 + worker);
   }
 
   bytes(worker: number, fromClient: number, toClient: number): void {
@@ -320,6 +280,6 @@ export class ServiceMemory {
   }
 
   forgetWorker(worker: number): void {
-    Atomics.sub(this.#i, 0, Atomics.exchange(this.#i, 2 + worker, 0));
+    forgetShare(this.#i, 0, 2 + worker);
   }
 }

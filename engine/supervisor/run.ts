@@ -65,9 +65,13 @@ async function makeTcpRole(
 }
 
 /** The HTTP role's control plane (its shared peer table) when a config has HTTP servers. */
-function makeHttpRole(config: LegateConfig, previous: HttpRole | null): HttpRole | null {
+function makeHttpRole(
+  config: LegateConfig,
+  workers: number,
+  previous: HttpRole | null,
+): HttpRole | null {
   if (config.http.servers.length === 0) return null;
-  return new HttpRole(config.http, previous ?? undefined);
+  return new HttpRole(config.http, workers, previous ?? undefined);
 }
 
 /** Snapshots the recent latency window spans (of `-i`, the stats interval). */
@@ -103,7 +107,7 @@ export class Supervisor {
     const { count, why } = workerCount(config, options);
     log.info({ workers: count, why }, '%d worker%s: %s', count, count === 1 ? '' : 's', why);
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
-    this.#http = makeHttpRole(config, null);
+    this.#http = makeHttpRole(config, count, null);
     this.#http?.start(log);
     this.#generation = this.#makeGeneration();
     this.#workers = new WorkerSet(
@@ -122,6 +126,7 @@ export class Supervisor {
       (workerId) => {
         for (const p of this.#pools) p.forgetWorkerClients(workerId);
         this.#tcp?.workerDied(workerId);
+        this.#http?.workerDied(workerId);
         this.#metrics.retire(workerId);
       },
       log,
@@ -319,7 +324,7 @@ export class Supervisor {
     tcp?.commit();
     this.#tcp?.close();
     this.#tcp = tcp;
-    const http = makeHttpRole(next, this.#http);
+    const http = makeHttpRole(next, count, this.#http);
     this.#http?.close();
     http?.start(this.#log);
     this.#http = http;

@@ -143,7 +143,7 @@ export async function startGuarded(
   const port = await freePort();
   const config = make(port);
   // The main thread's part, as the engine keeps it (engine/roles/http.ts).
-  const role = new HttpRole(config);
+  const role = new HttpRole(config, 1);
   const proxies: HttpProxy[] = [];
   for (let i = 0; i < units; i++) {
     const proxy = new HttpProxy(config, role.shared, log);
@@ -160,7 +160,7 @@ export async function startGuardedWorkers(
 ): Promise<{ port: number; states: Map<string, GuardState>; stop: () => Promise<void> }> {
   const port = await freePort();
   const config = make(port);
-  const role = new HttpRole(config);
+  const role = new HttpRole(config, 1);
   const states = role.guards;
   const workers = await Promise.all(
     Array.from({ length: count }, async () => {

@@ -6,8 +6,9 @@ import { createBalancer } from '../../workers/http/balance/balancer.ts';
 import { PickState } from '../../workers/http/balance/peers.ts';
 import { upstreamOf } from './http-peers.ts';
 
-const { sab, requests, hold } = workerData as {
+const { sab, worker, requests, hold } = workerData as {
   sab: SharedArrayBuffer;
+  worker: number;
   requests: number;
   hold: number;
 };
@@ -17,7 +18,7 @@ const b = createBalancer(
     { name: 'b:80' },
     { name: 'c:80' },
   ]),
-  new HttpPeerHealth(sab),
+  new HttpPeerHealth(sab, worker),
   0,
 );
 const counts = [0, 0, 0];

@@ -60,6 +60,6 @@ export function balancerOf(
   extra: Partial<UpstreamConfig> = {},
   random?: (n: number) => number,
 ): Balancer {
-  const health = new HttpPeerHealth(allocateHttpPeers(lines.length));
+  const health = new HttpPeerHealth(allocateHttpPeers(lines.length, 1));
   return createBalancer(upstreamOf(balancer, lines, extra), health, 0, random);
 }

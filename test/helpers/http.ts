@@ -170,7 +170,7 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
 export async function startProxy(o: ProxyOptions): Promise<{ proxy: HttpProxy; port: number }> {
   const port = await freePort();
   const config = httpConfig(port, o);
-  const proxy = new HttpProxy(config, new HttpRole(config).shared, createLogger('error'));
+  const proxy = new HttpProxy(config, new HttpRole(config, 1).shared, createLogger('error'));
   await proxy.listen();
   return { proxy, port };
 }

@@ -51,7 +51,7 @@ describe('http proxy unit: load, reconfigure, drain', () => {
     try {
       await (await request(`http://127.0.0.1:${port}/1`)).body.text();
       const next = httpConfig(port, { servers: [serverSpec('b:80', b.port)] });
-      proxy.reconfigure(next, new HttpRole(next).shared);
+      proxy.reconfigure(next, new HttpRole(next, 1).shared);
       await (await request(`http://127.0.0.1:${port}/2`)).body.text();
       assert.deepEqual(
         a.seen.map((s) => s.url),

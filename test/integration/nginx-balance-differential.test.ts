@@ -120,7 +120,7 @@ describe('balancers against the real nginx 1.22, on the nginx.conf both read', (
     const { offsets, total } = peerOffsets(config.http.upstreams);
     const index = config.http.upstreams.findIndex((u) => u.name === name);
     const upstream = config.http.upstreams[index];
-    const health = new HttpPeerHealth(allocateHttpPeers(total));
+    const health = new HttpPeerHealth(allocateHttpPeers(total, 1));
     const b = createBalancer(upstream, health, offsets[index]);
     const state = new PickState(b.peers.count);
     const now = b.peers.now();

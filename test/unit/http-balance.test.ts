@@ -349,7 +349,7 @@ describe('split_clients', () => {
 
 describe('sticky cookie', () => {
   it('names a peer by the hex MD5 of its address and writes the attributes in nginx’s order', () => {
-    const health = new HttpPeerHealth(allocateHttpPeers(2));
+    const health = new HttpPeerHealth(allocateHttpPeers(2, 1));
     const peers = new PeerSet(
       [
         {

@@ -59,9 +59,16 @@ export class HttpProxy {
   #listeners: Listener[] = [];
   #engine: 'uws' | 'node' = 'node';
 
-  /** The shared peer table (engine/roles/http.ts) the balancers of every worker use. */
-  constructor(config: HttpConfig, shared: HttpShared, log: Logger) {
+  /** This worker's number: whose share of the peer table's connection counts it keeps. */
+  readonly #worker: number;
+
+  /**
+   * `shared`: the peer table (engine/roles/http.ts) the balancers of every worker use;
+   * `worker`: this worker's number, whose share of its connection counts this proxy keeps.
+   */
+  constructor(config: HttpConfig, shared: HttpShared, log: Logger, worker = 0) {
     this.config = config;
+    this.#worker = worker;
     this.log = log.child({ role: 'http' });
     const scope = splitClientsScope(config.splitClients);
     this.#upstreams = this.#makeUpstreams(config, shared, scope);
@@ -78,7 +85,7 @@ export class HttpProxy {
     previous: ReadonlyMap<string, HttpUpstream> = new Map(),
   ): Map<string, HttpUpstream> {
     const map = new Map<string, HttpUpstream>();
-    const health = new HttpPeerHealth(shared.peers);
+    const health = new HttpPeerHealth(shared.peers, this.#worker);
     const { offsets } = peerOffsets(config.upstreams);
     // An upstream's timeouts are those of the first location that proxies to it.
     for (const [i, u] of config.upstreams.entries()) {

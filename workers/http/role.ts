@@ -19,7 +19,7 @@ export function httpRole(ctx: RoleContext): WorkerRole {
       return [
         {
           key: 'http',
-          create: () => new HttpProxy(config, generation.http, ctx.log),
+          create: () => new HttpProxy(config, generation.http, ctx.log, ctx.workerId),
           update: (unit) => {
             const proxy = unit as HttpProxy;
             if (listenKey(proxy.config) !== listenKey(config)) return false;

@@ -7,15 +7,8 @@
  * string the smooth weighted round robin picks; none → the next point; past 20, round robin.
  */
 import { CRC32_INIT, crc32a, crc32Final, crc32Update } from '../../../engine/hash/crc32.ts';
-import {
-  MAX_HASH_TRIES,
-  PeerBalancer,
-  type PeerSet,
-  type PickState,
-  stickyPeer,
-  take,
-} from './peers.ts';
-import { roundRobinPick } from './round-robin.ts';
+import { MAX_HASH_TRIES, PeerBalancer, type PeerSet, type PickState, stickyPeer } from './peers.ts';
+import { roundRobinChoose } from './round-robin.ts';
 
 const encoder = new TextEncoder();
 
@@ -125,10 +118,10 @@ export class HashConsistent extends PeerBalancer {
     if (key.length > 0) state.hash = findPoint(this.points, crc32a(key, 0, key.length));
   }
 
-  pick(state: PickState, now: number): number {
+  choose(state: PickState, now: number): number {
     const peers = this.peers;
     if (state.tries > MAX_HASH_TRIES || peers.single || state.key.length === 0) {
-      return roundRobinPick(peers, state, now);
+      return roundRobinChoose(peers, state, now);
     }
     let best = stickyPeer(peers, state, 0, peers.primaries, now);
     if (best < 0) {
@@ -151,9 +144,9 @@ export class HashConsistent extends PeerBalancer {
           break;
         }
         state.hash++;
-        if (++state.tries > MAX_HASH_TRIES) return roundRobinPick(peers, state, now);
+        if (++state.tries > MAX_HASH_TRIES) return roundRobinChoose(peers, state, now);
       }
     }
-    return take(peers, state, best, now);
+    return best;
   }
 }

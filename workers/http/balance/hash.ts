@@ -6,8 +6,8 @@
  */
 import { CRC32_INIT, crc32Final, crc32Update } from '../../../engine/hash/crc32.ts';
 import { walkWeights } from './ip-hash.ts';
-import { MAX_HASH_TRIES, PeerBalancer, type PickState, stickyPeer, take } from './peers.ts';
-import { roundRobinPick } from './round-robin.ts';
+import { MAX_HASH_TRIES, PeerBalancer, type PickState, stickyPeer } from './peers.ts';
+import { roundRobinChoose } from './round-robin.ts';
 
 /** Room for any rehash count in decimal. */
 const digits = new Uint8Array(16);
@@ -28,10 +28,10 @@ export function rehashCrc(rehash: number, key: Uint8Array): number {
 }
 
 export class Hash extends PeerBalancer {
-  pick(state: PickState, now: number): number {
+  choose(state: PickState, now: number): number {
     const peers = this.peers;
     if (state.tries > MAX_HASH_TRIES || peers.single || state.key.length === 0) {
-      return roundRobinPick(peers, state, now);
+      return roundRobinChoose(peers, state, now);
     }
     let p = stickyPeer(peers, state, 0, peers.primaries, now);
     if (p < 0) {
@@ -40,9 +40,9 @@ export class Hash extends PeerBalancer {
         state.rehash++;
         p = walkWeights(peers, state.hash % peers.totalWeight);
         if (state.tried[p] === 0 && peers.usable(p, now)) break;
-        if (++state.tries > MAX_HASH_TRIES) return roundRobinPick(peers, state, now);
+        if (++state.tries > MAX_HASH_TRIES) return roundRobinChoose(peers, state, now);
       }
     }
-    return take(peers, state, p, now);
+    return p;
   }
 }

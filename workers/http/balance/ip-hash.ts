@@ -5,15 +5,8 @@
  * go on from where it was; after 20 such tries, round robin.
  */
 
-import {
-  MAX_HASH_TRIES,
-  PeerBalancer,
-  type PeerSet,
-  type PickState,
-  stickyPeer,
-  take,
-} from './peers.ts';
-import { roundRobinPick } from './round-robin.ts';
+import { MAX_HASH_TRIES, PeerBalancer, type PeerSet, type PickState, stickyPeer } from './peers.ts';
+import { roundRobinChoose } from './round-robin.ts';
 
 /** The peer whose weight range holds `w` (0 ≤ w < total_weight). */
 export function walkWeights(peers: PeerSet, w: number): number {
@@ -32,9 +25,9 @@ export class IpHash extends PeerBalancer {
     state.hash = 89;
   }
 
-  pick(state: PickState, now: number): number {
+  choose(state: PickState, now: number): number {
     const peers = this.peers;
-    if (state.tries > MAX_HASH_TRIES || peers.single) return roundRobinPick(peers, state, now);
+    if (state.tries > MAX_HASH_TRIES || peers.single) return roundRobinChoose(peers, state, now);
     let p = stickyPeer(peers, state, 0, peers.primaries, now);
     let hash = state.hash;
     if (p < 0) {
@@ -43,10 +36,10 @@ export class IpHash extends PeerBalancer {
         for (let i = 0; i < key.length; i++) hash = (hash * 113 + key[i]) % 6271;
         p = walkWeights(peers, hash % peers.totalWeight);
         if (state.tried[p] === 0 && peers.usable(p, now)) break;
-        if (++state.tries > MAX_HASH_TRIES) return roundRobinPick(peers, state, now);
+        if (++state.tries > MAX_HASH_TRIES) return roundRobinChoose(peers, state, now);
       }
     }
     state.hash = hash;
-    return take(peers, state, p, now);
+    return p;
   }
 }

@@ -4,8 +4,8 @@
  * broken by the smooth weighted round robin among the tied peers from the first of them on.
  * Connection counts are shared by all workers (nginx counts per worker without a `zone`).
  */
-import { PeerBalancer, type PeerSet, type PickState, stickyPeer, take } from './peers.ts';
-import { roundRobinPick } from './round-robin.ts';
+import { PeerBalancer, type PeerSet, type PickState, stickyPeer } from './peers.ts';
+import { roundRobinChoose } from './round-robin.ts';
 
 function leastConn(
   peers: PeerSet,
@@ -52,9 +52,9 @@ function leastConn(
 }
 
 export class LeastConn extends PeerBalancer {
-  pick(state: PickState, now: number): number {
+  choose(state: PickState, now: number): number {
     const peers = this.peers;
-    if (peers.single) return roundRobinPick(peers, state, now);
+    if (peers.single) return roundRobinChoose(peers, state, now);
     let peer = -1;
     if (!state.backup) {
       peer = leastConn(peers, state, 0, peers.primaries, now);
@@ -62,6 +62,6 @@ export class LeastConn extends PeerBalancer {
     }
     if (peer < 0 && state.backup) peer = leastConn(peers, state, peers.primaries, peers.count, now);
     if (peer < 0) return -1;
-    return take(peers, state, peer, now);
+    return peer;
   }
 }

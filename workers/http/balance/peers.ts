@@ -87,9 +87,17 @@ export class PeerSet {
     return this.health.conns(this.base + peer);
   }
 
-  /** The chosen peer takes a connection (nginx: `conns++`, and `checked = now` past the window). */
-  acquire(peer: number, now: number): void {
-    this.health.acquire(this.base + peer, this.failTimeoutMs[peer], now);
+  /**
+   * The chosen peer takes a connection (nginx: `conns++`, and `checked = now` past the window);
+   * false when another worker took its last one under max_conns since it was chosen.
+   */
+  acquire(peer: number, now: number): boolean {
+    return this.health.acquire(
+      this.base + peer,
+      this.maxConns[peer],
+      this.failTimeoutMs[peer],
+      now,
+    );
   }
 
   /**
@@ -203,12 +211,21 @@ export abstract class PeerBalancer implements Balancer {
     state.reset(key, hint);
   }
 
-  abstract pick(state: PickState, now: number): number;
-}
+  /** The balancing method: the peer it chooses among the untried usable ones, not yet taken; -1: none. */
+  abstract choose(state: PickState, now: number): number;
 
-/** Marks `peer` tried for this request and gives it a connection; returns it. */
-export function take(peers: PeerSet, state: PickState, peer: number, now: number): number {
-  state.tried[peer] = 1;
-  peers.acquire(peer, now);
-  return peer;
+  /**
+   * nginx chooses and takes a peer under its zone's lock; legate chooses without one, then takes
+   * the connection with compare-and-swap against max_conns. When another worker took the last
+   * one in between, the peer counts as tried (nginx skips a full peer the same way) and the
+   * method chooses again; every round marks one more peer tried, so this ends.
+   */
+  pick(state: PickState, now: number): number {
+    for (;;) {
+      const peer = this.choose(state, now);
+      if (peer < 0) return -1;
+      state.tried[peer] = 1;
+      if (this.peers.acquire(peer, now)) return peer;
+    }
+  }
 }

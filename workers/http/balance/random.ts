@@ -4,15 +4,8 @@
  * with `two`, two distinct usable peers are drawn and the one with fewer connections for its
  * weight wins (the second drawn on a tie). More than 20 draws: round robin.
  */
-import {
-  MAX_HASH_TRIES,
-  PeerBalancer,
-  type PeerSet,
-  type PickState,
-  stickyPeer,
-  take,
-} from './peers.ts';
-import { roundRobinPick } from './round-robin.ts';
+import { MAX_HASH_TRIES, PeerBalancer, type PeerSet, type PickState, stickyPeer } from './peers.ts';
+import { roundRobinChoose } from './round-robin.ts';
 
 /** A uniform integer in [0, n); replaceable so tests can drive the draws. */
 export type RandomInt = (n: number) => number;
@@ -51,9 +44,9 @@ export class RandomBalancer extends PeerBalancer {
     return i;
   }
 
-  pick(state: PickState, now: number): number {
+  choose(state: PickState, now: number): number {
     const peers = this.peers;
-    if (state.tries > MAX_HASH_TRIES || peers.single) return roundRobinPick(peers, state, now);
+    if (state.tries > MAX_HASH_TRIES || peers.single) return roundRobinChoose(peers, state, now);
     let peer = stickyPeer(peers, state, 0, peers.primaries, now);
     if (peer < 0) {
       let prev = -1;
@@ -71,9 +64,9 @@ export class RandomBalancer extends PeerBalancer {
           }
           prev = i;
         }
-        if (++state.tries > MAX_HASH_TRIES) return roundRobinPick(peers, state, now);
+        if (++state.tries > MAX_HASH_TRIES) return roundRobinChoose(peers, state, now);
       }
     }
-    return take(peers, state, peer, now);
+    return peer;
   }
 }

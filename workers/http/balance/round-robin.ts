@@ -3,7 +3,7 @@
  * ngx_http_upstream_get_peer, 1.22, with 1.29.6's sticky hint): 9:1 gives AAAAABAAAA, 5:1:1
  * AABACAA. Also the fallback of every other balancer.
  */
-import { PeerBalancer, type PeerSet, type PickState, stickyPeer, take } from './peers.ts';
+import { PeerBalancer, type PeerSet, type PickState, stickyPeer } from './peers.ts';
 
 /** The smooth weighted choice among untried, usable peers of `[from, to)`; -1 when none. */
 function smoothPick(
@@ -37,14 +37,19 @@ function smoothPick(
   return best;
 }
 
-/** nginx's get_round_robin_peer: primaries, then (once none is left) the backups. */
-export function roundRobinPick(peers: PeerSet, state: PickState, now: number): number {
+/** nginx's get_round_robin_peer, without taking the peer: primaries, then (once none is left) the backups. */
+export function roundRobinChoose(peers: PeerSet, state: PickState, now: number): number {
   let peer = -1;
   if (!state.backup) {
     if (peers.single) {
-      // nginx's single peer: never failed, only down or full stop it.
+      // nginx's single peer: never failed, only down or full stop it. It is tried at most once
+      // a request (one try); tried here means another worker filled it after it was chosen.
       peer = 0;
-      if (peers.down[0] === 1 || (peers.maxConns[0] !== 0 && peers.conns(0) >= peers.maxConns[0]))
+      if (
+        peers.down[0] === 1 ||
+        state.tried[0] === 1 ||
+        (peers.maxConns[0] !== 0 && peers.conns(0) >= peers.maxConns[0])
+      )
         peer = -1;
     } else {
       peer = smoothPick(peers, state, 0, peers.primaries, now);
@@ -52,11 +57,11 @@ export function roundRobinPick(peers: PeerSet, state: PickState, now: number): n
     if (peer < 0 && peers.count > peers.primaries) state.backup = true;
   }
   if (peer < 0 && state.backup) peer = smoothPick(peers, state, peers.primaries, peers.count, now);
-  return peer < 0 ? -1 : take(peers, state, peer, now);
+  return peer;
 }
 
 export class RoundRobin extends PeerBalancer {
-  pick(state: PickState, now: number): number {
-    return roundRobinPick(this.peers, state, now);
+  choose(state: PickState, now: number): number {
+    return roundRobinChoose(this.peers, state, now);
   }
 }
