@@ -21,27 +21,12 @@ import {
   serverAt,
   unlockBalance,
 } from '../../../engine/shared/balance-memory.ts';
-import {
-  ALL_FULL,
-  BE_WEIGHT_SCALE,
-  fingerprint,
-  firstBackup,
-  NO_SERVER,
-  type Picker,
-  type ServerSlots,
-  SRV_EWGHT_MAX,
-} from './slots.ts';
+import { SharedTreePicker } from './shared-tree.ts';
+import { ALL_FULL, firstBackup, NO_SERVER, type ServerSlots, SRV_EWGHT_MAX } from './slots.ts';
 
 const ALGORITHM = 2;
 
-export class FastWeightedLeastConn implements Picker {
-  readonly #c: Int32Array;
-  readonly #ew: Int32Array;
-  readonly #backup: Uint8Array;
-  readonly #allBackups: boolean;
-  readonly #worker: number;
-  readonly #fingerprint: number;
-
+export class FastWeightedLeastConn extends SharedTreePicker {
   constructor(
     cells: Int32Array,
     weights: readonly number[],
@@ -49,29 +34,17 @@ export class FastWeightedLeastConn implements Picker {
     allBackups: boolean,
     worker: number,
   ) {
-    this.#c = cells;
-    this.#ew = Int32Array.from(weights, (w) => w * BE_WEIGHT_SCALE);
-    this.#backup = Uint8Array.from(backup, (b) => (b ? 1 : 0));
-    this.#allBackups = allBackups;
-    this.#worker = worker;
-    this.#fingerprint = fingerprint(ALGORITHM, this.#ew, this.#backup);
+    super(ALGORITHM, cells, weights, backup, allBackups, worker);
   }
 
   /** HAProxy's tree key for `s` with `inflight` sessions. */
   key(s: number, inflight: number): number {
-    return inflight === 0 ? 0 : Math.floor(((inflight + 1) * SRV_EWGHT_MAX) / this.#ew[s]);
+    return inflight === 0 ? 0 : Math.floor(((inflight + 1) * SRV_EWGHT_MAX) / this.ew[s]);
   }
 
-  /** A server with a slot taken on it, or NO_SERVER / ALL_FULL; `avoid` only as a last resort. */
-  pick(slots: ServerSlots, avoid: number): number {
-    const c = this.#c;
-    lockBalance(c, this.#worker);
-    try {
-      this.#sync(slots);
-      return this.#next(slots, avoid);
-    } finally {
-      unlockBalance(c);
-    }
+  protected pickLocked(slots: ServerSlots, avoid: number): number {
+    this.#sync(slots);
+    return this.#next(slots, avoid);
   }
 
   /**
@@ -80,24 +53,24 @@ export class FastWeightedLeastConn implements Picker {
    * (down) is not moved; it is queued when it comes back.
    */
   moved(s: number): void {
-    const c = this.#c;
-    lockBalance(c, this.#worker);
-    if (c[FINGERPRINT] === this.#fingerprint && c[serverAt(s) + LB_USABLE] === 1)
-      c[serverAt(s) + ORDER] = nextStamp(c, this.#ew.length);
+    const c = this.c;
+    lockBalance(c, this.worker);
+    if (c[FINGERPRINT] === this.built && c[serverAt(s) + LB_USABLE] === 1)
+      c[serverAt(s) + ORDER] = nextStamp(c, this.ew.length);
     unlockBalance(c);
   }
 
   /** Builds the state (declaration order) or applies health and admin changes since the last pick. */
   #sync(slots: ServerSlots): void {
-    const c = this.#c;
-    const n = this.#ew.length;
-    if (c[FINGERPRINT] !== this.#fingerprint) {
+    const c = this.c;
+    const n = this.ew.length;
+    if (c[FINGERPRINT] !== this.built) {
       for (let s = 0; s < n; s++) {
         c[serverAt(s) + LB_USABLE] = slots.usable(s) ? 1 : 0;
         c[serverAt(s) + ORDER] = s;
       }
       c[STAMP] = n;
-      c[FINGERPRINT] = this.#fingerprint;
+      c[FINGERPRINT] = this.built;
       return;
     }
     for (let s = 0; s < n; s++) {
@@ -112,17 +85,17 @@ export class FastWeightedLeastConn implements Picker {
 
   /** HAProxy fwlc_get_next_server, with the slot taken on the server it returns. */
   #next(slots: ServerSlots, avoid: number): number {
-    const c = this.#c;
+    const c = this.c;
     let group = 0;
     if (!this.#anyUsable(0)) {
-      const fbck = this.#allBackups ? -1 : firstBackup(slots, this.#backup);
+      const fbck = this.allBackups ? -1 : firstBackup(slots, this.backup);
       if (fbck >= 0) return this.#take(slots, fbck) ? fbck : ALL_FULL;
       if (!this.#anyUsable(1)) return NO_SERVER;
       group = 1;
     }
     // One pass: the lowest (key, order) among the servers with a slot, `avoid` only if no other
     // has one (HAProxy walks the tree from its lowest node the same way, skipping full ones).
-    const n = this.#ew.length;
+    const n = this.ew.length;
     for (;;) {
       let s = -1;
       let key = 0;
@@ -130,7 +103,7 @@ export class FastWeightedLeastConn implements Picker {
       let avoided = -1;
       for (let t = 0; t < n; t++) {
         const at = serverAt(t);
-        if (this.#backup[t] !== group || c[at + LB_USABLE] === 0 || !slots.hasSlot(t)) continue;
+        if (this.backup[t] !== group || c[at + LB_USABLE] === 0 || !slots.hasSlot(t)) continue;
         if (t === avoid) {
           avoided = t;
           continue;
@@ -151,16 +124,16 @@ export class FastWeightedLeastConn implements Picker {
   }
 
   #anyUsable(group: number): boolean {
-    for (let s = 0; s < this.#ew.length; s++)
-      if (this.#backup[s] === group && this.#c[serverAt(s) + LB_USABLE] === 1) return true;
+    for (let s = 0; s < this.ew.length; s++)
+      if (this.backup[s] === group && this.c[serverAt(s) + LB_USABLE] === 1) return true;
     return false;
   }
 
   /** Takes a slot; the changed count repositions the server (the lock is held). */
   #take(slots: ServerSlots, s: number): boolean {
     if (!slots.reserve(s)) return false;
-    if (this.#c[serverAt(s) + LB_USABLE] === 1)
-      this.#c[serverAt(s) + ORDER] = nextStamp(this.#c, this.#ew.length);
+    if (this.c[serverAt(s) + LB_USABLE] === 1)
+      this.c[serverAt(s) + ORDER] = nextStamp(this.c, this.ew.length);
     return true;
   }
 }

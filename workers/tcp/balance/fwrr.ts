@@ -23,7 +23,6 @@ import {
   LB_USABLE,
   LINKED,
   LPOS,
-  lockBalance,
   NEXT_TREE,
   NEXT_WEIGHT,
   NPOS,
@@ -33,15 +32,13 @@ import {
   serverAt,
   TREE,
   USABLE,
-  unlockBalance,
 } from '../../../engine/shared/balance-memory.ts';
+import { SharedTreePicker } from './shared-tree.ts';
 import {
   ALL_FULL,
   BE_WEIGHT_SCALE,
-  fingerprint,
   firstBackup,
   NO_SERVER,
-  type Picker,
   type ServerSlots,
   SRV_EWGHT_MAX,
 } from './slots.ts';
@@ -55,14 +52,7 @@ const ALGORITHM = 1;
  * "curr" = g and t0, t1 = g + 1, g + 2, which take turns as "init" and "next".
  */
 
-export class FastWeightedRoundRobin implements Picker {
-  readonly #c: Int32Array;
-  /** Effective weights (user weight × 16), by server. */
-  readonly #ew: Int32Array;
-  readonly #backup: Uint8Array;
-  readonly #allBackups: boolean;
-  readonly #worker: number;
-  readonly #fingerprint: number;
+export class FastWeightedRoundRobin extends SharedTreePicker {
   /** Servers skipped during one pick (HAProxy's next_full chain), by server: the next one. */
   readonly #nextFull: Int32Array;
 
@@ -73,32 +63,20 @@ export class FastWeightedRoundRobin implements Picker {
     allBackups: boolean,
     worker: number,
   ) {
-    this.#c = cells;
-    this.#ew = Int32Array.from(weights, (w) => w * BE_WEIGHT_SCALE);
-    this.#backup = Uint8Array.from(backup, (b) => (b ? 1 : 0));
-    this.#allBackups = allBackups;
-    this.#worker = worker;
-    this.#fingerprint = fingerprint(ALGORITHM, this.#ew, this.#backup);
+    super(ALGORITHM, cells, weights, backup, allBackups, worker);
     this.#nextFull = new Int32Array(weights.length);
   }
 
-  /** A server with a slot taken on it, or NO_SERVER / ALL_FULL; `avoid` only as a last resort. */
-  pick(slots: ServerSlots, avoid: number): number {
-    const c = this.#c;
-    lockBalance(c, this.#worker);
-    try {
-      if (c[FINGERPRINT] !== this.#fingerprint) this.#init(slots);
-      else this.#sync(slots);
-      return this.#next(slots, avoid);
-    } finally {
-      unlockBalance(c);
-    }
+  protected pickLocked(slots: ServerSlots, avoid: number): number {
+    if (this.c[FINGERPRINT] !== this.built) this.#init(slots);
+    else this.#sync(slots);
+    return this.#next(slots, avoid);
   }
 
   /** HAProxy fwrr_init_server_groups: every usable server in its group's "init" tree. */
   #init(slots: ServerSlots): void {
-    const c = this.#c;
-    const n = this.#ew.length;
+    const c = this.c;
+    const n = this.ew.length;
     for (let g = 0; g < 2; g++) {
       const at = groupAt(g);
       for (let k = 0; k < GROUP_CELLS; k++) c[at + k] = 0;
@@ -115,8 +93,8 @@ export class FastWeightedRoundRobin implements Picker {
       c[at + LPOS] = 0;
       c[at + RWEIGHT] = 0;
       if (usable === 1) {
-        const g = groupAt(this.#backup[s]);
-        c[g + NEXT_WEIGHT] += this.#ew[s];
+        const g = groupAt(this.backup[s]);
+        c[g + NEXT_WEIGHT] += this.ew[s];
         c[g + USABLE]++;
       }
     }
@@ -127,14 +105,14 @@ export class FastWeightedRoundRobin implements Picker {
     }
     for (let s = 0; s < n; s++)
       if (c[serverAt(s) + LB_USABLE] === 1)
-        this.#queueByWeight(c[groupAt(this.#backup[s]) + INIT_TREE], s);
-    c[FINGERPRINT] = this.#fingerprint;
+        this.#queueByWeight(c[groupAt(this.backup[s]) + INIT_TREE], s);
+    c[FINGERPRINT] = this.built;
   }
 
   /** Applies health and admin changes seen since the last pick. */
   #sync(slots: ServerSlots): void {
-    const c = this.#c;
-    for (let s = 0; s < this.#ew.length; s++) {
+    const c = this.c;
+    for (let s = 0; s < this.ew.length; s++) {
       const usable = slots.usable(s) ? 1 : 0;
       if (usable === c[serverAt(s) + LB_USABLE]) continue;
       if (usable === 1) this.#up(s);
@@ -144,10 +122,10 @@ export class FastWeightedRoundRobin implements Picker {
 
   /** HAProxy fwrr_set_server_status_down. */
   #down(s: number): void {
-    const c = this.#c;
+    const c = this.c;
     const at = serverAt(s);
-    const g = groupAt(this.#backup[s]);
-    c[g + NEXT_WEIGHT] -= this.#ew[s];
+    const g = groupAt(this.backup[s]);
+    c[g + NEXT_WEIGHT] -= this.ew[s];
     c[g + USABLE]--;
     c[at + LINKED] = 0;
     c[at + TREE] = 0;
@@ -156,10 +134,10 @@ export class FastWeightedRoundRobin implements Picker {
 
   /** HAProxy fwrr_set_server_status_up: placed from the group's current position. */
   #up(s: number): void {
-    const c = this.#c;
+    const c = this.c;
     const at = serverAt(s);
-    const g = groupAt(this.#backup[s]);
-    const ew = this.#ew[s];
+    const g = groupAt(this.backup[s]);
+    const ew = this.ew[s];
     c[g + NEXT_WEIGHT] += ew;
     c[g + USABLE]++;
     c[at + LB_USABLE] = 1;
@@ -172,11 +150,11 @@ export class FastWeightedRoundRobin implements Picker {
 
   /** HAProxy fwrr_get_next_server, with the slot taken on the server it returns. */
   #next(slots: ServerSlots, avoid: number): number {
-    const c = this.#c;
+    const c = this.c;
     let g: number;
     if (c[groupAt(0) + USABLE] > 0) g = groupAt(0);
     else {
-      const fbck = this.#allBackups ? -1 : firstBackup(slots, this.#backup);
+      const fbck = this.allBackups ? -1 : firstBackup(slots, this.backup);
       if (fbck >= 0) return slots.reserve(fbck) ? fbck : ALL_FULL;
       if (c[groupAt(1) + USABLE] > 0) g = groupAt(1);
       else return NO_SERVER;
@@ -227,7 +205,7 @@ export class FastWeightedRoundRobin implements Picker {
 
   /** HAProxy fwrr_get_server_from_group: "curr" if its first is due, else the heaviest of "init". */
   #fromGroup(g: number): number {
-    const c = this.#c;
+    const c = this.c;
     const s1 = this.#first(g);
     if (s1 >= 0 && c[serverAt(s1) + NPOS] <= c[g + CURR_POS]) return s1;
     const s2 = this.#first(c[g + INIT_TREE]);
@@ -241,11 +219,11 @@ export class FastWeightedRoundRobin implements Picker {
 
   /** The first server of a tree: the lowest key, unsigned; equal keys in insertion order. */
   #first(tree: number): number {
-    const c = this.#c;
+    const c = this.c;
     let best = -1;
     let bestKey = 0;
     let bestOrder = 0;
-    for (let s = 0; s < this.#ew.length; s++) {
+    for (let s = 0; s < this.ew.length; s++) {
       const at = serverAt(s);
       if (c[at + LINKED] === 0 || c[at + TREE] !== tree) continue;
       const key = c[at + KEY] >>> 0;
@@ -261,26 +239,26 @@ export class FastWeightedRoundRobin implements Picker {
 
   #link(tree: number, s: number): void {
     const at = serverAt(s);
-    this.#c[at + TREE] = tree;
-    this.#c[at + LINKED] = 1;
-    this.#c[at + ORDER] = nextStamp(this.#c, this.#ew.length);
+    this.c[at + TREE] = tree;
+    this.c[at + LINKED] = 1;
+    this.c[at + ORDER] = nextStamp(this.c, this.ew.length);
   }
 
   /** HAProxy fwrr_queue_by_weight: heaviest first. */
   #queueByWeight(tree: number, s: number): void {
-    this.#c[serverAt(s) + KEY] = SRV_EWGHT_MAX - this.#ew[s];
+    this.c[serverAt(s) + KEY] = SRV_EWGHT_MAX - this.ew[s];
     this.#link(tree, s);
   }
 
   /** HAProxy fwrr_queue_srv: into "curr" at its next position, or "next" if beyond the round. */
   #queueSrv(s: number): void {
-    const c = this.#c;
+    const c = this.c;
     const at = serverAt(s);
     if (c[at + LB_USABLE] === 0) {
       c[at + TREE] = 0;
       return;
     }
-    const g = groupAt(this.#backup[s]);
+    const g = groupAt(this.backup[s]);
     const npos = c[at + NPOS];
     const currWeight = c[g + CURR_WEIGHT];
     if (npos >= 2 * currWeight || npos >= currWeight + c[g + NEXT_WEIGHT]) {
@@ -289,18 +267,16 @@ export class FastWeightedRoundRobin implements Picker {
       return;
     }
     // Unsigned in HAProxy: a position past 2^24 wraps the key as the C code's does.
-    const weightBits = Math.floor(
-      (SRV_EWGHT_MAX + c[at + RWEIGHT] - this.#ew[s]) / BE_WEIGHT_SCALE,
-    );
+    const weightBits = Math.floor((SRV_EWGHT_MAX + c[at + RWEIGHT] - this.ew[s]) / BE_WEIGHT_SCALE);
     c[at + KEY] = (UWGHT_RANGE * npos + weightBits) | 0;
     this.#link(g, s);
   }
 
   /** HAProxy fwrr_get_srv: where a server resumes, by the tree it was in. */
   #getSrv(s: number): void {
-    const c = this.#c;
+    const c = this.c;
     const at = serverAt(s);
-    const g = groupAt(this.#backup[s]);
+    const g = groupAt(this.backup[s]);
     const tree = c[at + TREE];
     if (tree === c[g + INIT_TREE]) {
       c[at + NPOS] = 0;
@@ -311,7 +287,7 @@ export class FastWeightedRoundRobin implements Picker {
 
   /** HAProxy fwrr_switch_trees: a new round. */
   #switchTrees(g: number): void {
-    const c = this.#c;
+    const c = this.c;
     const init = c[g + INIT_TREE];
     c[g + INIT_TREE] = c[g + NEXT_TREE];
     c[g + NEXT_TREE] = init;
@@ -321,9 +297,9 @@ export class FastWeightedRoundRobin implements Picker {
 
   /** HAProxy fwrr_update_position: the server's next turn, the remainder carried in rweight. */
   #updatePosition(g: number, s: number): void {
-    const c = this.#c;
+    const c = this.c;
     const at = serverAt(s);
-    const ew = this.#ew[s];
+    const ew = this.ew[s];
     if (c[at + NPOS] === 0) c[at + NPOS] = c[g + CURR_POS];
     c[at + LPOS] = c[at + NPOS];
     const next = c[g + NEXT_WEIGHT];
