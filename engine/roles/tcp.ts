@@ -151,9 +151,19 @@ export class BackendState {
   }
 
   /**
-   * The backend goes live (start() succeeded): its servers' state into shared memory, then
-   * checks and DNS. What the previous backend learnt while this one resolved (checks, admin
-   * actions) is taken over first.
+   * Writes every server's state into shared memory: before the workers are handed a new
+   * generation (they read it at once), and again for the running backend when they refuse it
+   * (a kept memory may hold what this one wrote).
+   */
+  publish(): void {
+    // A kept memory keeps the address workers dial for a server that has none yet.
+    for (const s of this.servers) this.#publish(s, s.address !== null || !this.#kept);
+  }
+
+  /**
+   * The backend goes live (start() succeeded, the workers took it): its servers' state into
+   * shared memory, then checks and DNS. What the previous backend learnt while this one was
+   * made ready (checks, admin actions) is taken over first.
    */
   commit(): void {
     for (const [s, was] of this.#adopted) {
@@ -171,8 +181,7 @@ export class BackendState {
         code,
       );
     }
-    // A kept memory keeps the address workers dial for a server that has none yet.
-    for (const s of this.servers) this.#publish(s, s.address !== null || !this.#kept);
+    this.publish();
     for (const s of this.servers) if (s.spec.check) this.#schedule(s, 0);
     if (this.config.dns !== null && this.servers.some((s) => s.spec.resolve)) this.#scheduleDns();
   }
@@ -361,6 +370,11 @@ export class TcpRole {
   /** Resolves every backend's servers; throws (and changes nothing) if one cannot be. */
   async start(): Promise<void> {
     await Promise.all(this.backends.map((b) => b.start()));
+  }
+
+  /** Puts the servers' state into shared memory (see BackendState.publish). */
+  publish(): void {
+    for (const b of this.backends) b.publish();
   }
 
   /** Puts the resolved state into shared memory and starts checks: after start() succeeded. */
