@@ -394,19 +394,28 @@ export class TcpRole {
     for (const s of this.services) s.memory.forgetWorker(worker);
   }
 
-  /** Admin action; throws UnknownNameError (no such backend or server) or BadValueError (state). */
-  setServerState(backend: string, server: string, state: string): void {
-    const b = this.backends.find((x) => x.config.name === backend);
+  /**
+   * Admin action on a server of a backend, named as HAProxy's `set server BACKEND/SERVER` names
+   * it, or through a service (a frontend) that sends to it; in a native `tcp:` config the two
+   * names are one. Returns the backend's name. Throws UnknownNameError (no such backend, service
+   * or server) or BadValueError (state).
+   */
+  setServerState(name: string, server: string, state: string): string {
+    const backendName = this.backends.some((x) => x.config.name === name)
+      ? name
+      : this.config.services.find((s) => s.name === name)?.backend;
+    const b = this.backends.find((x) => x.config.name === backendName);
     if (b === undefined)
       throw new UnknownNameError(
-        `no backend '${backend}' (backends: ${this.backends.map((x) => x.config.name).join(', ')})`,
+        `no backend or service '${name}' (backends: ${this.backends.map((x) => x.config.name).join(', ')}; services: ${this.config.services.map((s) => s.name).join(', ')})`,
       );
     if (!(ADMIN_STATES as readonly string[]).includes(state))
       throw new BadValueError(`state must be one of ${ADMIN_STATES.join(', ')}, got '${state}'`);
     if (!b.setAdmin(server, state as AdminState))
       throw new UnknownNameError(
-        `no server '${server}' in backend '${backend}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`,
+        `no server '${server}' in backend '${b.config.name}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`,
       );
+    return b.config.name;
   }
 
   /** Why the broker is not ready: a service whose backend has no server that could take a session. */

@@ -224,7 +224,7 @@ export class Supervisor {
       tcpReadiness: () => this.#tcp?.readiness() ?? [],
       setTcpServerState: (backend, server, state) => {
         if (this.#tcp === null) throw new UnknownNameError('the config has no TCP services');
-        this.#tcp.setServerState(backend, server, state);
+        return this.#tcp.setServerState(backend, server, state);
       },
     };
   }
