@@ -9,17 +9,21 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// The demo's throwaway PostgreSQL (initdb and postgres as the postgres user, trust on loopback).
+import {
+  findPostgresBin,
+  type LocalPostgres,
+  startLocalPostgres,
+} from '../engine/cli/demo/postgres.ts';
 import { VERSION } from '../engine/version.ts';
-// The bench reuses the tests' PostgreSQL harness (initdb and postgres as the postgres user) and
-// their way of running HAProxy and a program to completion.
-import { PG_BIN, type PostgresCluster, startPostgres } from '../test/helpers/postgres.ts';
-import { run, startHaproxy } from '../test/helpers/processes.ts';
 import { openIdleClients } from './lib/clients.ts';
 import { rssKb } from './lib/proc-stats.ts';
 import {
   freePort,
   programVersion,
   type RedisProcess,
+  run,
+  startHaproxy,
   startLegate,
   startRedisServer,
 } from './lib/processes.ts';
@@ -96,8 +100,13 @@ async function runProgram(
   return { code: r.code, out: r.stdout.toString() + r.stderr };
 }
 
-async function pgbenchTps(t: Target, s: Settings): Promise<number | null> {
-  const r = await runProgram(`${PG_BIN}/pgbench`, [
+/** The settings, and where the PostgreSQL the bench starts keeps its programs (pgbench). */
+interface Setup extends Settings {
+  readonly pgBin: string;
+}
+
+async function pgbenchTps(t: Target, s: Setup): Promise<number | null> {
+  const r = await runProgram(join(s.pgBin, 'pgbench'), [
     '-S',
     '-c',
     '20',
@@ -132,7 +141,7 @@ async function redisRps(t: Target, args: readonly string[], test: string): Promi
 }
 
 /** KB of proxy RSS per idle session (client + server socket), over `count` sessions. */
-async function idleKb(t: Target, s: Settings): Promise<number | null> {
+async function idleKb(t: Target, s: Setup): Promise<number | null> {
   if (t.pid === null) return null;
   const before = rssKb(t.pid);
   const idle = await openIdleClients(t.redis, s.idle);
@@ -168,14 +177,25 @@ export async function main(args: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const pgBin = findPostgresBin();
+  if (pgBin === null) {
+    process.stderr.write(
+      'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres); install postgresql\n',
+    );
+    return 1;
+  }
+  const setup: Setup = { ...settings, pgBin };
   const dir = mkdtempSync(join(tmpdir(), 'legate-bench-tcp-'));
-  let pg: PostgresCluster | null = null;
+  let pg: LocalPostgres | null = null;
   let redis: RedisProcess | null = null;
   const procs: { stop(): Promise<unknown> }[] = [];
   try {
-    progress('starting PostgreSQL 15 and redis-server');
-    [pg, redis] = await Promise.all([startPostgres(), startRedisServer()]);
-    const init = await runProgram(`${PG_BIN}/pgbench`, [
+    progress(`starting PostgreSQL (${pgBin}) and redis-server`);
+    [pg, redis] = await Promise.all([
+      freePort().then((port) => startLocalPostgres(pgBin, port)),
+      startRedisServer(),
+    ]);
+    const init = await runProgram(join(pgBin, 'pgbench'), [
       '-i',
       '-s',
       '10',
@@ -231,7 +251,7 @@ export async function main(args: readonly string[]): Promise<number> {
         const order = targets.map((_, i) => targets[(i + round) % targets.length]);
         for (const t of order) {
           progress(`round ${round + 1}/${settings.rounds}: ${name} through ${t.id}`);
-          const value = await TESTS[name](t, settings);
+          const value = await TESTS[name](t, setup);
           const k = `${name}|${t.id}`;
           results.set(k, [...(results.get(k) ?? []), value]);
         }

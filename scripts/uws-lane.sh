@@ -6,9 +6,12 @@
 # and run by its own Node 24 binary. That needs root (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO="$PWD"
+REPO="$(pwd -P)"
 # node_modules/.bin/node links here; the chroot cannot follow a link that leaves the mount.
 NODE=node_modules/node/bin/node
+# A git worktree's node_modules is a link out of it (to the main checkout's): the root gets it
+# mounted at the same path. A clone's own (CI's, after npm ci) comes in with the clone.
+MODULES="$(readlink -f node_modules)"
 TESTS=(test/uws/*.test.ts)
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
@@ -55,6 +58,7 @@ release_root() {
     umount "$m" 2>/dev/null || umount -l "$m"
   done
   rmdir "$ROOT$MNT" 2>/dev/null || true
+  [ "$MODULES" = "$REPO/node_modules" ] || rmdir -p "$ROOT$MODULES" 2>/dev/null || true
 }
 release_root
 
@@ -76,6 +80,10 @@ mount -t proc proc "$ROOT/proc"
 mount -t tmpfs -o mode=1777,size=512m legate-tmp "$ROOT/tmp"
 mkdir -p "$ROOT$MNT"
 mount --bind "$REPO" "$ROOT$MNT"
+if [ "$MODULES" != "$REPO/node_modules" ]; then
+  mkdir -p "$ROOT$MODULES"
+  mount --bind "$MODULES" "$ROOT$MODULES"
+fi
 
 in_root() {
   chroot "$ROOT" /usr/bin/env -i \

@@ -89,6 +89,8 @@ class WorkerRuntime {
    * listeners open before the old ones close (SO_REUSEPORT lets both hold a port), so a unit that
    * cannot listen leaves everything as it was: the new units closed, the changed ones given the
    * previous generation back, the old ones still accepting; it throws, and the reload is refused.
+   * It resolves once the new generation serves; what it retired drains on after that (the main
+   * thread waits for every worker's answer before it shows the new config).
    */
   async reload(generation: Generation): Promise<void> {
     const retired: RoleUnit[] = [];
@@ -127,7 +129,10 @@ class WorkerRuntime {
     this.#generation = generation;
     for (const u of retired) u.stopAccepting();
     const deadline = Date.now() + generation.config.drainTimeoutMs;
-    await Promise.all(retired.map((u) => u.drain(deadline)));
+    for (const u of retired)
+      u.drain(deadline).catch((err: Error) =>
+        this.#log.error({ err: err.message }, 'draining a retired unit failed: %s', err.message),
+      );
   }
 
   /** Gives units a refused reload changed in place their previous generation back. */

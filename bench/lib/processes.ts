@@ -1,9 +1,10 @@
-// The programs a benchmark compares: legate and nutcracker, started on loopback and stopped
-// again. redis-server comes from engine/cli/redis-process.ts; the bench never imports test/.
+// The programs a benchmark compares: legate, nutcracker and HAProxy, started on loopback and
+// stopped again, and programs run to completion. redis-server comes from
+// engine/cli/redis-process.ts. The bench never imports test/; the tests share HAProxy and run().
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-import { acceptsConnections } from '../../engine/cli/redis-process.ts';
+import { acceptsConnections, waitForPort } from '../../engine/cli/redis-process.ts';
 
 export { freePort, type RedisProcess, startRedisServer } from '../../engine/cli/redis-process.ts';
 
@@ -122,4 +123,55 @@ export function programVersion(program: string, flag = '--version'): string {
   const r = spawnSync(program, [flag], { encoding: 'utf8', timeout: 5000 });
   if (r.error) return 'not installed';
   return `${r.stdout}${r.stderr}`.split('\n')[0].trim();
+}
+
+/**
+ * Runs Debian's HAProxy in the foreground (`-db`) on a config file, with `env` added to the
+ * environment the file's "${VARS}" read, and waits until it accepts on `listenPort`.
+ */
+export async function startHaproxy(
+  configFile: string,
+  listenPort: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProcess> {
+  const child = spawn('haproxy', ['-f', configFile, '-db'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = track(child);
+  try {
+    await waitForPort(listenPort, child, 10000, 'haproxy');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${proc.output()}`);
+  }
+  return proc;
+}
+
+/** Runs a command to completion, capturing its output. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { input?: Buffer | string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: err });
+    });
+    // A program that exits without reading its input (tmux) must not fail the caller with EPIPE.
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
 }

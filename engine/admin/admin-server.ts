@@ -31,8 +31,11 @@ export interface AdminSource {
   http(): HttpStatsJson | null;
   /** Why the TCP broker is not ready (a service with no server up); empty when it is. */
   tcpReadiness(): string[];
-  /** Admin action on a TCP server: ready, drain or maint. Throws UnknownNameError or BadValueError. */
-  setTcpServerState(backend: string, server: string, state: string): void;
+  /**
+   * Admin action on a TCP server: ready, drain or maint. `backend` may name a service instead
+   * (its backend is meant). Returns the backend's name; throws UnknownNameError or BadValueError.
+   */
+  setTcpServerState(backend: string, server: string, state: string): string;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -181,7 +184,10 @@ export function readiness(source: AdminSource): { ready: boolean; reasons: strin
 
 const TCP_SERVER_PATH = '/tcp/servers/';
 
-/** POST /tcp/servers/BACKEND/SERVER?state=ready|drain|maint (HAProxy's `set server B/S state`). */
+/**
+ * POST /tcp/servers/BACKEND/SERVER?state=ready|drain|maint (HAProxy's `set server B/S state`);
+ * a service's name in place of BACKEND means the backend it sends to.
+ */
 function setServerState(source: AdminSource, req: HttpRequest): HttpResponse {
   const usage = `expected POST ${TCP_SERVER_PATH}BACKEND/SERVER?state=ready|drain|maint`;
   const text = (status: number, body: string): HttpResponse => ({
@@ -198,8 +204,9 @@ function setServerState(source: AdminSource, req: HttpRequest): HttpResponse {
   const state = new URLSearchParams(req.query).get('state');
   if (parts.length !== 2 || parts[0] === '' || parts[1] === '' || state === null)
     return text(400, usage);
+  let backend: string;
   try {
-    source.setTcpServerState(parts[0], parts[1], state);
+    backend = source.setTcpServerState(parts[0], parts[1], state);
   } catch (err) {
     if (err instanceof UnknownNameError) return text(404, err.message);
     if (err instanceof BadValueError) return text(400, err.message);
@@ -208,7 +215,7 @@ function setServerState(source: AdminSource, req: HttpRequest): HttpResponse {
   return {
     status: 200,
     contentType: TEXT_TYPE,
-    body: `server ${parts[0]}/${parts[1]} set to ${state}\n`,
+    body: `server ${backend}/${parts[1]} set to ${state}\n`,
   };
 }
 

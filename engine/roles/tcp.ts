@@ -151,9 +151,19 @@ export class BackendState {
   }
 
   /**
-   * The backend goes live (start() succeeded): its servers' state into shared memory, then
-   * checks and DNS. What the previous backend learnt while this one resolved (checks, admin
-   * actions) is taken over first.
+   * Writes every server's state into shared memory: before the workers are handed a new
+   * generation (they read it at once), and again for the running backend when they refuse it
+   * (a kept memory may hold what this one wrote).
+   */
+  publish(): void {
+    // A kept memory keeps the address workers dial for a server that has none yet.
+    for (const s of this.servers) this.#publish(s, s.address !== null || !this.#kept);
+  }
+
+  /**
+   * The backend goes live (start() succeeded, the workers took it): its servers' state into
+   * shared memory, then checks and DNS. What the previous backend learnt while this one was
+   * made ready (checks, admin actions) is taken over first.
    */
   commit(): void {
     for (const [s, was] of this.#adopted) {
@@ -171,8 +181,7 @@ export class BackendState {
         code,
       );
     }
-    // A kept memory keeps the address workers dial for a server that has none yet.
-    for (const s of this.servers) this.#publish(s, s.address !== null || !this.#kept);
+    this.publish();
     for (const s of this.servers) if (s.spec.check) this.#schedule(s, 0);
     if (this.config.dns !== null && this.servers.some((s) => s.spec.resolve)) this.#scheduleDns();
   }
@@ -363,6 +372,11 @@ export class TcpRole {
     await Promise.all(this.backends.map((b) => b.start()));
   }
 
+  /** Puts the servers' state into shared memory (see BackendState.publish). */
+  publish(): void {
+    for (const b of this.backends) b.publish();
+  }
+
   /** Puts the resolved state into shared memory and starts checks: after start() succeeded. */
   commit(): void {
     for (const b of this.backends) b.commit();
@@ -380,19 +394,28 @@ export class TcpRole {
     for (const s of this.services) s.memory.forgetWorker(worker);
   }
 
-  /** Admin action; throws UnknownNameError (no such backend or server) or BadValueError (state). */
-  setServerState(backend: string, server: string, state: string): void {
-    const b = this.backends.find((x) => x.config.name === backend);
+  /**
+   * Admin action on a server of a backend, named as HAProxy's `set server BACKEND/SERVER` names
+   * it, or through a service (a frontend) that sends to it; in a native `tcp:` config the two
+   * names are one. Returns the backend's name. Throws UnknownNameError (no such backend, service
+   * or server) or BadValueError (state).
+   */
+  setServerState(name: string, server: string, state: string): string {
+    const backendName = this.backends.some((x) => x.config.name === name)
+      ? name
+      : this.config.services.find((s) => s.name === name)?.backend;
+    const b = this.backends.find((x) => x.config.name === backendName);
     if (b === undefined)
       throw new UnknownNameError(
-        `no backend '${backend}' (backends: ${this.backends.map((x) => x.config.name).join(', ')})`,
+        `no backend or service '${name}' (backends: ${this.backends.map((x) => x.config.name).join(', ')}; services: ${this.config.services.map((s) => s.name).join(', ')})`,
       );
     if (!(ADMIN_STATES as readonly string[]).includes(state))
       throw new BadValueError(`state must be one of ${ADMIN_STATES.join(', ')}, got '${state}'`);
     if (!b.setAdmin(server, state as AdminState))
       throw new UnknownNameError(
-        `no server '${server}' in backend '${backend}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`,
+        `no server '${server}' in backend '${b.config.name}' (servers: ${b.servers.map((s) => s.spec.name).join(', ')})`,
       );
+    return b.config.name;
   }
 
   /** Why the broker is not ready: a service whose backend has no server that could take a session. */

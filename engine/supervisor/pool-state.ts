@@ -30,6 +30,14 @@ export class PoolState {
     return this.clients.byteLength / 4;
   }
 
+  /**
+   * The pool goes live after a reload: its ring is built again from the health table, which the
+   * previous pool's ejector may have changed (a kept table is shared) while the workers took it up.
+   */
+  commit(): void {
+    this.ring.publish((i) => this.health.state(i) === LIVE);
+  }
+
   /** A worker died: its clients are gone, so its count is zero. */
   forgetWorkerClients(worker: number): void {
     Atomics.store(new Int32Array(this.clients), worker, 0);

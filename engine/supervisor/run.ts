@@ -29,7 +29,7 @@ import { VERSION } from '../version.ts';
 import { type CpuBudget, cpuBudget } from './cpu-budget.ts';
 import { PoolState } from './pool-state.ts';
 import type { Generation, HttpShared, TcpShared, WorkerMessage } from './protocol.ts';
-import { WorkerSet } from './workers.ts';
+import { type ReloadAnswer, WorkerSet } from './workers.ts';
 
 /**
  * The number of data-plane threads and why: -w, then LEGATE_WORKERS or the config's `workers`,
@@ -47,6 +47,8 @@ function addressHostPort(a: Address): { host: string; port: number } {
   return { host: a.host, port: a.port };
 }
 
+/** A worker's refusal of a reload, logged with its id and why. */
+const REFUSED = 'reload refused by worker %d, which keeps serving the previous config: %s';
 /** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
 const STOP_GRACE_MS = 2000;
 const NO_TCP: TcpShared = { backends: [], services: [] };
@@ -74,6 +76,21 @@ function makeHttpRole(
   return new HttpRole(config.http, workers, previous ?? undefined);
 }
 
+/** What the workers get of a config and the roles' control planes made for it. */
+function makeGeneration(
+  config: LegateConfig,
+  pools: readonly PoolState[],
+  tcp: TcpRole | null,
+  http: HttpRole | null,
+): Generation {
+  return {
+    config,
+    pools: pools.map((p) => p.shared),
+    tcp: tcp?.shared ?? NO_TCP,
+    http: http?.shared ?? NO_HTTP,
+  };
+}
+
 /** Snapshots the recent latency window spans (of `-i`, the stats interval). */
 const RECENT_SNAPSHOTS = 10;
 
@@ -94,6 +111,7 @@ export class Supervisor {
   #http: HttpRole | null = null;
   #generation: Generation;
   #reloads = 0;
+  #stopping = false;
   readonly #metrics: MetricsStore;
   #admin: HttpEngine | null = null;
   #statsPort: Server | null = null;
@@ -109,7 +127,7 @@ export class Supervisor {
     this.#pools = config.redis.map((p) => new PoolState(p, count, log));
     this.#http = makeHttpRole(config, count, null);
     this.#http?.start(log);
-    this.#generation = this.#makeGeneration();
+    this.#generation = makeGeneration(config, this.#pools, null, this.#http);
     this.#workers = new WorkerSet(
       count,
       (workerId) => ({
@@ -122,7 +140,7 @@ export class Supervisor {
         testHooks: process.env.LEGATE_TEST_HOOKS === '1',
         statsIntervalMs: options.statsIntervalMs,
       }),
-      (workerId, m) => this.#onWorkerMessage(workerId, m),
+      (_, m) => this.#onWorkerMessage(m),
       (workerId) => {
         for (const p of this.#pools) p.forgetWorkerClients(workerId);
         this.#tcp?.workerDied(workerId);
@@ -152,7 +170,7 @@ export class Supervisor {
     this.#tcp = await makeTcpRole(this.#config, this.#workers.count, this.#log, null);
     await this.#tcp?.start();
     this.#tcp?.commit();
-    this.#generation = this.#makeGeneration();
+    this.#generation = makeGeneration(this.#config, this.#pools, this.#tcp, this.#http);
     await this.#startAdmin();
     await this.#workers.start();
     const count = this.#workers.count;
@@ -211,7 +229,7 @@ export class Supervisor {
       tcpReadiness: () => this.#tcp?.readiness() ?? [],
       setTcpServerState: (backend, server, state) => {
         if (this.#tcp === null) throw new UnknownNameError('the config has no TCP services');
-        this.#tcp.setServerState(backend, server, state);
+        return this.#tcp.setServerState(backend, server, state);
       },
     };
   }
@@ -320,26 +338,80 @@ export class Supervisor {
     }
     const previous = new Map(this.#pools.map((p) => [p.config.name, p]));
     const pools = next.redis.map((p) => new PoolState(p, count, this.#log, previous.get(p.name)));
+    const http = makeHttpRole(next, count, this.#http);
+    // The workers read the servers' state as soon as they take the generation up.
+    tcp?.publish();
+    const generation = makeGeneration(next, pools, tcp, http);
+    // Until every worker has taken it, the running config is the one /stats, /metrics and
+    // `legate top` describe, and the one a restarted worker starts on.
+    const answers = await this.#workers.reload(generation);
+    const discard = () => {
+      for (const p of pools) p.ejector.close();
+      tcp?.close();
+    };
+    // stop() has closed the running roles meanwhile; these must not start.
+    if (this.#stopping) {
+      discard();
+      return false;
+    }
+    const refused = answers.filter((a) => a.outcome === 'refused');
+    if (refused.length > 0) {
+      await this.#rollBack(answers);
+      discard();
+      this.#log.error(
+        { file: next.file, workers: refused.map((a) => a.worker) },
+        'reload refused, keeping the running config: %d of %d workers could not apply it',
+        refused.length,
+        count,
+      );
+      return false;
+    }
     for (const p of this.#pools) p.ejector.close();
+    for (const p of pools) p.commit();
     tcp?.commit();
     this.#tcp?.close();
     this.#tcp = tcp;
-    const http = makeHttpRole(next, count, this.#http);
+    // Before the new breakers start: they may share memory with the old ones.
     this.#http?.close();
     http?.start(this.#log);
     this.#http = http;
     this.#config = next;
     this.#pools = pools;
-    this.#generation = this.#makeGeneration();
+    this.#generation = generation;
     this.#reloads++;
-    this.#workers.post({ type: 'reload', generation: this.#generation });
     this.#log.info(
       { file: next.file, reload: this.#reloads, pools: pools.map((p) => p.config.name) },
       'config reloaded from %s',
       next.file,
     );
     this.#logListening(next);
+    // A worker that ended meanwhile may be back already, on the generation it was started with.
+    const gone = answers.filter((a) => a.outcome === 'gone').map((a) => a.worker);
+    if (gone.length > 0) this.#logRefused(await this.#workers.reload(generation, gone), REFUSED);
     return true;
+  }
+
+  /**
+   * A reload some worker refused: each refusal is logged, and the workers that applied it are
+   * handed the running generation again, so that every worker serves what the main thread shows.
+   */
+  async #rollBack(answers: readonly ReloadAnswer[]): Promise<void> {
+    this.#logRefused(answers, REFUSED);
+    // A kept memory may hold what the refused generation's servers wrote.
+    this.#tcp?.publish();
+    const applied = answers.filter((a) => a.outcome === 'applied').map((a) => a.worker);
+    if (applied.length === 0) return;
+    this.#logRefused(
+      await this.#workers.reload(this.#generation, applied),
+      'worker %d cannot go back to the running config and serves the refused one: %s',
+    );
+  }
+
+  /** Logs each refusal among `answers` with `message` (its worker's id, then the reason). */
+  #logRefused(answers: readonly ReloadAnswer[], message: string): void {
+    for (const a of answers)
+      if (a.outcome === 'refused')
+        this.#log.error({ worker: a.worker, err: a.error }, message, a.worker, a.error);
   }
 
   /** Test hook (LEGATE_TEST_HOOKS=1): makes worker 0's thread die. */
@@ -348,6 +420,7 @@ export class Supervisor {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     const drain = this.#config.drainTimeoutMs;
     await this.#workers.stop(drain, drain + STOP_GRACE_MS);
     for (const p of this.#pools) p.ejector.close();
@@ -356,15 +429,6 @@ export class Supervisor {
     await this.#admin?.close();
     const stats = this.#statsPort;
     if (stats) await new Promise((resolve) => stats.close(resolve));
-  }
-
-  #makeGeneration(): Generation {
-    return {
-      config: this.#config,
-      pools: this.#pools.map((p) => p.shared),
-      tcp: this.#tcp?.shared ?? NO_TCP,
-      http: this.#http?.shared ?? NO_HTTP,
-    };
   }
 
   #logListening(config: LegateConfig): void {
@@ -388,18 +452,11 @@ export class Supervisor {
     }
   }
 
-  #onWorkerMessage(workerId: number, m: WorkerMessage): void {
+  #onWorkerMessage(m: WorkerMessage): void {
     if (m.type === 'metrics') {
       this.#metrics.update(m.snapshot);
     } else if (m.type === 'server-failing') {
       this.#pools.find((p) => p.config.name === m.pool)?.ejector.serverFailing(m.server, m.reason);
-    } else if (m.type === 'reloaded' && m.error) {
-      this.#log.error(
-        { worker: workerId, err: m.error },
-        'reload refused by worker %d, which keeps serving the previous config: %s',
-        workerId,
-        m.error,
-      );
     }
   }
 }

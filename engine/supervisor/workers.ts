@@ -2,10 +2,16 @@ import { extname } from 'node:path';
 import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from '../log.ts';
-import type { ControlMessage, WorkerMessage, WorkerTask } from './protocol.ts';
+import type { ControlMessage, Generation, WorkerMessage, WorkerTask } from './protocol.ts';
 
 const RESTART_DELAY_MIN_MS = 100;
 const RESTART_DELAY_MAX_MS = 5000;
+
+/** How one worker answered a reload: applied it, refused it (why), or ended before it answered. */
+export type ReloadAnswer =
+  | { readonly worker: number; readonly outcome: 'applied' }
+  | { readonly worker: number; readonly outcome: 'refused'; readonly error: string }
+  | { readonly worker: number; readonly outcome: 'gone' };
 
 /**
  * The data-plane threads, through piscina: one long-lived serving task per thread
@@ -23,6 +29,8 @@ export class WorkerSet {
   readonly #log: Logger;
   readonly #restartDelay: number[];
   readonly #ready: boolean[];
+  /** Per worker, the reload it has not answered yet (one at a time: the supervisor queues them). */
+  readonly #answers: (((answer: ReloadAnswer) => void) | null)[];
   #stopping = false;
 
   constructor(
@@ -40,6 +48,7 @@ export class WorkerSet {
     this.#ports = new Array(count).fill(null);
     this.#restartDelay = new Array(count).fill(0);
     this.#ready = new Array(count).fill(false);
+    this.#answers = new Array(count).fill(null);
     this.#piscina = new Piscina<WorkerTask, void>({
       // The emitted JavaScript from dist/ (what users run), the TypeScript sources in development.
       filename: new URL(`../../workers/entry${extname(import.meta.url)}`, import.meta.url).href,
@@ -69,6 +78,35 @@ export class WorkerSet {
     this.#ports[workerId]?.postMessage(message);
   }
 
+  /**
+   * Hands `generation` to these workers (all by default); resolves with each one's answer once
+   * every one has answered or ended. A worker not running now (waiting to be restarted) is
+   * `gone`: it starts on whatever generation the supervisor has when it does.
+   */
+  reload(
+    generation: Generation,
+    workers: readonly number[] = Array.from({ length: this.count }, (_, i) => i),
+  ): Promise<ReloadAnswer[]> {
+    return Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<ReloadAnswer>((resolve) => {
+            const port = this.#ports[worker];
+            if (port === null) return resolve({ worker, outcome: 'gone' });
+            this.#answers[worker] = resolve;
+            port.postMessage({ type: 'reload', generation } satisfies ControlMessage);
+          }),
+      ),
+    );
+  }
+
+  /** Settles the worker's pending reload, if it has one. */
+  #answer(answer: ReloadAnswer): void {
+    const resolve = this.#answers[answer.worker];
+    this.#answers[answer.worker] = null;
+    resolve?.(answer);
+  }
+
   /** Tells every worker to drain and stop; resolves when their tasks end (or after `hardLimitMs`). */
   async stop(drainTimeoutMs: number, hardLimitMs: number): Promise<void> {
     this.#stopping = true;
@@ -92,6 +130,12 @@ export class WorkerSet {
           this.#ready[workerId] = true;
           ready();
         } else if (m.type === 'failed') failed(new Error(m.message));
+        else if (m.type === 'reloaded')
+          this.#answer(
+            m.error === undefined
+              ? { worker: workerId, outcome: 'applied' }
+              : { worker: workerId, outcome: 'refused', error: m.error },
+          );
         else this.#onMessage(workerId, m);
       };
       port1.on('message', onMessage);
@@ -101,6 +145,8 @@ export class WorkerSet {
         for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1))
           onMessage(m.message as WorkerMessage);
         port1.close();
+        this.#ports[workerId] = null;
+        this.#answer({ worker: workerId, outcome: 'gone' });
       };
       const task: WorkerTask = { ...this.#makeTask(workerId), port: port2 };
       // piscina types transferList loosely; a MessagePort is transferable.
@@ -115,7 +161,6 @@ export class WorkerSet {
         (err: Error) => {
           this.#ready[workerId] = false;
           closePort();
-          this.#ports[workerId] = null;
           failed(err);
           if (!this.#stopping) this.#restart(workerId, err);
         },

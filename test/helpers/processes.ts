@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { run } from '../../bench/lib/processes.ts';
 import {
   freePort,
   type RedisProcess,
@@ -10,6 +11,8 @@ import {
   waitForPort,
 } from '../../engine/cli/redis-process.ts';
 
+// HAProxy and programs run to completion: the bench's own, which the tests share.
+export { run, startHaproxy } from '../../bench/lib/processes.ts';
 export { freePort, type RedisProcess, startRedisServer };
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -154,57 +157,6 @@ export async function startNutcracker(
     throw new Error(`${(err as Error).message}:\n${proc.output()}`);
   }
   return proc;
-}
-
-/**
- * Runs Debian's HAProxy in the foreground (`-db`) on a config file, with `env` added to the
- * environment the file's "${VARS}" read, and waits until it accepts on `listenPort`.
- */
-export async function startHaproxy(
-  configFile: string,
-  listenPort: number,
-  env: NodeJS.ProcessEnv = {},
-): Promise<RunningProcess> {
-  const child = spawn('haproxy', ['-f', configFile, '-db'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const proc = track(child);
-  try {
-    await waitForPort(listenPort, child, 10000, 'haproxy');
-  } catch (err) {
-    throw new Error(`${(err as Error).message}:\n${proc.output()}`);
-  }
-  return proc;
-}
-
-/** Runs a command to completion, capturing its output. */
-export function run(
-  command: string,
-  args: readonly string[],
-  options: { input?: Buffer | string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out), stderr: err });
-    });
-    // A program that exits without reading its input (tmux) must not fail the caller with EPIPE.
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
-  });
 }
 
 /** Runs the legate CLI to completion. */

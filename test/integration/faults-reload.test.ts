@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
-import { accepts, CheckedLoad, sleep, until, waitForLog } from '../helpers/faults.ts';
+import { getStats, httpGet } from '../helpers/admin.ts';
+import { accepts, CheckedLoad, sleep, until, waitForLog, workerOf } from '../helpers/faults.ts';
 import { locate, portOf } from '../helpers/keys.ts';
 import {
   freePort,
@@ -65,6 +66,49 @@ it('a bad config on SIGHUP is refused with its errors, and the old config keeps 
     const c = await RawClient.connect(port);
     assert.equal(String(await c.call('SET', `still:${port}`, 'yes')), 'OK');
     c.close();
+  }
+  writeFileSync(config.file, original);
+});
+
+it('a reload one worker refuses is undone in the others, and /stats and /config keep the running config', async () => {
+  const original = poolA(before2) + poolYaml({ name: 'b', port: ports.b, shards: [bShard] });
+  const d = await freePort();
+  // Only worker 0 listens on a unix socket, and it cannot in a directory that does not exist:
+  // worker 1 applies the file (and would open pool d's port), worker 0 refuses it.
+  const refusedFile = `${poolA(before2)}b:\n  listen: /nonexistent-legate-dir/b.sock\n  redis: true\n  servers:\n    - 127.0.0.1:${bShard}:1\n${poolYaml({ name: 'd', port: d, shards: [bShard] })}`;
+  writeFileSync(config.file, refusedFile);
+  const from = legate.output().length;
+  process.kill(legate.child.pid ?? 0, 'SIGHUP');
+  const line = await waitForLog(legate, /\{[^\n]*"msg":"reload refused, keeping[^\n]*/, 5000, from);
+  assert.match(line, /1 of 2 workers could not apply it/);
+  assert.match(legate.output().slice(from), /"msg":"reload refused by worker 0, [^"]*b\.sock/);
+  assert.doesNotMatch(legate.output().slice(from), /config reloaded|cannot go back/);
+  // Worker 1 went back to the running config: nothing listens on pool d's port.
+  assert.equal(await accepts(d), false, "pool d's port is not open");
+  const stats = await getStats(legate.adminPort ?? 0);
+  assert.deepEqual(
+    stats.pools.map((p) => p.name),
+    ['a', 'b'],
+  );
+  const running = JSON.parse((await httpGet(legate.adminPort ?? 0, '/config')).body) as {
+    redis: { name: string; listen: { kind: string; port?: number } }[];
+  };
+  assert.deepEqual(
+    running.redis.map((p) => [p.name, p.listen.kind, p.listen.port]),
+    [
+      ['a', 'tcp', ports.a],
+      ['b', 'tcp', ports.b],
+    ],
+  );
+  // Both workers accept on both pools' ports again (SO_REUSEPORT spreads new connections).
+  for (const port of [ports.a, ports.b]) {
+    const seen = new Set<number>();
+    for (let i = 0; i < 50 && seen.size < 2; i++) {
+      const c = await RawClient.connect(port);
+      seen.add(await workerOf(c, 2));
+      c.close();
+    }
+    assert.deepEqual([...seen].sort(), [0, 1], `both workers serve port ${port}`);
   }
   writeFileSync(config.file, original);
 });

@@ -3,12 +3,14 @@
  * through LEGATE_CONFIG (as the pod mounts /usr/local/etc/haproxy/haproxy.cfg), in the dev
  * profile, with psql going through legate to a real PostgreSQL 15 that the file's
  * `option pgsql-check` checks. Only the listening port is changed from the file (5432 may be
- * taken on a shared machine).
+ * taken on a shared machine). Admin actions name its backend, or its frontend.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { httpGet } from '../helpers/admin.ts';
+import { serverStats } from '../helpers/broker.ts';
 import { until } from '../helpers/faults.ts';
 import { type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
 import {
@@ -71,6 +73,26 @@ describe('config/haproxy.cfg under legate (LEGATE_CONFIG, APP_ENV dev)', () => {
     const r = await psql("select current_setting('port')");
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.toString().trim(), String(pg.port));
+  });
+
+  it('admin actions name the backend (pg_dev), as HAProxy does, or the frontend sending to it', async () => {
+    const admin = legate.adminPort ?? 0;
+    const post = (path: string) => httpGet(admin, path, 'POST');
+    const drained = await post('/tcp/servers/pg_dev/local?state=drain');
+    assert.equal(drained.status, 200, drained.body);
+    assert.equal(drained.body, 'server pg_dev/local set to drain\n');
+    assert.equal((await serverStats(admin, 'local', 'pg_dev')).status, 'DRAIN');
+    // The frontend's name means its default_backend.
+    const ready = await post('/tcp/servers/pg_local/local?state=ready');
+    assert.equal(ready.status, 200, ready.body);
+    assert.equal(ready.body, 'server pg_dev/local set to ready\n');
+    assert.equal((await serverStats(admin, 'local', 'pg_dev')).status, 'UP');
+    const none = await post('/tcp/servers/pg/local?state=drain');
+    assert.equal(none.status, 404);
+    assert.equal(
+      none.body,
+      "no backend or service 'pg' (backends: pg_dev, pg_prod; services: pg_local)\n",
+    );
   });
 
   it("logs the file's warnings at start: in dev, prod's servers have no host", () => {

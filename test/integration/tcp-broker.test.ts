@@ -201,7 +201,7 @@ describe('health checks, backups and admin states', () => {
       'POST',
     );
     assert.equal(noBackend.status, 404);
-    assert.match(noBackend.body, /no backend 'state'/);
+    assert.match(noBackend.body, /no backend or service 'state'/);
     const badEscape = await httpGet(
       broker.adminPort,
       '/tcp/servers/svc/ma%E0%A4%A?state=drain',

@@ -1,12 +1,12 @@
 // Broker reloads that must not change what runs: one that cannot bind its new port keeps the old
-// listener serving, one refused for a name that does not resolve leaves the servers' shared
+// listener serving (and /stats and /config showing it), one refused for a name that does not resolve leaves the servers' shared
 // state (admin state, addresses) as it was, and two SIGHUPs in a row apply the last file.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, it } from 'node:test';
 import { httpGet } from '../helpers/admin.ts';
-import { reachedPort, serverStats, serviceYaml, startBroker } from '../helpers/broker.ts';
+import { reachedPort, serverStats, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { TestDnsServer } from '../helpers/dns-server.ts';
 import { sleep, waitForLog } from '../helpers/faults.ts';
 import { freePort, type RedisProcess, startShards, stopAll } from '../helpers/processes.ts';
@@ -43,6 +43,13 @@ it('a reload to a port that is taken is refused: the old listener keeps serving'
     await sleep(300);
     assert.equal(await reachedPort(port), redis[0].port, 'the old port still serves');
     assert.match(refused, /"msg":"reload refused by worker \d/);
+    // What the admin endpoints describe is what the workers serve: the old port.
+    const stats = await tcpStats(broker.adminPort);
+    assert.deepEqual(stats.services[0].listen, [`127.0.0.1:${port}`]);
+    const running = JSON.parse((await httpGet(broker.adminPort, '/config')).body) as {
+      tcp: { services: { listen: { port: number }[] }[] };
+    };
+    assert.equal(running.tcp.services[0].listen[0].port, port);
   } finally {
     await broker.stop();
     blocker.close();

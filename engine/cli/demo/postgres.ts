@@ -1,9 +1,9 @@
 /**
- * A throwaway PostgreSQL cluster on 127.0.0.1 (the demo's database; the tests' clusters in
- * test/helpers/postgres.ts use the same pieces). The server refuses to run as root, so as root
- * initdb and postgres run with the `postgres` user's uid/gid (node's spawn does the setuid; no
- * su/runuser wrapper whose signal handling we would depend on). The cluster lives in a mktemp
- * directory (data and unix socket) that stop() removes.
+ * A throwaway PostgreSQL cluster on 127.0.0.1 (the demo's database and the TCP bench's; the
+ * tests' clusters in test/helpers/postgres.ts use the same pieces). The server refuses to run as
+ * root, so as root initdb and postgres run with the `postgres` user's uid/gid (node's spawn does
+ * the setuid; no su/runuser wrapper whose signal handling we would depend on). The cluster lives
+ * in a mktemp directory (data and unix socket) that stop() removes.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
