@@ -52,6 +52,20 @@ export class PoolEjector {
     this.#scheduleProbe(server);
   }
 
+  /**
+   * Takes over servers a previous ejector left ejected in a health table kept across a reload:
+   * each is probed when its retry timeout, counted from its ejection, has passed. Without this
+   * the old ejector's probes, cancelled by the reload, would leave them out of the ring for good.
+   */
+  adoptEjected(): void {
+    const nowMs = Date.now();
+    for (let s = 0; s < this.pool.servers.length; s++) {
+      if (this.health.state(s) === LIVE || this.#timers.has(s)) continue;
+      const due = this.health.ejectedAt(s) * 1000 + this.pool.serverRetryTimeoutMs - nowMs;
+      this.#scheduleProbe(s, Math.max(0, due));
+    }
+  }
+
   close(): void {
     this.#closed = true;
     for (const t of this.#timers.values()) clearTimeout(t);
@@ -62,8 +76,8 @@ export class PoolEjector {
     return this.#ring.publish((i) => this.health.state(i) === LIVE);
   }
 
-  #scheduleProbe(server: number): void {
-    const timer = setTimeout(() => this.#probe(server), this.pool.serverRetryTimeoutMs);
+  #scheduleProbe(server: number, delayMs = this.pool.serverRetryTimeoutMs): void {
+    const timer = setTimeout(() => this.#probe(server), delayMs);
     timer.unref();
     this.#timers.set(server, timer);
   }

@@ -32,10 +32,12 @@ export class PoolState {
 
   /**
    * The pool goes live after a reload: its ring is built again from the health table, which the
-   * previous pool's ejector may have changed (a kept table is shared) while the workers took it up.
+   * previous pool's ejector may have changed (a kept table is shared) while the workers took it up;
+   * its ejector takes over probing the servers that table has ejected.
    */
   commit(): void {
     this.ring.publish((i) => this.health.state(i) === LIVE);
+    this.ejector.adoptEjected();
   }
 
   /** A worker died: its clients are gone, so its count is zero. */
