@@ -17,7 +17,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { balanceCells, releaseBalanceLockOf } from './balance-memory.ts';
-import { ipv6Groups } from './ip.ts';
+import { addressBytes } from './ip.ts';
 import { forgetShare, giveSlot, raisePeak, takeSlot } from './worker-shares.ts';
 
 const CTL = 10;
@@ -205,12 +205,9 @@ export class BackendMemory {
 export const COUNTER = { STOT, BIN, BOUT, ECON, WRETR, WREDIS } as const;
 
 function ipWords(ip: string): number[] {
-  if (isIPv4(ip)) {
-    const [a, b, c, d] = ip.split('.').map(Number);
-    return [(a << 24) | (b << 16) | (c << 8) | d | 0, 0, 0, 0];
-  }
-  const groups = ipv6Groups(ip);
-  return [0, 1, 2, 3].map((k) => (groups[2 * k] << 16) | groups[2 * k + 1] | 0);
+  const b = addressBytes(ip) ?? new Uint8Array(4);
+  const word = (k: number) => (b[k] << 24) | (b[k + 1] << 16) | (b[k + 2] << 8) | b[k + 3] | 0;
+  return b.length === 4 ? [word(0), 0, 0, 0] : [word(0), word(4), word(8), word(12)];
 }
 
 function wordsIp(words: number[], family: number): string {

@@ -39,6 +39,9 @@ describe('BackendMemory', () => {
     assert.equal(m.address(0), '0:0:0:0:0:0:0:1');
     m.setAddress(0, 'fd00:1::2');
     assert.equal(m.address(0), 'fd00:1:0:0:0:0:0:2');
+    // An IPv4 tail in IPv6 text (NAT64, v4-mapped): its bytes, not hex groups read from "10.0".
+    m.setAddress(0, '64:ff9b::10.0.0.1');
+    assert.equal(m.address(0), '64:ff9b:0:0:0:0:a00:1');
     m.setAddress(0, null);
     assert.equal(m.hasAddress(0), false);
   });

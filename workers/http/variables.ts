@@ -1,7 +1,7 @@
 import type { SplitClientsConfig } from '../../engine/config/http-types.ts';
 import { type NginxVariable, VARIABLE_PATTERN } from '../../engine/config/http-variables.ts';
 import { LegateError } from '../../engine/errors.ts';
-import { addressBytes } from './balance/client-key.ts';
+import { addressBytes } from '../../engine/shared/ip.ts';
 import type { RealIp } from './balance/real-ip.ts';
 import { SplitClients } from './balance/split-clients.ts';
 

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ipv6Groups } from '../../engine/shared/ip.ts';
+import { addressBytes } from '../../engine/shared/ip.ts';
 
 const V2_SIGNATURE = Buffer.from([
   0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
@@ -35,23 +35,15 @@ export function proxyHeader(version: 'v1' | 'v2', source: string, destination: s
   out[12] = 0x21; // version 2, PROXY
   out[13] = v6 ? 0x21 : 0x11; // TCP over IPv6 / IPv4
   out.writeUInt16BE(addrLen, 14);
+  // `known`: both are IP addresses of one family, so both have bytes.
+  out.set(addressBytes(src.ip) as Uint8Array, 16);
+  out.set(addressBytes(dst.ip) as Uint8Array, v6 ? 32 : 20);
   if (v6) {
-    ipv6Bytes(src.ip).copy(out, 16);
-    ipv6Bytes(dst.ip).copy(out, 32);
     out.writeUInt16BE(src.port, 48);
     out.writeUInt16BE(dst.port, 50);
   } else {
-    out.set(src.ip.split('.').map(Number), 16);
-    out.set(dst.ip.split('.').map(Number), 20);
     out.writeUInt16BE(src.port, 24);
     out.writeUInt16BE(dst.port, 26);
   }
-  return out;
-}
-
-function ipv6Bytes(ip: string): Buffer {
-  const out = Buffer.alloc(16);
-  const groups = ipv6Groups(ip);
-  for (let i = 0; i < 8; i++) out.writeUInt16BE(groups[i], i * 2);
   return out;
 }
