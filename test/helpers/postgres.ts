@@ -107,6 +107,23 @@ function quoteIdent(text: string): string {
   return `"${text.replaceAll('"', '""')}"`;
 }
 
+/** psql's arguments for one statement on 127.0.0.1:`port` (a server or legate), as postgres. */
+export function psqlArgs(port: number, sql: string): string[] {
+  return [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-U',
+    'postgres',
+    '-d',
+    'postgres',
+    '-XAtq',
+    '-c',
+    sql,
+  ];
+}
+
 /** Starts a PostgreSQL 15 cluster (or a standby of one) and waits until it takes connections. */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresCluster> {
   const primary = options.standbyOf ?? null;

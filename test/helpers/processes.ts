@@ -3,7 +3,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../bench/lib/processes.ts';
+import {
+  LEGATE_BIN,
+  NODE,
+  type RunningProcess as ProgramProcess,
+  run,
+  track as trackProgram,
+} from '../../bench/lib/processes.ts';
 import {
   freePort,
   type RedisProcess,
@@ -11,14 +17,9 @@ import {
   waitForPort,
 } from '../../engine/cli/redis-process.ts';
 
-// HAProxy and programs run to completion: the bench's own, which the tests share.
-export { run, startHaproxy } from '../../bench/lib/processes.ts';
-export { freePort, type RedisProcess, startRedisServer };
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-/** The Node that runs legate: the one running the tests (the project's pinned Node 24). */
-export const NODE = process.execPath;
-export const LEGATE_BIN = join(ROOT, 'bin/legate.js');
+// HAProxy, programs run to completion, and where legate is: the bench's own, which the tests share.
+export { startHaproxy } from '../../bench/lib/processes.ts';
+export { freePort, LEGATE_BIN, NODE, type RedisProcess, run, startRedisServer };
 
 /** Starts `count` redis-server shards on free loopback ports. */
 export async function startShards(count: number): Promise<RedisProcess[]> {
@@ -54,38 +55,14 @@ export function poolYaml(options: {
   return lines.join('\n');
 }
 
-export interface RunningProcess {
-  readonly child: ChildProcess;
-  /** For legate: the admin and stats ports it bound (read from its log). */
+/** A started program (the bench's), and for legate the admin and stats ports it bound (read from its log). */
+export interface RunningProcess extends ProgramProcess {
   adminPort?: number;
   statsPort?: number;
-  /** Everything written to stdout and stderr so far. */
-  output(): string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 export function track(child: ChildProcess): RunningProcess {
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  return {
-    child,
-    output: () => out,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+  return trackProgram(child);
 }
 
 /** Waits until `pattern` shows in the output of `proc` (named `what` in errors). */

@@ -15,6 +15,7 @@ import { findPostgresBin } from '../../engine/cli/demo/postgres.ts';
 import { REDIS_TITLE } from '../../engine/cli/demo/redis.ts';
 import { SPLITTER_TITLE, VARIANTS } from '../../engine/cli/demo/splitter.ts';
 import { acceptsConnections, freePort } from '../../engine/cli/redis-process.ts';
+import { psqlArgs } from '../helpers/postgres.ts';
 import {
   LEGATE_BIN,
   NODE,
@@ -125,13 +126,9 @@ test('legate demo: each pod it starts answers its command; Ctrl-C stops legate a
         demo.output(),
         new RegExp(`psql -h 127\\.0\\.0\\.1 -p ${brokerPort} -U postgres`),
       );
-      const r = await run(
-        'psql',
-        ['-h', '127.0.0.1', '-p', String(brokerPort), '-U', 'postgres', '-XAtc', 'select 1'],
-        {
-          timeoutMs: 30000,
-        },
-      );
+      const r = await run('psql', psqlArgs(brokerPort, 'select 1'), {
+        timeoutMs: 30000,
+      });
       assert.equal(r.stdout.toString().trim(), '1', r.stderr);
     } else {
       assert.match(demo.output(), /TCP echo service/);
@@ -251,13 +248,9 @@ test('seed ports taken: the broker and the splitter move to free ports, say so, 
     assert.ok(broker !== undefined && broker !== 5432, demo.output());
     assert.match(demo.output(), new RegExp(`port 5432 is taken: using ${broker}\\n`));
     if (findPostgresBin() !== null) {
-      const r = await run(
-        'psql',
-        ['-h', '127.0.0.1', '-p', String(broker), '-U', 'postgres', '-XAtc', 'select 2'],
-        {
-          timeoutMs: 30000,
-        },
-      );
+      const r = await run('psql', psqlArgs(broker, 'select 2'), {
+        timeoutMs: 30000,
+      });
       assert.equal(r.stdout.toString().trim(), '2', r.stderr);
     } else {
       assert.equal(await echo(broker, 'moved'), 'moved');
@@ -362,13 +355,9 @@ test('as a user who cannot bind port 80: the splitter on 8080, said so; PostgreS
     assert.ok(broker !== undefined, demo.output());
     if (findPostgresBin() !== null) {
       assert.ok([...children.values()].includes('postgres'));
-      const r = await run(
-        'psql',
-        ['-h', '127.0.0.1', '-p', String(broker), '-U', 'postgres', '-XAtc', 'select 3'],
-        {
-          timeoutMs: 30000,
-        },
-      );
+      const r = await run('psql', psqlArgs(broker, 'select 3'), {
+        timeoutMs: 30000,
+      });
       assert.equal(r.stdout.toString().trim(), '3', r.stderr);
     }
     assert.equal(await demo.stop('SIGINT'), 0);

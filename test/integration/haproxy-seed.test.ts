@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { httpGet } from '../helpers/admin.ts';
 import { serverStats } from '../helpers/broker.ts';
 import { until } from '../helpers/faults.ts';
-import { type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
+import { type PostgresCluster, psqlArgs, startPostgres } from '../helpers/postgres.ts';
 import {
   freePort,
   type RunningProcess,
@@ -49,23 +49,7 @@ describe('config/haproxy.cfg under legate (LEGATE_CONFIG, APP_ENV dev)', () => {
   });
 
   const psql = (sql: string) =>
-    run(
-      'psql',
-      [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-U',
-        'postgres',
-        '-d',
-        'postgres',
-        '-XAtq',
-        '-c',
-        sql,
-      ],
-      { env: { PGCONNECT_TIMEOUT: '5' }, timeoutMs: 20_000 },
-    );
+    run('psql', psqlArgs(port, sql), { env: { PGCONNECT_TIMEOUT: '5' }, timeoutMs: 20_000 });
 
   it('psql reaches the dev database through legate', async () => {
     // Until the pgsql-check has found the server up (rise 2, inter 2s).

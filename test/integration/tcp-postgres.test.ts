@@ -10,7 +10,7 @@ import { CANCEL_REQUEST_CODE, SSL_REQUEST_CODE } from '../../workers/tcp/postgre
 import { type Broker, serviceYaml, startBroker, tcpStats } from '../helpers/broker.ts';
 import { sleep, until } from '../helpers/faults.ts';
 import { PgRawSession } from '../helpers/pg-raw.ts';
-import { PG_BIN, type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
+import { PG_BIN, type PostgresCluster, psqlArgs, startPostgres } from '../helpers/postgres.ts';
 import { freePort, run } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/resp.ts';
 import { startFrozenListener } from '../helpers/tcp-servers.ts';
@@ -19,23 +19,8 @@ let pg: PostgresCluster[] = [];
 let broker: Broker;
 let port: number;
 
-/** psql's arguments for one statement through the broker, as the postgres user. */
-const psqlArgs = (sql: string) => [
-  '-h',
-  '127.0.0.1',
-  '-p',
-  String(port),
-  '-U',
-  'postgres',
-  '-d',
-  'postgres',
-  '-XAtq',
-  '-c',
-  sql,
-];
-
 function psql(sql: string, sslmode = 'disable') {
-  return run(`${PG_BIN}/psql`, psqlArgs(sql), {
+  return run(`${PG_BIN}/psql`, psqlArgs(port, sql), {
     env: { PGSSLMODE: sslmode, PGCONNECT_TIMEOUT: '10' },
     timeoutMs: 60000,
   });
@@ -147,7 +132,7 @@ describe('PostgreSQL through the broker', () => {
 
   it("a TLS session's cancel (key unreadable to legate) is sent to every server and cancels", async () => {
     const started = Date.now();
-    const child = spawn(`${PG_BIN}/psql`, psqlArgs('SELECT pg_sleep(30)'), {
+    const child = spawn(`${PG_BIN}/psql`, psqlArgs(port, 'SELECT pg_sleep(30)'), {
       env: { ...process.env, PGSSLMODE: 'require' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
