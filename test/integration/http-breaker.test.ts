@@ -25,14 +25,13 @@ import {
   limitsOf,
   type Mode,
   NO_LIMITS,
+  OVERFLOW_BODY,
   retryPolicy,
   startGuarded,
   startGuardedWorkers,
 } from '../helpers/breaker.ts';
 import { freePort } from '../helpers/processes.ts';
 
-const OVERFLOW =
-  'upstream connect error or disconnect/reset before headers. reset reason: overflow';
 const running: { proxies: HttpProxy[] }[] = [];
 const backends: ControlledBackend[] = [];
 
@@ -79,7 +78,7 @@ test('max_requests across two units: never more in flight than the limit; the re
   for (const a of overflow) {
     assert.equal(a.headers.get('x-envoy-overloaded'), 'true');
     assert.equal(a.headers.get('content-type'), 'text/plain');
-    assert.equal(a.body, OVERFLOW);
+    assert.equal(a.body, OVERFLOW_BODY);
   }
   assert.equal(b.maxInFlight, 3);
   const mem = [...run.states.values()][0].mem;
@@ -249,7 +248,7 @@ test('reload keeps an open circuit open (same servers), and starts over when the
   await get(run.port);
   assert.equal((await get(run.port)).headers.get('x-legate-circuit'), 'open');
   const config = run.proxies[0].config;
-  const kept = reloadGuardStates(run.states, config, log);
+  const kept = reloadGuardStates(run.states, config, 1, log);
   const [before] = run.states.values();
   const [after] = kept.values();
   assert.equal(after.mem, before.mem, 'the same shared memory');
@@ -263,7 +262,7 @@ test('reload keeps an open circuit open (same servers), and starts over when the
   );
   assert.equal(b.hits, hits);
   const moved = guardedConfig(run.proxies[0].ports()[0], [other.port], { breaker, outlier });
-  const fresh = reloadGuardStates(kept, moved, log);
+  const fresh = reloadGuardStates(kept, moved, 1, log);
   assert.notEqual([...fresh.values()][0].mem, after.mem);
   run.proxies[0].reconfigure(moved, { ...run.shared, guards: guardBuffers(fresh) });
   assert.equal((await get(run.port)).status, 200, 'a new server set has a new, closed circuit');
@@ -702,7 +701,7 @@ test('a reload lets requests in flight and pending finish on the old connections
   const pending = get(run.port);
   await until(() => b.hits === 1 && mem.load(C.PENDING) === 1);
   const proxy = run.proxies[0];
-  const next = reloadGuardStates(run.states, proxy.config, proxy.log);
+  const next = reloadGuardStates(run.states, proxy.config, 1, proxy.log);
   proxy.reconfigure(proxy.config, { ...run.shared, guards: guardBuffers(next) });
   b.releaseHung();
   await until(() => b.hits === 2);
