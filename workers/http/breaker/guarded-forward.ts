@@ -187,6 +187,7 @@ export class GuardedForward
     if (!this.#watching) this.#watch();
     const got = up.hosts[host].acquire(this);
     if (got === 'overflow') {
+      this.#ticket = REJECTED;
       this.#overflow(ticket, host);
       return;
     }
@@ -451,6 +452,10 @@ export class GuardedForward
           );
       }
     }
+    // Let in by the circuit and ended without an outcome (the client left, a body error, no
+    // connection yet): not counted, so a probe's permit goes back, or half-open waits for ever.
+    if (this.#ticket !== REJECTED && (client === null || clientSide))
+      up.circuits?.giveBack(up.circuitOf(host), this.#ticket);
     this.#ticket = REJECTED;
     this.#releaseRq();
     this.#abort = null;
