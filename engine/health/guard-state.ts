@@ -21,12 +21,18 @@ export class GuardState {
   readonly mem: BreakerMemory;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(upstream: UpstreamConfig, guard: UpstreamGuard, previous?: GuardState) {
+  /** `workers`: the data-plane threads, each keeping its shares of the counts in the memory. */
+  constructor(
+    upstream: UpstreamConfig,
+    guard: UpstreamGuard,
+    workers: number,
+    previous?: GuardState,
+  ) {
     this.upstream = upstream;
     this.guard = guard;
     const layout = guardLayout(upstream, guard);
     const same = (p: GuardState) =>
-      p.mem.fits(layout) &&
+      p.mem.fits(layout, workers) &&
       p.upstream.servers.every((s, i) => {
         const n = upstream.servers[i];
         return s.name === n?.name && s.host === n.host && s.port === n.port;
@@ -34,7 +40,7 @@ export class GuardState {
     this.mem =
       previous !== undefined && same(previous)
         ? previous.mem
-        : new BreakerMemory(allocateBreaker(layout), layout);
+        : new BreakerMemory(allocateBreaker(layout, workers), layout);
   }
 
   /** Starts the interval timer (outlier detection only). */
@@ -71,12 +77,13 @@ export class GuardState {
 /** Every guarded upstream of a config, keeping what a previous generation had. */
 export function guardStates(
   config: HttpConfig,
+  workers: number,
   previous: ReadonlyMap<string, GuardState> = new Map(),
 ): Map<string, GuardState> {
   const states = new Map<string, GuardState>();
   for (const u of config.upstreams) {
     if (u.guard === undefined) continue;
-    states.set(u.name, new GuardState(u, u.guard, previous.get(u.name)));
+    states.set(u.name, new GuardState(u, u.guard, workers, previous.get(u.name)));
   }
   return states;
 }
@@ -88,9 +95,10 @@ export function guardStates(
 export function reloadGuardStates(
   previous: ReadonlyMap<string, GuardState>,
   config: HttpConfig,
+  workers: number,
   log: Logger,
 ): Map<string, GuardState> {
-  const next = guardStates(config, previous);
+  const next = guardStates(config, workers, previous);
   for (const s of previous.values()) s.stop();
   for (const s of next.values()) s.start(log);
   return next;

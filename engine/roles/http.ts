@@ -23,10 +23,10 @@ export class HttpRole {
   /** The breaker's state per guarded upstream: kept from `previous` where it fits. */
   readonly guards: Map<string, GuardState>;
 
-  /** `workers`: the data-plane threads, each with its share of the connection counts. */
+  /** `workers`: the data-plane threads, each with its share of the connection and breaker counts. */
   constructor(config: HttpConfig, workers: number, previous?: HttpRole) {
     this.config = config;
-    this.guards = guardStates(config, previous?.guards);
+    this.guards = guardStates(config, workers, previous?.guards);
     const { offsets, total } = peerOffsets(config.upstreams);
     const old = previous === undefined ? null : peerOffsets(previous.config.upstreams);
     const same =
@@ -58,9 +58,14 @@ export class HttpRole {
     }
   }
 
-  /** A worker died: the upstream connections it held are no longer counted (max_conns, least_conn). */
+  /**
+   * A worker died: the upstream connections it held are no longer counted (max_conns,
+   * least_conn), nor its connections, requests and retries in the breakers' limits, and its
+   * half-open probes go back as permits.
+   */
   workerDied(worker: number): void {
     this.health.forgetWorker(worker);
+    for (const g of this.guards.values()) g.mem.forgetWorker(worker);
   }
 
   get shared(): HttpShared {

@@ -3,16 +3,22 @@
  * limits, sees the same ejections and the same circuits (DESIGN.md: "circuit-breaker counters
  * are atomics shared by all workers").
  *
+ *   Float64 per host: when it was last ejected and released; per circuit: when it last opened
  *   Int32  cluster:  C_* cells (Envoy's resource counts, overflow and ejection counters)
  *   Int32  per host: H_* cells
  *   Int32  per circuit: K_* cells, then its window (count: one cell a call; time: 4 a second)
- *   Float64 per host: when it was last ejected and released; per circuit: when it last opened
+ *   Int32  per worker: its shares of the counts a request holds (C.CX, C.PENDING, C.RQ,
+ *          C.RETRIES, each host's H.CX and H.RQ) and of each circuit's half-open probes, so the
+ *          main thread can give back what a worker held when it died (forgetWorker)
  *
+ * The worker count is not in the layout: it is what the buffer has room for, so a worker reads
+ * it from the buffer the main thread made.
  * Times are wall-clock epoch ms: performance.now() has a different origin in every thread.
  * A Float64 time is written by the one thread that won the CAS of the state it goes with, and
  * read after an Atomics load of that state, which orders it.
  */
 import type { UpstreamConfig, UpstreamGuard } from '../config/http-types.ts';
+import { forgetShare, giveSlot, takeSlot } from './worker-shares.ts';
 
 export const C = {
   CX: 0,
@@ -55,6 +61,15 @@ export const H = {
 } as const;
 const H_CELLS = 10;
 
+/** The counts a worker keeps a share of: C.CX … C.RETRIES (0–3), and per host H.CX, H.RQ (0–1). */
+export type HeldCount = typeof C.CX | typeof C.PENDING | typeof C.RQ | typeof C.RETRIES;
+export type HeldHostCount = typeof H.CX | typeof H.RQ;
+const HELD_C = [C.CX, C.PENDING, C.RQ, C.RETRIES] as const;
+const HELD_H = [H.CX, H.RQ] as const;
+
+/** A limit no Int32 count reaches: take() counts without a limit. */
+export const UNLIMITED = 0x7fff_ffff;
+
 export const K = {
   STATE: 0,
   /** Bumped on every transition: an outcome of a call let in under an older state is not counted. */
@@ -96,8 +111,17 @@ function windowCells(layout: BreakerLayout): number {
   return layout.window.kind === 'count' ? layout.window.size : layout.window.size * BUCKET_CELLS;
 }
 
-function int32Cells(layout: BreakerLayout): number {
+function countCells(layout: BreakerLayout): number {
   return C_CELLS + layout.hosts * H_CELLS + layout.circuits * (K_CELLS + windowCells(layout));
+}
+
+/** One worker's shares: the cluster's held counts, each host's, each circuit's probes. */
+function shareCells(layout: BreakerLayout): number {
+  return HELD_C.length + layout.hosts * HELD_H.length + layout.circuits;
+}
+
+function floatCells(layout: BreakerLayout): number {
+  return layout.hosts * 2 + layout.circuits;
 }
 
 /** The shape of an upstream's breaker memory. */
@@ -110,11 +134,10 @@ export function guardLayout(upstream: UpstreamConfig, guard: UpstreamGuard): Bre
   };
 }
 
-export function allocateBreaker(layout: BreakerLayout): SharedArrayBuffer {
-  const ints = int32Cells(layout);
-  // Float64s start on an 8-byte boundary.
-  const floatsAt = Math.ceil((ints * 4) / 8) * 8;
-  return new SharedArrayBuffer(floatsAt + (layout.hosts * 2 + layout.circuits) * 8);
+/** `workers`: the data-plane threads, each with its shares. Float64s first: 8-byte aligned. */
+export function allocateBreaker(layout: BreakerLayout, workers: number): SharedArrayBuffer {
+  const ints = countCells(layout) + workers * shareCells(layout);
+  return new SharedArrayBuffer(floatCells(layout) * 8 + ints * 4);
 }
 
 /** Epoch ms, the same in every thread. */
@@ -126,26 +149,38 @@ export function wallClock(): number {
 export class BreakerMemory {
   readonly sab: SharedArrayBuffer;
   readonly layout: BreakerLayout;
+  /** The workers the buffer keeps shares for. */
+  readonly workers: number;
   readonly cells: Int32Array;
   readonly times: Float64Array;
   readonly #circuitStride: number;
   readonly #circuitsAt: number;
+  /** Where this view's worker's shares start in `cells`. */
+  readonly #mine: number;
 
-  constructor(sab: SharedArrayBuffer, layout: BreakerLayout) {
+  /** `worker`: whose shares this view's take and give keep (the main thread takes none). */
+  constructor(sab: SharedArrayBuffer, layout: BreakerLayout, worker = 0) {
     this.sab = sab;
     this.layout = layout;
-    const ints = int32Cells(layout);
-    this.cells = new Int32Array(sab, 0, ints);
-    const floatsAt = Math.ceil((ints * 4) / 8) * 8;
-    this.times = new Float64Array(sab, floatsAt, layout.hosts * 2 + layout.circuits);
+    const floats = floatCells(layout);
+    this.times = new Float64Array(sab, 0, floats);
+    this.cells = new Int32Array(sab, floats * 8);
+    const counts = countCells(layout);
+    this.workers = (this.cells.length - counts) / shareCells(layout);
+    if (!Number.isInteger(this.workers) || this.workers < 1)
+      throw new RangeError('the buffer does not have the breaker layout it is read with');
+    if (worker < 0 || worker >= this.workers)
+      throw new RangeError(`worker ${worker} is not one of the breaker memory's ${this.workers}`);
     this.#circuitStride = K_CELLS + windowCells(layout);
     this.#circuitsAt = C_CELLS + layout.hosts * H_CELLS;
+    this.#mine = counts + worker * shareCells(layout);
   }
 
-  /** Whether a buffer made for `other` can be kept on reload (same shape). */
-  fits(other: BreakerLayout): boolean {
+  /** Whether a buffer made for `other` and `workers` can be kept on reload (same shape). */
+  fits(other: BreakerLayout, workers: number): boolean {
     const l = this.layout;
     return (
+      this.workers === workers &&
       l.hosts === other.hosts &&
       l.circuits === other.circuits &&
       l.window.kind === other.window.kind &&
@@ -181,23 +216,85 @@ export class BreakerMemory {
     return Atomics.add(this.cells, index, delta);
   }
 
-  /** Adds one unless that would pass `limit`; true when added. Strict across threads. */
-  acquire(index: number, limit: number): boolean {
-    const cells = this.cells;
-    for (;;) {
-      const v = Atomics.load(cells, index);
-      if (v >= limit) return false;
-      if (Atomics.compareExchange(cells, index, v, v + 1) === v) return true;
-    }
+  /**
+   * Takes one of a cluster count's slots unless that would pass `limit` (Envoy: a threshold of
+   * 0 admits none; UNLIMITED or more: no limit), in this worker's share; true when taken.
+   * Strict across threads: the check and the increment are one compare-and-swap.
+   */
+  take(cell: HeldCount, limit: number): boolean {
+    return this.#take(cell, this.#mine + cell, limit);
   }
 
-  /** Takes one from a positive count; true when taken (a permit). */
-  acquireDown(index: number): boolean {
+  /** Gives back a slot take() gave. */
+  give(cell: HeldCount): void {
+    giveSlot(this.cells, cell, this.#mine + cell);
+  }
+
+  /** take() for a host's count. */
+  takeHost(host: number, cell: HeldHostCount, limit: number): boolean {
+    return this.#take(this.h(host, cell), this.#hostShare(this.#mine, host, cell), limit);
+  }
+
+  giveHost(host: number, cell: HeldHostCount): void {
+    giveSlot(this.cells, this.h(host, cell), this.#hostShare(this.#mine, host, cell));
+  }
+
+  #take(count: number, share: number, limit: number): boolean {
+    return limit > 0 && takeSlot(this.cells, count, share, limit >= UNLIMITED ? 0 : limit) >= 0;
+  }
+
+  /** Where, in the shares starting at `shares`, a host's count's share is. */
+  #hostShare(shares: number, host: number, cell: HeldHostCount): number {
+    return shares + HELD_C.length + host * HELD_H.length + cell;
+  }
+
+  /** Where, in the shares starting at `shares`, a circuit's probes' share is. */
+  #probeShare(shares: number, circuit: number): number {
+    return shares + HELD_C.length + this.layout.hosts * HELD_H.length + circuit;
+  }
+
+  /**
+   * Takes one of a half-open circuit's probe permits; true when taken. This worker's share goes
+   * up first and down after the probe ended (probeEnded): a worker that dies in between has
+   * its share given back as permits, never fewer than it held.
+   */
+  takeProbe(circuit: number): boolean {
     const cells = this.cells;
+    const at = this.k(circuit, K.PROBES_LEFT);
+    const share = this.#probeShare(this.#mine, circuit);
+    Atomics.add(cells, share, 1);
     for (;;) {
-      const v = Atomics.load(cells, index);
-      if (v <= 0) return false;
-      if (Atomics.compareExchange(cells, index, v, v - 1) === v) return true;
+      const v = Atomics.load(cells, at);
+      if (v <= 0) break;
+      if (Atomics.compareExchange(cells, at, v, v - 1) === v) return true;
+    }
+    Atomics.sub(cells, share, 1);
+    return false;
+  }
+
+  /** A probe takeProbe let in has answered, or was given back: this worker holds it no more. */
+  probeEnded(circuit: number): void {
+    Atomics.sub(this.cells, this.#probeShare(this.#mine, circuit), 1);
+  }
+
+  /**
+   * Main thread: `worker` died. The connections, pending and active requests and retries it
+   * held are taken off the counts, and its half-open probes, which will never answer, go back
+   * as permits: the circuit would otherwise wait for them in half-open for ever.
+   */
+  forgetWorker(worker: number): void {
+    const cells = this.cells;
+    const layout = this.layout;
+    const shares = countCells(layout) + worker * shareCells(layout);
+    for (const cell of HELD_C) forgetShare(cells, cell, shares + cell);
+    for (let host = 0; host < layout.hosts; host++)
+      for (const cell of HELD_H)
+        forgetShare(cells, this.h(host, cell), this.#hostShare(shares, host, cell));
+    for (let circuit = 0; circuit < layout.circuits; circuit++) {
+      const held = Atomics.exchange(cells, this.#probeShare(shares, circuit), 0);
+      // A probe holds the circuit in this half-open until it answers, so these are its permits.
+      if (held > 0 && Atomics.load(cells, this.k(circuit, K.STATE)) === HALF_OPEN)
+        Atomics.add(cells, this.k(circuit, K.PROBES_LEFT), held);
     }
   }
 

@@ -29,7 +29,9 @@ export type Transition = (circuit: number, from: CircuitState, to: CircuitState)
  * the failure or slow-call rate reaches its threshold, → OPEN. OPEN: calls fail fast until
  * openMs has passed, then the first caller moves it → HALF_OPEN with halfOpenCalls permits
  * (taken by CAS, so exactly that many probes pass across workers). When every probe has
- * answered, their rates decide → CLOSED (window emptied) or → OPEN again.
+ * answered, their rates decide → CLOSED (window emptied) or → OPEN again. A probe that never
+ * reaches the backend gives its permit back (giveBack), and so, through the main thread, do the
+ * probes of a worker that died (BreakerMemory.forgetWorker).
  */
 export class Circuits {
   readonly mem: BreakerMemory;
@@ -62,9 +64,11 @@ export class Circuits {
     }
     if (state === HALF_OPEN) {
       const gen = mem.load(mem.k(circuit, K.GENERATION));
-      if (mem.acquireDown(mem.k(circuit, K.PROBES_LEFT))) {
+      if (mem.takeProbe(circuit)) {
+        if (mem.load(mem.k(circuit, K.GENERATION)) === gen) return gen * 2 + 1;
         // A permit taken just as the probes decided belongs to the old half-open: let it pass as a plain call.
-        return mem.load(mem.k(circuit, K.GENERATION)) === gen ? gen * 2 + 1 : gen * 2;
+        mem.probeEnded(circuit);
+        return gen * 2;
       }
     }
     mem.add(mem.k(circuit, K.REJECTED), 1);
@@ -74,8 +78,10 @@ export class Circuits {
   /** An admitted call that never reached the backend (overflow): a probe's permit goes back. */
   giveBack(circuit: number, ticket: number): void {
     const mem = this.mem;
-    if (ticket % 2 === 1 && mem.load(mem.k(circuit, K.GENERATION)) === Math.floor(ticket / 2))
+    if (ticket % 2 !== 1) return;
+    if (mem.load(mem.k(circuit, K.GENERATION)) === Math.floor(ticket / 2))
       mem.add(mem.k(circuit, K.PROBES_LEFT), 1);
+    mem.probeEnded(circuit);
   }
 
   /** The outcome of an admitted call. */
@@ -88,27 +94,35 @@ export class Circuits {
   ): void {
     const mem = this.mem;
     const gen = Math.floor(ticket / 2);
-    if (mem.load(mem.k(circuit, K.GENERATION)) !== gen) return;
+    const current = mem.load(mem.k(circuit, K.GENERATION)) === gen;
     const cfg = this.config;
     const slow = cfg.slowCallMs > 0 && durationMs >= cfg.slowCallMs;
     if (ticket % 2 === 1) {
-      if (failed) mem.add(mem.k(circuit, K.PROBES_FAILED), 1);
-      if (slow) mem.add(mem.k(circuit, K.PROBES_SLOW), 1);
-      const done = mem.add(mem.k(circuit, K.PROBES_DONE), 1) + 1;
-      if (done !== cfg.halfOpenCalls) return;
-      const trip = this.#trips(
-        done,
-        mem.load(mem.k(circuit, K.PROBES_FAILED)),
-        mem.load(mem.k(circuit, K.PROBES_SLOW)),
-      );
-      this.#move(circuit, HALF_OPEN, trip ? OPEN : CLOSED, nowMs);
+      if (current) this.#probeAnswered(circuit, failed, slow, nowMs);
+      // After the answer is counted: a worker that dies in between has a permit given back (one
+      // probe too many at worst), never one lost (the half-open would wait for it for ever).
+      mem.probeEnded(circuit);
       return;
     }
-    if (mem.load(mem.k(circuit, K.STATE)) !== CLOSED) return;
+    if (!current || mem.load(mem.k(circuit, K.STATE)) !== CLOSED) return;
     this.#count(circuit, failed, slow, nowMs);
     const [calls, fails, slows] = this.window(circuit, nowMs);
     if (calls >= cfg.minimumCalls && this.#trips(calls, fails, slows))
       this.#move(circuit, CLOSED, OPEN, nowMs);
+  }
+
+  #probeAnswered(circuit: number, failed: boolean, slow: boolean, nowMs: number): void {
+    const mem = this.mem;
+    if (failed) mem.add(mem.k(circuit, K.PROBES_FAILED), 1);
+    if (slow) mem.add(mem.k(circuit, K.PROBES_SLOW), 1);
+    const done = mem.add(mem.k(circuit, K.PROBES_DONE), 1) + 1;
+    if (done !== this.config.halfOpenCalls) return;
+    const trip = this.#trips(
+      done,
+      mem.load(mem.k(circuit, K.PROBES_FAILED)),
+      mem.load(mem.k(circuit, K.PROBES_SLOW)),
+    );
+    this.#move(circuit, HALF_OPEN, trip ? OPEN : CLOSED, nowMs);
   }
 
   #trips(calls: number, failed: number, slow: number): boolean {

@@ -80,6 +80,10 @@ export class ControlledBackend {
   }
 }
 
+/** Envoy's overflow body (x-envoy-overloaded): what a request over a limit is answered. */
+export const OVERFLOW_BODY =
+  'upstream connect error or disconnect/reset before headers. reset reason: overflow';
+
 export const NO_LIMITS = {
   ...ENVOY_THRESHOLDS,
   maxConnections: NO_LIMIT,

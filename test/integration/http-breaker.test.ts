@@ -25,14 +25,13 @@ import {
   limitsOf,
   type Mode,
   NO_LIMITS,
+  OVERFLOW_BODY,
   retryPolicy,
   startGuarded,
   startGuardedWorkers,
 } from '../helpers/breaker.ts';
 import { freePort } from '../helpers/processes.ts';
 
-const OVERFLOW =
-  'upstream connect error or disconnect/reset before headers. reset reason: overflow';
 const running: { proxies: HttpProxy[] }[] = [];
 const backends: ControlledBackend[] = [];
 
@@ -79,7 +78,7 @@ test('max_requests across two units: never more in flight than the limit; the re
   for (const a of overflow) {
     assert.equal(a.headers.get('x-envoy-overloaded'), 'true');
     assert.equal(a.headers.get('content-type'), 'text/plain');
-    assert.equal(a.body, OVERFLOW);
+    assert.equal(a.body, OVERFLOW_BODY);
   }
   assert.equal(b.maxInFlight, 3);
   const mem = [...run.states.values()][0].mem;
@@ -249,7 +248,7 @@ test('reload keeps an open circuit open (same servers), and starts over when the
   await get(run.port);
   assert.equal((await get(run.port)).headers.get('x-legate-circuit'), 'open');
   const config = run.proxies[0].config;
-  const kept = reloadGuardStates(run.states, config, log);
+  const kept = reloadGuardStates(run.states, config, 1, log);
   const [before] = run.states.values();
   const [after] = kept.values();
   assert.equal(after.mem, before.mem, 'the same shared memory');
@@ -263,7 +262,7 @@ test('reload keeps an open circuit open (same servers), and starts over when the
   );
   assert.equal(b.hits, hits);
   const moved = guardedConfig(run.proxies[0].ports()[0], [other.port], { breaker, outlier });
-  const fresh = reloadGuardStates(kept, moved, log);
+  const fresh = reloadGuardStates(kept, moved, 1, log);
   assert.notEqual([...fresh.values()][0].mem, after.mem);
   run.proxies[0].reconfigure(moved, { ...run.shared, guards: guardBuffers(fresh) });
   assert.equal((await get(run.port)).status, 200, 'a new server set has a new, closed circuit');
@@ -687,6 +686,56 @@ test('clients that leave give back their slots: active, pending, and the connect
   assert.equal((await get(run.port)).status, 200, 'the slots serve the next request');
 });
 
+test('classic circuit: half-open probes the client leaves, in flight or pending, give their permits back', async () => {
+  const b = await backend();
+  const breaker = {
+    ...CLASSIC_BREAKER_DEFAULTS,
+    window: { kind: 'count' as const, size: 2 },
+    minimumCalls: 2,
+    openMs: 100,
+    halfOpenCalls: 2,
+  };
+  // One connection: the second probe waits as pending while the first holds it.
+  const limits = { ...NO_LIMITS, maxConnections: 1 };
+  const run = await startGuarded((port) =>
+    guardedConfig(port, [b.port], { breaker, limits: limitsOf(limits) }),
+  );
+  running.push(run);
+  const mem = [...run.states.values()][0].mem;
+  const state = () => breakerJson([...run.states.values()][0], Date.now()).circuits[0].state;
+  const abortable = () => {
+    const c = new AbortController();
+    const call = fetch(`http://127.0.0.1:${run.port}/`, { signal: c.signal }).catch(
+      () => 'aborted',
+    );
+    return { call, abort: () => c.abort() };
+  };
+  for (const pending of [false, true]) {
+    const what = pending ? 'pending' : 'in flight';
+    b.mode = 500;
+    for (let i = 0; i < 10 && state() !== 'open'; i++) await get(run.port);
+    assert.equal(state(), 'open');
+    b.mode = 'hang';
+    // Past open_for: the next call moves the circuit to half-open and probes.
+    await new Promise((r) => setTimeout(r, 150));
+    const hits = b.hits;
+    const first = abortable();
+    await until(() => b.hits === hits + 1);
+    const second = pending ? abortable() : null;
+    if (second !== null) await until(() => mem.load(C.PENDING) === 1);
+    second?.abort();
+    await second?.call;
+    first.abort();
+    await first.call;
+    await until(() => mem.load(C.RQ) === 0 && mem.load(C.PENDING) === 0);
+    b.mode = 'ok';
+    // Both permits are back: two calls probe, answer, and close the circuit.
+    assert.equal((await get(run.port)).status, 200, `${what}: the first probe`);
+    assert.equal((await get(run.port)).status, 200, `${what}: the second probe`);
+    assert.equal(state(), 'closed', what);
+  }
+});
+
 test('a reload lets requests in flight and pending finish on the old connections, then closes them', async () => {
   const b = await backend();
   b.mode = 'hang';
@@ -702,7 +751,7 @@ test('a reload lets requests in flight and pending finish on the old connections
   const pending = get(run.port);
   await until(() => b.hits === 1 && mem.load(C.PENDING) === 1);
   const proxy = run.proxies[0];
-  const next = reloadGuardStates(run.states, proxy.config, proxy.log);
+  const next = reloadGuardStates(run.states, proxy.config, 1, proxy.log);
   proxy.reconfigure(proxy.config, { ...run.shared, guards: guardBuffers(next) });
   b.releaseHung();
   await until(() => b.hits === 2);

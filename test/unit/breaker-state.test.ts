@@ -1,6 +1,6 @@
 // The breaker's state machines on a fake clock: the classic circuit, Envoy's outlier detection
 // (consecutive errors, ejection doubling, max_ejection_percent, success rate, failure
-// percentage, panic threshold), and the strict shared counters.
+// percentage, panic threshold), the strict shared counters, and what a dead worker held.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -8,6 +8,7 @@ import {
   CLASSIC_BREAKER_DEFAULTS,
   type ClassicBreakerConfig,
   ENVOY_OUTLIER,
+  NO_LIMIT,
   type OutlierDetectionConfig,
 } from '../../engine/config/http-types.ts';
 import {
@@ -28,6 +29,7 @@ import {
   HALF_OPEN,
   K,
   OPEN,
+  UNLIMITED,
 } from '../../engine/shared/breaker-memory.ts';
 import { Circuits, REJECTED } from '../../engine/shared/circuit.ts';
 
@@ -37,7 +39,7 @@ function memory(
   window: BreakerLayout['window'] = { kind: 'count', size: 10 },
 ) {
   const layout = { hosts, circuits, window };
-  return new BreakerMemory(allocateBreaker(layout), layout);
+  return new BreakerMemory(allocateBreaker(layout, 1), layout);
 }
 
 function circuits(cfg: Partial<ClassicBreakerConfig>) {
@@ -168,21 +170,29 @@ test('classic: two threads taking half-open permits get exactly N between them',
     halfOpenCalls: 7,
   };
   const layout = { hosts: 1, circuits: 1, window: config.window };
-  const sab = allocateBreaker(layout);
+  const sab = allocateBreaker(layout, 1);
   const mem = new BreakerMemory(sab, layout);
   const c = new Circuits(mem, config, () => {});
   c.record(0, c.admit(0, 0), true, 1, 0);
   assert.equal(c.state(0), OPEN);
   const worker = new Worker(
     `const { workerData, parentPort } = require('node:worker_threads');
-     const cells = new Int32Array(workerData.sab, 0, workerData.ints);
+     const cells = new Int32Array(workerData.sab, workerData.offset, workerData.ints);
      let got = 0;
      for (let i = 0; i < 5000; i++) {
        const v = Atomics.load(cells, workerData.at);
        if (v > 0 && Atomics.compareExchange(cells, workerData.at, v, v - 1) === v) got++;
      }
      parentPort.postMessage(got);`,
-    { eval: true, workerData: { sab, ints: mem.cells.length, at: mem.k(0, K.PROBES_LEFT) } },
+    {
+      eval: true,
+      workerData: {
+        sab,
+        offset: mem.cells.byteOffset,
+        ints: mem.cells.length,
+        at: mem.k(0, K.PROBES_LEFT),
+      },
+    },
   );
   let mine = 0;
   for (let i = 0; i < 5000; i++) if (c.admit(0, 1) !== REJECTED) mine++;
@@ -342,11 +352,127 @@ test('panic threshold: under it every host is routable, ejected ones too; 0 → 
   assert.equal(routable(mem, 0, out), 0, 'threshold 0: never panic, no healthy upstream');
 });
 
-test('acquire never passes its limit', () => {
+test('take never passes its limit; a threshold of 0 admits none (Envoy), UNLIMITED has none', () => {
   const mem = memory(1);
   let got = 0;
-  for (let i = 0; i < 10; i++) if (mem.acquire(C.RQ, 3)) got++;
+  for (let i = 0; i < 10; i++) if (mem.take(C.RQ, 3)) got++;
   assert.equal(got, 3);
-  mem.release(C.RQ);
-  assert.equal(mem.acquire(C.RQ, 3), true);
+  mem.give(C.RQ);
+  assert.equal(mem.take(C.RQ, 3), true);
+  assert.equal(mem.take(C.PENDING, 0), false);
+  assert.equal(mem.load(C.PENDING), 0);
+  for (let i = 0; i < 5; i++) assert.equal(mem.takeHost(0, H.CX, NO_LIMIT), true);
+  assert.equal(mem.load(mem.h(0, H.CX)), 5);
+});
+
+/** The main thread's view and one view per worker of a memory made for `workers` workers. */
+function workerViews(layout: BreakerLayout, workers: number) {
+  const sab = allocateBreaker(layout, workers);
+  const main = new BreakerMemory(sab, layout);
+  const views = Array.from({ length: workers }, (_, w) => new BreakerMemory(sab, layout, w));
+  return { main, views };
+}
+
+test('forgetWorker: what a dead worker held is taken off every count; the others keep theirs', () => {
+  const layout = { hosts: 2, circuits: 0, window: { kind: 'count', size: 1 } } as const;
+  const { main, views } = workerViews(layout, 3);
+  const [w0, w1, w2] = views;
+  // max_requests 3 over the cluster: worker 0 holds two, worker 1 one.
+  assert.equal(w0.take(C.RQ, 3), true);
+  assert.equal(w0.takeHost(1, H.RQ, 3), true);
+  assert.equal(w0.take(C.RQ, 3), true);
+  assert.equal(w0.takeHost(1, H.RQ, 3), true);
+  assert.equal(w1.take(C.RQ, 3), true);
+  assert.equal(w1.takeHost(0, H.RQ, 3), true);
+  assert.equal(w2.take(C.RQ, 3), false, 'max_requests reached over all workers');
+  for (const cell of [C.CX, C.PENDING, C.RETRIES] as const) {
+    assert.equal(w0.take(cell, UNLIMITED), true);
+    assert.equal(w1.take(cell, UNLIMITED), true);
+  }
+  assert.equal(w0.takeHost(0, H.CX, UNLIMITED), true);
+  assert.equal(w1.takeHost(0, H.CX, UNLIMITED), true);
+  // One taken and given back: nothing of it is left to forget.
+  assert.equal(w0.take(C.RETRIES, UNLIMITED), true);
+  w0.give(C.RETRIES);
+
+  main.forgetWorker(0);
+  for (const cell of [C.RQ, C.CX, C.PENDING, C.RETRIES]) assert.equal(main.load(cell), 1);
+  assert.equal(main.load(main.h(0, H.RQ)), 1);
+  assert.equal(main.load(main.h(1, H.RQ)), 0);
+  assert.equal(main.load(main.h(0, H.CX)), 1);
+  assert.equal(w2.take(C.RQ, 3), true, 'the dead worker’s places are free again');
+  assert.equal(w2.take(C.RQ, 3), true);
+  assert.equal(w2.take(C.RQ, 3), false, 'and no more than them');
+  main.forgetWorker(0);
+  assert.equal(main.load(C.RQ), 3, 'forgetting twice takes nothing more');
+  // A restarted worker 0 counts from nothing; the live ones give back what they hold.
+  assert.equal(w0.take(C.CX, UNLIMITED), true);
+  w0.give(C.CX);
+  w1.give(C.RQ);
+  w1.giveHost(0, H.RQ);
+  w2.give(C.RQ);
+  w2.give(C.RQ);
+  for (const cell of [C.CX, C.PENDING, C.RETRIES] as const) w1.give(cell);
+  w1.giveHost(0, H.CX);
+  for (const cell of [C.RQ, C.CX, C.PENDING, C.RETRIES]) assert.equal(main.load(cell), 0);
+  for (const h of [0, 1])
+    for (const cell of [H.RQ, H.CX]) assert.equal(main.load(main.h(h, cell)), 0);
+});
+
+/** One circuit that opens at one failure and half-opens with 2 probes, seen by two workers. */
+function twoWorkersCircuit(openMs: number) {
+  const config = {
+    ...CLASSIC_BREAKER_DEFAULTS,
+    window: { kind: 'count', size: 4 } as const,
+    minimumCalls: 1,
+    openMs,
+    halfOpenCalls: 2,
+  };
+  const { main, views } = workerViews({ hosts: 1, circuits: 1, window: config.window }, 2);
+  const moves: string[] = [];
+  const [c0, c1] = views.map(
+    (mem) => new Circuits(mem, config, (_c, from, to) => moves.push(`${from}>${to}`)),
+  );
+  return { main, c0, c1, moves };
+}
+
+test('a worker that dies holding a half-open probe: its permit goes back, and the probes decide', () => {
+  const { main, c0, c1, moves } = twoWorkersCircuit(1000);
+  c0.record(0, c0.admit(0, 0), true, 1, 0);
+  assert.equal(c0.state(0), OPEN);
+  const held = c0.admit(0, 1000);
+  assert.notEqual(held, REJECTED);
+  assert.equal(c1.state(0), HALF_OPEN);
+  const answered = c1.admit(0, 1000);
+  assert.notEqual(answered, REJECTED);
+  assert.equal(c1.admit(0, 1000), REJECTED, 'both permits taken');
+  c1.record(0, answered, false, 1, 1000);
+  main.forgetWorker(1);
+  assert.equal(c1.admit(0, 1000), REJECTED, 'worker 1 held no probe any more: nothing given back');
+  // Worker 0 dies with its probe in flight: it will never answer.
+  main.forgetWorker(0);
+  const replacement = c1.admit(0, 1001);
+  assert.notEqual(replacement, REJECTED, 'the dead worker’s permit is taken again');
+  assert.equal(c1.admit(0, 1001), REJECTED, 'and only that one');
+  c1.record(0, replacement, false, 1, 1001);
+  assert.equal(c1.state(0), CLOSED, 'two probes answered, both good: closed');
+  assert.deepEqual(moves, [`${CLOSED}>${OPEN}`, `${OPEN}>${HALF_OPEN}`, `${HALF_OPEN}>${CLOSED}`]);
+});
+
+test('probes given back (overflow) or answered leave no share behind to give back again', () => {
+  const { main, c0, c1 } = twoWorkersCircuit(0);
+  c0.record(0, c0.admit(0, 0), true, 1, 0);
+  const overflowed = c1.admit(0, 1);
+  assert.equal(c1.state(0), HALF_OPEN);
+  c1.giveBack(0, overflowed);
+  const answered = c1.admit(0, 1);
+  const running = c0.admit(0, 1);
+  assert.notEqual(answered, REJECTED);
+  assert.notEqual(running, REJECTED);
+  c1.record(0, answered, false, 1, 1);
+  // Worker 1 dies holding no probe: no permit comes out of nowhere.
+  main.forgetWorker(1);
+  assert.equal(c0.admit(0, 1), REJECTED, 'both permits are still taken or answered');
+  c0.record(0, running, false, 1, 1);
+  assert.equal(c0.state(0), CLOSED);
 });

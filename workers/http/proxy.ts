@@ -59,12 +59,13 @@ export class HttpProxy {
   #listeners: Listener[] = [];
   #engine: 'uws' | 'node' = 'node';
 
-  /** This worker's number: whose share of the peer table's connection counts it keeps. */
+  /** This worker's number: whose share of the peer table's and the breakers' counts it keeps. */
   readonly #worker: number;
 
   /**
    * `shared`: the peer table (engine/roles/http.ts) the balancers of every worker use;
-   * `worker`: this worker's number, whose share of its connection counts this proxy keeps.
+   * `worker`: this worker's number, whose shares of the peer table's and the breakers' counts
+   * this proxy keeps.
    */
   constructor(config: HttpConfig, shared: HttpShared, log: Logger, worker = 0) {
     this.config = config;
@@ -72,7 +73,7 @@ export class HttpProxy {
     this.log = log.child({ role: 'http' });
     const scope = splitClientsScope(config.splitClients);
     this.#upstreams = this.#makeUpstreams(config, shared, scope);
-    this.#guarded = guardedUpstreams(config, shared.guards, this.log);
+    this.#guarded = guardedUpstreams(config, shared.guards, worker, this.log);
     this.#listeners = config.servers.map(
       (b) => new Listener(b, compileRoutes(b, this.#upstreams, scope)),
     );
@@ -204,7 +205,7 @@ export class HttpProxy {
     this.config = config;
     const scope = splitClientsScope(config.splitClients);
     this.#upstreams = this.#makeUpstreams(config, shared, scope, old);
-    this.#guarded = guardedUpstreams(config, shared.guards, this.log);
+    this.#guarded = guardedUpstreams(config, shared.guards, this.#worker, this.log);
     for (const g of oldGuarded.values()) g.close();
     for (const [i, listener] of this.#listeners.entries()) {
       const block = config.servers[i];

@@ -6,7 +6,7 @@ import {
   LOCAL_TIMEOUT,
   recordResult,
 } from '../../../engine/health/outlier.ts';
-import { C, H, HALF_OPEN, wallClock } from '../../../engine/shared/breaker-memory.ts';
+import { C, H, HALF_OPEN, UNLIMITED, wallClock } from '../../../engine/shared/breaker-memory.ts';
 import { REJECTED } from '../../../engine/shared/circuit.ts';
 import { tick } from '../../clock.ts';
 import { BodyError, BodyGuard } from '../body-guard.ts';
@@ -187,6 +187,7 @@ export class GuardedForward
     if (!this.#watching) this.#watch();
     const got = up.hosts[host].acquire(this);
     if (got === 'overflow') {
+      this.#ticket = REJECTED;
       this.#overflow(ticket, host);
       return;
     }
@@ -198,15 +199,10 @@ export class GuardedForward
     const mem = this.#up.mem;
     const host = this.#host;
     const limits = this.#up.guard.limits;
-    if (limits === null) {
-      mem.add(C.RQ, 1);
-      mem.add(mem.h(host, H.RQ), 1);
-    } else {
-      if (!mem.acquire(C.RQ, limits.default.maxRequests)) return false;
-      if (!mem.acquire(mem.h(host, H.RQ), limits.perHost.maxRequests)) {
-        mem.release(C.RQ);
-        return false;
-      }
+    if (!mem.take(C.RQ, limits?.default.maxRequests ?? UNLIMITED)) return false;
+    if (!mem.takeHost(host, H.RQ, limits?.perHost.maxRequests ?? UNLIMITED)) {
+      mem.give(C.RQ);
+      return false;
     }
     this.#holdsRq = true;
     return true;
@@ -376,7 +372,7 @@ export class GuardedForward
     const mem = this.#up.mem;
     const limits = this.#up.guard.limits;
     if (this.#retryHeld) return true;
-    let max = Number.MAX_SAFE_INTEGER;
+    let max = UNLIMITED;
     if (limits !== null) {
       const budget = limits.default.retryBudget;
       max =
@@ -387,7 +383,7 @@ export class GuardedForward
               Math.floor(((mem.load(C.RQ) + mem.load(C.PENDING)) * budget.budgetPercent) / 100),
             );
     }
-    if (!mem.acquire(C.RETRIES, max)) {
+    if (!mem.take(C.RETRIES, max)) {
       mem.add(C.RETRY_OVERFLOW, 1);
       return false;
     }
@@ -456,6 +452,10 @@ export class GuardedForward
           );
       }
     }
+    // Let in by the circuit and ended without an outcome (the client left, a body error, no
+    // connection yet): not counted, so a probe's permit goes back, or half-open waits for ever.
+    if (this.#ticket !== REJECTED && (client === null || clientSide))
+      up.circuits?.giveBack(up.circuitOf(host), this.#ticket);
     this.#ticket = REJECTED;
     this.#releaseRq();
     this.#abort = null;
@@ -465,8 +465,8 @@ export class GuardedForward
     if (!this.#holdsRq) return;
     this.#holdsRq = false;
     const mem = this.#up.mem;
-    mem.release(C.RQ);
-    mem.release(mem.h(this.#host, H.RQ));
+    mem.give(C.RQ);
+    mem.giveHost(this.#host, H.RQ);
   }
 
   #tryTimedOut(): void {
@@ -528,7 +528,7 @@ export class GuardedForward
     if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
     if (this.#retryHeld) {
       this.#retryHeld = false;
-      this.#up.mem.release(C.RETRIES);
+      this.#up.mem.give(C.RETRIES);
     }
     const requestBytes = this.#guard?.bytes ?? 0;
     const responseBytes = this.#responseBytes + localBytes;

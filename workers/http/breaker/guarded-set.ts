@@ -8,10 +8,12 @@ export type GuardBuffers = Readonly<Record<string, SharedArrayBuffer>>;
 /**
  * The guarded upstreams of a config in one worker, by name. An upstream's connect timeout is
  * the one of the first location that proxies to it (as the unguarded pools take theirs).
+ * `worker`: this worker's number, whose shares of the breakers' counts it keeps.
  */
 export function guardedUpstreams(
   config: HttpConfig,
   buffers: GuardBuffers | undefined,
+  worker: number,
   log: Logger,
 ): Map<string, GuardedUpstream> {
   const out = new Map<string, GuardedUpstream>();
@@ -19,7 +21,7 @@ export function guardedUpstreams(
     if (u.guard === undefined) continue;
     const loc = config.servers.flatMap((s) => s.locations).find((l) => l.proxy.upstream === u.name);
     const connectMs = loc?.proxy.connectTimeoutMs ?? 5000;
-    out.set(u.name, new GuardedUpstream(u, u.guard, buffers?.[u.name], connectMs, log));
+    out.set(u.name, new GuardedUpstream(u, u.guard, buffers?.[u.name], worker, connectMs, log));
   }
   return out;
 }

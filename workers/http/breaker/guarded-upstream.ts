@@ -33,6 +33,7 @@ export class GuardedUpstream {
     config: UpstreamConfig,
     guard: UpstreamGuard,
     sab: SharedArrayBuffer | undefined,
+    worker: number,
     connectTimeoutMs: number,
     log: Logger,
   ) {
@@ -40,7 +41,7 @@ export class GuardedUpstream {
     this.guard = guard;
     this.log = log;
     const layout = guardLayout(config, guard);
-    this.mem = new BreakerMemory(sab ?? allocateBreaker(layout), layout);
+    this.mem = new BreakerMemory(sab ?? allocateBreaker(layout, worker + 1), layout, worker);
     this.hosts = config.servers.map((s, i) => {
       const host = s.host.includes(':') ? `[${s.host}]` : s.host;
       return new HostConnections(

@@ -1,6 +1,6 @@
 import { Client } from 'undici';
 import type { ClusterLimits } from '../../../engine/config/http-types.ts';
-import { type BreakerMemory, C, H } from '../../../engine/shared/breaker-memory.ts';
+import { type BreakerMemory, C, H, UNLIMITED } from '../../../engine/shared/breaker-memory.ts';
 
 /** How long an idle upstream connection is kept. */
 const IDLE_MS = 60_000;
@@ -47,9 +47,9 @@ export class HostConnections {
     this.host = host;
     this.#origin = origin;
     this.#mem = mem;
-    this.#maxCx = limits?.default.maxConnections ?? Number.MAX_SAFE_INTEGER;
-    this.#maxHostCx = limits?.perHost.maxConnections ?? Number.MAX_SAFE_INTEGER;
-    this.#maxPending = limits?.default.maxPendingRequests ?? Number.MAX_SAFE_INTEGER;
+    this.#maxCx = limits?.default.maxConnections ?? UNLIMITED;
+    this.#maxHostCx = limits?.perHost.maxConnections ?? UNLIMITED;
+    this.#maxPending = limits?.default.maxPendingRequests ?? UNLIMITED;
     this.#limited = limits !== null;
     this.#connectTimeoutMs = connectTimeoutMs;
   }
@@ -64,7 +64,7 @@ export class HostConnections {
       waiter.attach(client);
       return 'attached';
     }
-    if (!this.#mem.acquire(C.PENDING, this.#maxPending)) {
+    if (!this.#mem.take(C.PENDING, this.#maxPending)) {
       this.#mem.add(C.PENDING_OVERFLOW, 1);
       return 'overflow';
     }
@@ -78,11 +78,11 @@ export class HostConnections {
     const i = this.#waiting.indexOf(waiter);
     if (i === -1) return;
     this.#waiting.splice(i, 1);
-    this.#mem.release(C.PENDING);
+    this.#mem.give(C.PENDING);
   }
 
   #attachNext(client: Client): void {
-    this.#mem.release(C.PENDING);
+    this.#mem.give(C.PENDING);
     (this.#waiting.shift() as ConnectionWaiter).attach(client);
   }
 
@@ -124,12 +124,12 @@ export class HostConnections {
   /** A new connection within max_connections, or null; `count`: an overflow is counted (not when polling). */
   #open(count: boolean): Client | null {
     const mem = this.#mem;
-    if (!mem.acquire(C.CX, this.#maxCx)) {
+    if (!mem.take(C.CX, this.#maxCx)) {
       if (count) mem.add(C.CX_OVERFLOW, 1);
       return null;
     }
-    if (!mem.acquire(mem.h(this.host, H.CX), this.#maxHostCx)) {
-      mem.release(C.CX);
+    if (!mem.takeHost(this.host, H.CX, this.#maxHostCx)) {
+      mem.give(C.CX);
       if (count) mem.add(C.CX_OVERFLOW, 1);
       return null;
     }
@@ -156,8 +156,8 @@ export class HostConnections {
     if (i !== -1) this.#idle.splice(i, 1);
     // The slot is free once the socket is closed, not before: the backend must never see more.
     const release = () => {
-      this.#mem.release(C.CX);
-      this.#mem.release(this.#mem.h(this.host, H.CX));
+      this.#mem.give(C.CX);
+      this.#mem.giveHost(this.host, H.CX);
     };
     return client.destroy().then(release, release);
   }
@@ -195,7 +195,7 @@ export class HostConnections {
     if (this.#shed !== null) clearInterval(this.#shed);
     this.#poll = null;
     this.#shed = null;
-    for (const _ of this.#waiting) this.#mem.release(C.PENDING);
+    for (const _ of this.#waiting) this.#mem.give(C.PENDING);
     this.#waiting.length = 0;
     await Promise.all([...this.#all].map((c) => this.#drop(c)));
   }
