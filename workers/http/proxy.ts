@@ -15,7 +15,7 @@ import type { Ingress, IngressExchange, IngressLimits, IngressUpgrade } from './
 import { compileRoutes, findRoute, type Route } from './route.ts';
 import { ListenerStats } from './stats.ts';
 import { Tunnel } from './tunnel.ts';
-import { HttpUpstream, timeoutsOf } from './upstream.ts';
+import { connectTimeoutsOf, HttpUpstream } from './upstream.ts';
 import { splitClientsScope, type VariableScope } from './variables.ts';
 
 /** nginx's large_client_header_buffers 4 8k. */
@@ -80,15 +80,18 @@ export class HttpProxy {
     const map = new Map<string, HttpUpstream>();
     const health = new HttpPeerHealth(shared.peers);
     const { offsets } = peerOffsets(config.upstreams);
-    // An upstream's timeouts are those of the first location that proxies to it.
+    // Timeouts are each location's own (route.ts): the upstream only keeps a pool per connect timeout.
     for (const [i, u] of config.upstreams.entries()) {
-      const loc = config.servers
-        .flatMap((s) => s.locations)
-        .find((l) => l.proxy.upstream === u.name);
-      const timeouts = loc ? timeoutsOf(loc.proxy) : { connectMs: 60_000, readMs: 60_000 };
       map.set(
         u.name,
-        new HttpUpstream(u, timeouts, health, offsets[i], scope, previous.get(u.name)),
+        new HttpUpstream(
+          u,
+          connectTimeoutsOf(config, u.name),
+          health,
+          offsets[i],
+          scope,
+          previous.get(u.name),
+        ),
       );
     }
     return map;

@@ -1,0 +1,321 @@
+// legate and nginx 1.22 on the same nginx.conf, for the timeouts and keep-alive: each location
+// keeps its own proxy_read_timeout though two share an upstream; `keepalive_timeout 0` closes
+// the client connection after each response; an idle WebSocket tunnel is closed after
+// proxy_read_timeout, one with traffic stays. Real clients: undici, raw sockets.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { nginxHttpPrelude, startNginx } from '../helpers/nginx.ts';
+import { freePort, type RunningProcess, startLegate, writeConfig } from '../helpers/processes.ts';
+
+/** How long the backend takes on `/…/delay`: over the short timeout, under the long one. */
+const DELAY_MS = 3000;
+
+/**
+ * The backend: `/…/delay` answers after DELAY_MS, anything else at once; an Upgrade gets a 101,
+ * then `/…/echo` echoes every byte and `/…/silent` reads and says nothing.
+ */
+async function startBackend(): Promise<{ server: Server; port: number; tunnels: Set<Socket> }> {
+  const tunnels = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const answer = () => res.end(`ok ${req.url}`);
+    if (req.url?.endsWith('/delay')) setTimeout(answer, DELAY_MS);
+    else answer();
+  });
+  server.on('upgrade', (req, socket: Socket) => {
+    tunnels.add(socket);
+    socket.on('close', () => tunnels.delete(socket));
+    socket.on('error', () => socket.destroy());
+    // The proxy closing its side ends the tunnel here too (http sockets allow half-open).
+    socket.on('end', () => socket.destroy());
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`,
+    );
+    if (req.url?.endsWith('/echo')) socket.on('data', (d: Buffer) => socket.write(d));
+    else socket.resume();
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, port, tunnels };
+}
+
+function nginxConf(
+  ports: { main: number; noKeepalive: number; keepalive: number },
+  backend: number,
+): string {
+  return `worker_processes 1;
+events { worker_connections 64; }
+http {
+${nginxHttpPrelude('.')}
+upstream app { server 127.0.0.1:${backend}; }
+server {
+  listen 127.0.0.1:${ports.main};
+  location /short/ { proxy_pass http://app; proxy_read_timeout 1s; }
+  location /long/ { proxy_pass http://app; proxy_read_timeout 10s; }
+  location /ws/ {
+    proxy_pass http://app;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection "upgrade";
+    proxy_read_timeout 1s;
+  }
+}
+server {
+  listen 127.0.0.1:${ports.noKeepalive};
+  keepalive_timeout 0;
+  location / { proxy_pass http://app; }
+}
+server {
+  listen 127.0.0.1:${ports.keepalive};
+  location / { proxy_pass http://app; }
+}
+}
+`;
+}
+
+/** Bytes a raw socket received, and whether and when (ms after `since`) the peer closed it. */
+class RawClient {
+  readonly socket: Socket;
+  text = '';
+  closedAfter: number | null = null;
+  since = 0;
+
+  constructor(port: number) {
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (d: string) => {
+      this.text += d;
+    });
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => {
+      this.closedAfter = Date.now() - this.since;
+    });
+  }
+
+  /** Waits until `test` holds for what arrived, or the connection closed, or `ms` passed. */
+  async waitFor(test: (text: string) => boolean, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!test(this.text) && this.closedAfter === null && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Waits up to `ms` for the peer to close; true if it did. */
+  async closed(ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (this.closedAfter === null && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    return this.closedAfter !== null;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+const UPGRADE = (path: string) =>
+  `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+
+/** Opens a tunnel on `path`; the client, once the 101's head is in. */
+async function openTunnel(
+  port: number,
+  path: string,
+): Promise<{ client: RawClient; status: string }> {
+  const client = new RawClient(port);
+  client.socket.write(UPGRADE(path));
+  await client.waitFor((t) => t.includes('\r\n\r\n'), 5000);
+  const status = client.text.split('\r\n')[0];
+  client.text = client.text.slice(client.text.indexOf('\r\n\r\n') + 4);
+  client.since = Date.now();
+  return { client, status };
+}
+
+/** `Connection:` of a response head, lower case ('' when absent). */
+function connectionHeader(text: string): string {
+  return (/\r\nconnection: ([^\r]*)\r\n/i.exec(text)?.[1] ?? '').toLowerCase();
+}
+
+interface Observation {
+  readonly shortDelay: number;
+  readonly longDelay: number;
+  readonly shortQuick: number;
+  readonly noKeepalive: { status: string; connection: string; closed: boolean };
+  readonly keepalive: { connection: string; secondStatus: string; closed: boolean };
+  readonly idleTunnel: { status: string; closed: boolean; afterMs: number };
+  readonly busyTunnel: { echoes: number; openWhileBusy: boolean; closedWhenIdle: boolean };
+  readonly oneWayTunnel: { openWhileSending: boolean };
+}
+
+async function observe(ports: {
+  main: number;
+  noKeepalive: number;
+  keepalive: number;
+}): Promise<Observation> {
+  const status = async (path: string) =>
+    await request(`http://127.0.0.1:${ports.main}${path}`, { headersTimeout: 20000 }).then(
+      async (r) => {
+        await r.body.dump();
+        return r.statusCode;
+      },
+    );
+  const [shortDelay, longDelay, shortQuick] = await Promise.all([
+    status('/short/delay'),
+    status('/long/delay'),
+    status('/short/quick'),
+  ]);
+
+  const off = new RawClient(ports.noKeepalive);
+  off.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+  const offClosed = await off.closed(5000);
+  off.destroy();
+
+  const on = new RawClient(ports.keepalive);
+  on.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+  await on.waitFor((t) => t.includes('ok /a'), 5000);
+  const onConnection = connectionHeader(on.text);
+  on.text = '';
+  on.socket.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+  await on.waitFor((t) => t.includes('ok /b'), 5000);
+  const keepalive = {
+    connection: onConnection,
+    secondStatus: on.text.split('\r\n')[0],
+    closed: on.closedAfter !== null,
+  };
+  on.destroy();
+
+  const idle = await openTunnel(ports.main, '/ws/echo');
+  const idleClosed = await idle.client.closed(8000);
+  const idleTunnel = {
+    status: idle.status,
+    closed: idleClosed,
+    afterMs: idle.client.closedAfter ?? -1,
+  };
+  idle.client.destroy();
+
+  // A message every 300 ms, each echoed, for 2.4 s (over twice proxy_read_timeout); then silence.
+  const busy = await openTunnel(ports.main, '/ws/echo');
+  for (let i = 0; i < 8; i++) {
+    busy.client.socket.write(`m${i};`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const openWhileBusy = busy.client.closedAfter === null;
+  const echoes = busy.client.text.split(';').filter((m) => m !== '').length;
+  const busyTunnel = { echoes, openWhileBusy, closedWhenIdle: await busy.client.closed(8000) };
+  busy.client.destroy();
+
+  // Bytes towards a server that never answers: nginx re-arms its read timer on them too.
+  const oneWay = await openTunnel(ports.main, '/ws/silent');
+  for (let i = 0; i < 8; i++) {
+    oneWay.client.socket.write(`m${i};`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const oneWayTunnel = { openWhileSending: oneWay.client.closedAfter === null };
+  oneWay.client.destroy();
+
+  return {
+    shortDelay,
+    longDelay,
+    shortQuick,
+    noKeepalive: {
+      status: off.text.split('\r\n')[0],
+      connection: connectionHeader(off.text),
+      closed: offClosed,
+    },
+    keepalive,
+    idleTunnel,
+    busyTunnel,
+    oneWayTunnel,
+  };
+}
+
+describe('legate and nginx 1.22 on the same nginx.conf: timeouts and keep-alive', () => {
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  let fromNginx: Observation;
+  let fromLegate: Observation;
+  let legate: RunningProcess | null = null;
+  let conf: { file: string; cleanup(): void } | null = null;
+
+  before(async () => {
+    backend = await startBackend();
+    const ports = {
+      main: await freePort(),
+      noKeepalive: await freePort(),
+      keepalive: await freePort(),
+    };
+    const text = nginxConf(ports, backend.port);
+    const nginx = await startNginx(text, ports.main);
+    try {
+      fromNginx = await observe(ports);
+    } finally {
+      await nginx.stop();
+    }
+    conf = writeConfig(text, 'nginx.conf');
+    legate = await startLegate(['-c', conf.file, '-w', '1']);
+    fromLegate = await observe(ports);
+  });
+
+  after(async () => {
+    await legate?.stop();
+    conf?.cleanup();
+    backend?.server.closeAllConnections();
+    for (const t of backend?.tunnels ?? []) t.destroy();
+    await new Promise((r) => backend?.server.close(r));
+  });
+
+  it('two locations on one upstream: each request gets its own location’s proxy_read_timeout', () => {
+    assert.deepEqual(
+      { short: fromNginx.shortDelay, long: fromNginx.longDelay, quick: fromNginx.shortQuick },
+      { short: 504, long: 200, quick: 200 },
+      'nginx itself',
+    );
+    assert.deepEqual(
+      { short: fromLegate.shortDelay, long: fromLegate.longDelay, quick: fromLegate.shortQuick },
+      { short: 504, long: 200, quick: 200 },
+    );
+  });
+
+  it('keepalive_timeout 0: Connection: close, and the connection is closed after the response', () => {
+    assert.deepEqual(fromNginx.noKeepalive, {
+      status: 'HTTP/1.1 200 OK',
+      connection: 'close',
+      closed: true,
+    });
+    assert.deepEqual(fromLegate.noKeepalive, fromNginx.noKeepalive);
+    // The default keeps the connection for the next request, in both.
+    assert.deepEqual(fromNginx.keepalive, {
+      connection: 'keep-alive',
+      secondStatus: 'HTTP/1.1 200 OK',
+      closed: false,
+    });
+    assert.deepEqual(fromLegate.keepalive, fromNginx.keepalive);
+  });
+
+  it('an idle WebSocket tunnel is closed after proxy_read_timeout (1 s)', () => {
+    for (const [who, o] of [
+      ['nginx', fromNginx],
+      ['legate', fromLegate],
+    ] as const) {
+      assert.equal(o.idleTunnel.status, 'HTTP/1.1 101 Switching Protocols', who);
+      assert.equal(o.idleTunnel.closed, true, `${who}: the idle tunnel stayed open 8 s`);
+      // 1 s, give or take the timers and a loaded machine; far from the 60 s default.
+      assert.ok(
+        o.idleTunnel.afterMs >= 800 && o.idleTunnel.afterMs < 5000,
+        `${who}: closed after ${o.idleTunnel.afterMs} ms`,
+      );
+    }
+  });
+
+  it('a tunnel with traffic stays open past proxy_read_timeout, and closes once idle', () => {
+    assert.deepEqual(fromNginx.busyTunnel, {
+      echoes: 8,
+      openWhileBusy: true,
+      closedWhenIdle: true,
+    });
+    assert.deepEqual(fromLegate.busyTunnel, fromNginx.busyTunnel);
+  });
+
+  it('bytes sent towards a silent server keep the tunnel open as in nginx', () => {
+    assert.deepEqual(fromLegate.oneWayTunnel, fromNginx.oneWayTunnel);
+  });
+});
