@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 REPO="$PWD"
 # node_modules/.bin/node links here; the chroot cannot follow a link that leaves the mount.
 NODE=node_modules/node/bin/node
-TESTS=(test/uws/*.test.ts)
+# Arguments: the test files to run (default: all of test/uws).
+if [ "$#" -gt 0 ]; then TESTS=("$@"); else TESTS=(test/uws/*.test.ts); fi
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 die() {
@@ -76,6 +77,13 @@ mount -t proc proc "$ROOT/proc"
 mount -t tmpfs -o mode=1777,size=512m legate-tmp "$ROOT/tmp"
 mkdir -p "$ROOT$MNT"
 mount --bind "$REPO" "$ROOT$MNT"
+# A git worktree may link node_modules to another checkout's (an absolute link): its target must
+# be at the same path inside the root, or the link dangles there.
+if [ -L node_modules ]; then
+  MODULES="$(readlink -f node_modules)"
+  mkdir -p "$ROOT$MODULES"
+  mount --bind -o ro "$MODULES" "$ROOT$MODULES"
+fi
 
 in_root() {
   chroot "$ROOT" /usr/bin/env -i \
