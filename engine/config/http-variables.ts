@@ -42,25 +42,57 @@ function unknownIn(text: string, defined: ReadonlySet<string>): string[] {
   return out;
 }
 
-/** Every hash key, proxy_set_header value and split_clients source naming an unknown variable. */
+/** Every text of the config that nginx variables are evaluated in, with its path for messages. */
+function variableTexts(http: HttpConfig): { path: string; text: string }[] {
+  const out: { path: string; text: string }[] = [];
+  for (const s of http.splitClients)
+    out.push({ path: `http.split_clients.${s.variable}`, text: s.source });
+  for (const u of http.upstreams)
+    if (u.hashKey !== null)
+      out.push({ path: `http.upstreams.${u.name}.hash_key`, text: u.hashKey });
+  for (const [i, b] of http.servers.entries())
+    for (const [j, l] of b.locations.entries())
+      for (const h of l.proxy.setHeaders)
+        out.push({
+          path: `http.servers[${i}].locations[${j}].set_headers.${h.name}`,
+          text: h.value,
+        });
+  return out;
+}
+
+/**
+ * Every hash key, proxy_set_header value and split_clients source naming an unknown variable, or
+ * $remote_port under `engine: uws`.
+ */
 export function httpVariableIssues(http: HttpConfig): { path: string; message: string }[] {
   const defined = new Set(
     http.splitClients.map((s) => s.variable.replace(/^\$/, '').toLowerCase()),
   );
   const issues: { path: string; message: string }[] = [];
-  const check = (path: string, text: string) => {
+  for (const { path, text } of variableTexts(http))
     for (const name of unknownIn(text, defined))
       issues.push({
         path,
         message: `unknown variable ${name} in "${text}" (legate evaluates $${NGINX_VARIABLES.join(', $')}, $http_NAME, $cookie_NAME, $arg_NAME and split_clients variables)`,
       });
-  };
-  for (const s of http.splitClients) check(`http.split_clients.${s.variable}`, s.source);
-  for (const u of http.upstreams)
-    if (u.hashKey !== null) check(`http.upstreams.${u.name}.hash_key`, u.hashKey);
-  for (const [i, b] of http.servers.entries())
-    for (const [j, l] of b.locations.entries())
-      for (const h of l.proxy.setHeaders)
-        check(`http.servers[${i}].locations[${j}].set_headers.${h.name}`, h.value);
+  for (const path of remotePortUsers(http))
+    if (http.engine === 'uws')
+      issues.push({
+        path,
+        message: `$remote_port needs the node engine: ${UWS_NO_REMOTE_PORT}; set http.engine to node or auto`,
+      });
   return issues;
+}
+
+/** Why the uws engine cannot serve a config that uses $remote_port. */
+export const UWS_NO_REMOTE_PORT =
+  "uWebSockets.js (20.57, the registry's build) does not report a client's port";
+
+/** Where the config uses $remote_port (the uws engine cannot give it; the node engine can). */
+export function remotePortUsers(http: HttpConfig): string[] {
+  const out: string[] = [];
+  for (const { path, text } of variableTexts(http))
+    for (const m of text.matchAll(VARIABLE_PATTERN))
+      if ((m[1] ?? m[2]).toLowerCase() === 'remote_port') out.push(path);
+  return out;
 }

@@ -4,9 +4,10 @@
 // proxy_read_timeout, one with traffic stays. Real clients: undici, raw sockets.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { RawHttp } from '../helpers/http.ts';
 import { nginxHttpPrelude, startNginx } from '../helpers/nginx.ts';
 import { freePort, type RunningProcess, startLegate, writeConfig } from '../helpers/processes.ts';
 
@@ -75,60 +76,40 @@ server {
 `;
 }
 
-/** Bytes a raw socket received, and whether and when (ms after `since`) the peer closed it. */
-class RawClient {
-  readonly socket: Socket;
-  text = '';
-  closedAfter: number | null = null;
-  since = 0;
-
-  constructor(port: number) {
-    this.socket = connect(port, '127.0.0.1');
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => {
-      this.text += d;
-    });
-    this.socket.on('error', () => {});
-    this.socket.on('close', () => {
-      this.closedAfter = Date.now() - this.since;
-    });
+/** Waits up to `ms` for the server to close `c`; the ms it took, or null if it stayed open. */
+async function closeTime(c: RawHttp, ms: number): Promise<number | null> {
+  const since = Date.now();
+  try {
+    await c.until(() => false, ms);
+  } catch {
+    return null;
   }
+  return Date.now() - since;
+}
 
-  /** Waits until `test` holds for what arrived, or the connection closed, or `ms` passed. */
-  async waitFor(test: (text: string) => boolean, ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (!test(this.text) && this.closedAfter === null && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 20));
+/** Waits up to `ms` for `test` to hold on what arrived (or for a close); false when it does not. */
+async function arrived(c: RawHttp, test: (text: string) => boolean, ms: number): Promise<boolean> {
+  try {
+    await c.until(test, ms);
+  } catch {
+    return false;
   }
-
-  /** Waits up to `ms` for the peer to close; true if it did. */
-  async closed(ms: number): Promise<boolean> {
-    const until = Date.now() + ms;
-    while (this.closedAfter === null && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 20));
-    return this.closedAfter !== null;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
+  return test(c.text);
 }
 
 const UPGRADE = (path: string) =>
   `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
 
-/** Opens a tunnel on `path`; the client, once the 101's head is in. */
+/** Opens a tunnel on `path`: the client, the 101's status line, and where the tunnel's bytes start. */
 async function openTunnel(
   port: number,
   path: string,
-): Promise<{ client: RawClient; status: string }> {
-  const client = new RawClient(port);
+): Promise<{ client: RawHttp; status: string; start: number }> {
+  const client = await RawHttp.connect(port);
   client.socket.write(UPGRADE(path));
-  await client.waitFor((t) => t.includes('\r\n\r\n'), 5000);
-  const status = client.text.split('\r\n')[0];
-  client.text = client.text.slice(client.text.indexOf('\r\n\r\n') + 4);
-  client.since = Date.now();
-  return { client, status };
+  await arrived(client, (t) => t.includes('\r\n\r\n'), 5000);
+  const text = client.text;
+  return { client, status: text.split('\r\n')[0], start: text.indexOf('\r\n\r\n') + 4 };
 }
 
 /** `Connection:` of a response head, lower case ('' when absent). */
@@ -165,33 +146,28 @@ async function observe(ports: {
     status('/short/quick'),
   ]);
 
-  const off = new RawClient(ports.noKeepalive);
+  const off = await RawHttp.connect(ports.noKeepalive);
   off.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
-  const offClosed = await off.closed(5000);
-  off.destroy();
+  const offClosed = (await closeTime(off, 5000)) !== null;
+  off.close();
 
-  const on = new RawClient(ports.keepalive);
+  const on = await RawHttp.connect(ports.keepalive);
   on.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
-  await on.waitFor((t) => t.includes('ok /a'), 5000);
-  const onConnection = connectionHeader(on.text);
-  on.text = '';
+  await arrived(on, (t) => t.includes('ok /a'), 5000);
+  const first = on.text;
   on.socket.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
-  await on.waitFor((t) => t.includes('ok /b'), 5000);
+  await arrived(on, (t) => t.includes('ok /b'), 5000);
   const keepalive = {
-    connection: onConnection,
-    secondStatus: on.text.split('\r\n')[0],
-    closed: on.closedAfter !== null,
+    connection: connectionHeader(first),
+    secondStatus: on.text.slice(first.length).split('\r\n')[0],
+    closed: on.closed,
   };
-  on.destroy();
+  on.close();
 
   const idle = await openTunnel(ports.main, '/ws/echo');
-  const idleClosed = await idle.client.closed(8000);
-  const idleTunnel = {
-    status: idle.status,
-    closed: idleClosed,
-    afterMs: idle.client.closedAfter ?? -1,
-  };
-  idle.client.destroy();
+  const idleAfter = await closeTime(idle.client, 8000);
+  const idleTunnel = { status: idle.status, closed: idleAfter !== null, afterMs: idleAfter ?? -1 };
+  idle.client.close();
 
   // A message every 300 ms, each echoed, for 2.4 s (over twice proxy_read_timeout); then silence.
   const busy = await openTunnel(ports.main, '/ws/echo');
@@ -199,10 +175,17 @@ async function observe(ports: {
     busy.client.socket.write(`m${i};`);
     await new Promise((r) => setTimeout(r, 300));
   }
-  const openWhileBusy = busy.client.closedAfter === null;
-  const echoes = busy.client.text.split(';').filter((m) => m !== '').length;
-  const busyTunnel = { echoes, openWhileBusy, closedWhenIdle: await busy.client.closed(8000) };
-  busy.client.destroy();
+  const openWhileBusy = !busy.client.closed;
+  const echoes = busy.client.text
+    .slice(busy.start)
+    .split(';')
+    .filter((m) => m !== '').length;
+  const busyTunnel = {
+    echoes,
+    openWhileBusy,
+    closedWhenIdle: (await closeTime(busy.client, 8000)) !== null,
+  };
+  busy.client.close();
 
   // Bytes towards a server that never answers: nginx re-arms its read timer on them too.
   const oneWay = await openTunnel(ports.main, '/ws/silent');
@@ -210,8 +193,8 @@ async function observe(ports: {
     oneWay.client.socket.write(`m${i};`);
     await new Promise((r) => setTimeout(r, 300));
   }
-  const oneWayTunnel = { openWhileSending: oneWay.client.closedAfter === null };
-  oneWay.client.destroy();
+  const oneWayTunnel = { openWhileSending: !oneWay.client.closed };
+  oneWay.client.close();
 
   return {
     shortDelay,

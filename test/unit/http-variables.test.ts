@@ -127,6 +127,17 @@ describe('unknown variables are refused when the config is read (legate -t)', ()
     );
   });
 
+  it('$remote_port with engine uws is refused (uWS gives no client port); auto and node take it', () => {
+    const yaml = (engine: string) =>
+      `http:\n  engine: ${engine}\n  upstreams:\n    b:\n      servers: [127.0.0.1:1]\n  servers:\n    - listen: 127.0.0.1:8080\n      locations:\n        - { path: /, upstream: b, set_headers: { X-Port: $remote_port } }\n`;
+    assert.throws(
+      () => parseConfig(yaml('uws'), 'l.yml', {}),
+      /set_headers\.X-Port: \$remote_port needs the node engine: uWebSockets\.js .* does not report a client's port; set http\.engine to node or auto/,
+    );
+    for (const engine of ['auto', 'node'])
+      assert.equal(parseConfig(yaml(engine), 'l.yml', {}).http.engine, engine);
+  });
+
   it('a split_clients variable is known, wherever it is defined', () => {
     const text =
       'server {\n  listen 127.0.0.1:8080;\n  location / {\n    proxy_pass http://b;\n    proxy_set_header X-V $variant;\n  }\n}\n' +

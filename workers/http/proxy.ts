@@ -1,5 +1,6 @@
 import { formatAddress } from '../../engine/config/address.ts';
 import type { HttpConfig, HttpServerBlockConfig } from '../../engine/config/http-types.ts';
+import { remotePortUsers } from '../../engine/config/http-variables.ts';
 import { LegateError } from '../../engine/errors.ts';
 import type { Logger } from '../../engine/log.ts';
 import { type HttpSnapshot, serverBlockName } from '../../engine/metrics/http-snapshot.ts';
@@ -124,7 +125,11 @@ export class HttpProxy {
             'LEGATE_CONFIG',
             `server ${block.name}: listen on a unix socket is not supported yet`,
           );
-        const { ingress, why } = chooseIngress(this.config.engine, limits);
+        const { ingress, why } = chooseIngress(
+          this.config.engine,
+          limits,
+          remotePortUsers(this.config).length > 0,
+        );
         this.#engine = ingress.engine;
         try {
           listener.port = await ingress.listen(address.host, address.port, {
