@@ -43,7 +43,7 @@ function unknownIn(text: string, defined: ReadonlySet<string>): string[] {
 }
 
 /** Every text of the config that nginx variables are evaluated in, with its path for messages. */
-function variableTexts(http: HttpConfig): { path: string; text: string }[] {
+export function variableTexts(http: HttpConfig): { path: string; text: string }[] {
   const out: { path: string; text: string }[] = [];
   for (const s of http.splitClients)
     out.push({ path: `http.split_clients.${s.variable}`, text: s.source });
@@ -60,10 +60,7 @@ function variableTexts(http: HttpConfig): { path: string; text: string }[] {
   return out;
 }
 
-/**
- * Every hash key, proxy_set_header value and split_clients source naming an unknown variable, or
- * $remote_port under `engine: uws`.
- */
+/** Every hash key, proxy_set_header value and split_clients source naming an unknown variable. */
 export function httpVariableIssues(http: HttpConfig): { path: string; message: string }[] {
   const defined = new Set(
     http.splitClients.map((s) => s.variable.replace(/^\$/, '').toLowerCase()),
@@ -75,24 +72,5 @@ export function httpVariableIssues(http: HttpConfig): { path: string; message: s
         path,
         message: `unknown variable ${name} in "${text}" (legate evaluates $${NGINX_VARIABLES.join(', $')}, $http_NAME, $cookie_NAME, $arg_NAME and split_clients variables)`,
       });
-  for (const path of remotePortUsers(http))
-    if (http.engine === 'uws')
-      issues.push({
-        path,
-        message: `$remote_port needs the node engine: ${UWS_NO_REMOTE_PORT}; set http.engine to node or auto`,
-      });
   return issues;
-}
-
-/** Why the uws engine cannot serve a config that uses $remote_port. */
-export const UWS_NO_REMOTE_PORT =
-  "uWebSockets.js (20.57, the registry's build) does not report a client's port";
-
-/** Where the config uses $remote_port (the uws engine cannot give it; the node engine can). */
-export function remotePortUsers(http: HttpConfig): string[] {
-  const out: string[] = [];
-  for (const { path, text } of variableTexts(http))
-    for (const m of text.matchAll(VARIABLE_PATTERN))
-      if ((m[1] ?? m[2]).toLowerCase() === 'remote_port') out.push(path);
-  return out;
 }

@@ -195,7 +195,7 @@ describe('http proxy on the uws engine', {
   });
 });
 
-describe('$remote_port where uWebSockets.js loads (it reports no client port)', {
+describe('what uWebSockets.js cannot do ($remote_port, keepalive_timeout 0) runs on node under auto', {
   skip:
     loadError === null
       ? false
@@ -235,11 +235,33 @@ describe('$remote_port where uWebSockets.js loads (it reports no client port)', 
     } catch (err) {
       assert.match(
         (err as Error).message,
-        /\$remote_port: uWebSockets\.js .* does not report a client's port/,
+        /http engine 'uws': \$remote_port: uWebSockets\.js 20\.57 does not report a client's port/,
       );
       return;
     }
     await started.proxy.close();
     assert.fail('engine uws took a config that uses $remote_port');
+  });
+
+  it('engine auto: keepalive_timeout 0 runs on node: Connection: close, and the connection closes', async () => {
+    const backend = await Backend.start();
+    const { proxy, port } = await startProxy({
+      engine: 'auto',
+      servers: [serverSpec('web:80', backend.port)],
+      keepaliveTimeoutMs: 0,
+    });
+    try {
+      assert.equal(proxy.engine, 'node');
+      const client = await RawHttp.connect(port);
+      client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      // Only the server closing ends this wait (the request asked for keep-alive).
+      const text = await client.until(() => false, 5000);
+      assert.equal(statusOf(text), 200, text);
+      assert.match(text, /\r\nConnection: close\r\n/i);
+      client.close();
+    } finally {
+      await proxy.close();
+      await backend.stop();
+    }
   });
 });

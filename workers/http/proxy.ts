@@ -1,6 +1,6 @@
 import { formatAddress } from '../../engine/config/address.ts';
 import type { HttpConfig, HttpServerBlockConfig } from '../../engine/config/http-types.ts';
-import { remotePortUsers } from '../../engine/config/http-variables.ts';
+import { uwsLimits } from '../../engine/config/uws-limits.ts';
 import { LegateError } from '../../engine/errors.ts';
 import type { Logger } from '../../engine/log.ts';
 import { type HttpSnapshot, serverBlockName } from '../../engine/metrics/http-snapshot.ts';
@@ -128,7 +128,7 @@ export class HttpProxy {
         const { ingress, why } = chooseIngress(
           this.config.engine,
           limits,
-          remotePortUsers(this.config).length > 0,
+          uwsLimits(this.config)[0]?.why ?? null,
         );
         this.#engine = ingress.engine;
         try {

@@ -1,6 +1,6 @@
 import { formatAddress } from '../../engine/config/address.ts';
 import type { HttpConfig } from '../../engine/config/http-types.ts';
-import { remotePortUsers } from '../../engine/config/http-variables.ts';
+import { uwsLimits } from '../../engine/config/uws-limits.ts';
 import type { RoleContext, WorkerRole } from '../role.ts';
 import { HttpProxy } from './proxy.ts';
 
@@ -24,8 +24,8 @@ export function httpRole(ctx: RoleContext): WorkerRole {
           update: (unit) => {
             const proxy = unit as HttpProxy;
             if (listenKey(proxy.config) !== listenKey(config)) return false;
-            // uWS cannot give $remote_port: a reload that starts using it needs the node engine.
-            if (proxy.engine === 'uws' && remotePortUsers(config).length > 0) return false;
+            // A reload that asks what uWS cannot do ($remote_port, …) needs the node engine.
+            if (proxy.engine === 'uws' && uwsLimits(config).length > 0) return false;
             proxy.reconfigure(config, generation.http);
             return true;
           },

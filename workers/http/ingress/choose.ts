@@ -1,25 +1,21 @@
 import { uwsUnavailableReason } from '../../../engine/admin/choose-engine.ts';
-import { UWS_NO_REMOTE_PORT } from '../../../engine/config/http-variables.ts';
 import { NodeIngress } from './node.ts';
 import type { Ingress, IngressLimits } from './types.ts';
 import { loadUwsForIngress, UwsIngress } from './uws.ts';
 
 /**
- * The ingress engine to run and why: `auto` prefers uWebSockets.js, else node:http; a config
- * that uses $remote_port gets node:http (reading the config refuses it with `uws`).
+ * The ingress engine to run and why: `auto` prefers uWebSockets.js, else node:http; `uwsCannot`
+ * (engine/config/uws-limits.ts: something of the config uWS cannot do, or null) means node:http.
  */
 export function chooseIngress(
   choice: 'auto' | 'uws' | 'node',
   limits: IngressLimits,
-  needsRemotePort: boolean,
+  uwsCannot: string | null,
 ): { ingress: Ingress; why: string } {
   if (choice === 'node') return { ingress: new NodeIngress(limits), why: 'chosen in the config' };
-  if (needsRemotePort) {
-    if (choice === 'uws') throw new Error(`http engine 'uws': $remote_port: ${UWS_NO_REMOTE_PORT}`);
-    return {
-      ingress: new NodeIngress(limits),
-      why: `the config uses $remote_port, and ${UWS_NO_REMOTE_PORT}`,
-    };
+  if (uwsCannot !== null) {
+    if (choice === 'uws') throw new Error(`http engine 'uws': ${uwsCannot}`);
+    return { ingress: new NodeIngress(limits), why: `the config needs it (${uwsCannot})` };
   }
   try {
     const uws = loadUwsForIngress(limits);
