@@ -35,6 +35,8 @@ async function startBackend(): Promise<{ server: Server; port: number; tunnels: 
       `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`,
     );
     if (req.url?.endsWith('/echo')) socket.on('data', (d: Buffer) => socket.write(d));
+    // `/…/stall` takes no bytes at all: what the proxy sends piles up until its send timeout.
+    else if (req.url?.endsWith('/stall')) socket.pause();
     else socket.resume();
   });
   const port = await freePort();
@@ -61,6 +63,14 @@ server {
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection "upgrade";
     proxy_read_timeout 1s;
+  }
+  location /ws-send/ {
+    proxy_pass http://app;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection "upgrade";
+    proxy_read_timeout 60s;
+    proxy_send_timeout 1s;
   }
 }
 server {
@@ -126,6 +136,7 @@ interface Observation {
   readonly idleTunnel: { status: string; closed: boolean; afterMs: number };
   readonly busyTunnel: { echoes: number; openWhileBusy: boolean; closedWhenIdle: boolean };
   readonly oneWayTunnel: { openWhileSending: boolean };
+  readonly stalledTunnel: { status: string; closed: boolean; afterMs: number };
 }
 
 async function observe(ports: {
@@ -196,6 +207,19 @@ async function observe(ports: {
   const oneWayTunnel = { openWhileSending: !oneWay.client.closed };
   oneWay.client.close();
 
+  // A server that takes nothing: 64 MiB sent towards it fill every buffer on the way, and the
+  // proxy gives up after proxy_send_timeout (1 s), long before proxy_read_timeout (60 s).
+  const stalled = await openTunnel(ports.main, '/ws-send/stall');
+  const chunk = Buffer.alloc(1024 * 1024, 0x61);
+  for (let i = 0; i < 64; i++) stalled.client.socket.write(chunk);
+  const stalledAfter = await closeTime(stalled.client, 20000);
+  const stalledTunnel = {
+    status: stalled.status,
+    closed: stalledAfter !== null,
+    afterMs: stalledAfter ?? -1,
+  };
+  stalled.client.close();
+
   return {
     shortDelay,
     longDelay,
@@ -209,6 +233,7 @@ async function observe(ports: {
     idleTunnel,
     busyTunnel,
     oneWayTunnel,
+    stalledTunnel,
   };
 }
 
@@ -300,5 +325,20 @@ describe('legate and nginx 1.22 on the same nginx.conf: timeouts and keep-alive'
 
   it('bytes sent towards a silent server keep the tunnel open as in nginx', () => {
     assert.deepEqual(fromLegate.oneWayTunnel, fromNginx.oneWayTunnel);
+  });
+
+  it('a tunnel whose server takes no bytes is closed after proxy_send_timeout', () => {
+    for (const [who, o] of [
+      ['nginx', fromNginx],
+      ['legate', fromLegate],
+    ] as const) {
+      assert.equal(o.stalledTunnel.status, 'HTTP/1.1 101 Switching Protocols', who);
+      assert.equal(o.stalledTunnel.closed, true, `${who}: the stalled tunnel stayed open 20 s`);
+      // 1 s after the buffers filled, on a loaded machine; far from proxy_read_timeout's 60 s.
+      assert.ok(
+        o.stalledTunnel.afterMs < 15000,
+        `${who}: closed after ${o.stalledTunnel.afterMs} ms`,
+      );
+    }
   });
 });
