@@ -12,7 +12,8 @@ NODE=node_modules/node/bin/node
 # A git worktree's node_modules is a link out of it (to the main checkout's): the root gets it
 # mounted at the same path. A clone's own (CI's, after npm ci) comes in with the clone.
 MODULES="$(readlink -f node_modules)"
-TESTS=(test/uws/*.test.ts)
+# Arguments: the test files to run (default: all of test/uws).
+if [ "$#" -gt 0 ]; then TESTS=("$@"); else TESTS=(test/uws/*.test.ts); fi
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 die() {
@@ -96,4 +97,4 @@ in_root() {
 in_root "$MNT/$NODE" -e "require('uWebSockets.js')" ||
   die "uWebSockets.js does not load with Node $("$NODE" -v) in the Debian 13 root $ROOT either"
 echo "uws lane: running ${TESTS[*]} in $ROOT ($(in_root ldd --version | head -n 1 | grep -o '[0-9.]*$') glibc, Node $(in_root "$MNT/$NODE" -v))"
-in_root "$MNT/$NODE" --test --test-concurrency=1 "${TESTS[@]}"
+in_root "$MNT/$NODE" --test --test-concurrency=1 --test-timeout=600000 "${TESTS[@]}"

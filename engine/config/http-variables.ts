@@ -42,25 +42,35 @@ function unknownIn(text: string, defined: ReadonlySet<string>): string[] {
   return out;
 }
 
+/** Every text of the config that nginx variables are evaluated in, with its path for messages. */
+export function variableTexts(http: HttpConfig): { path: string; text: string }[] {
+  const out: { path: string; text: string }[] = [];
+  for (const s of http.splitClients)
+    out.push({ path: `http.split_clients.${s.variable}`, text: s.source });
+  for (const u of http.upstreams)
+    if (u.hashKey !== null)
+      out.push({ path: `http.upstreams.${u.name}.hash_key`, text: u.hashKey });
+  for (const [i, b] of http.servers.entries())
+    for (const [j, l] of b.locations.entries())
+      for (const h of l.proxy.setHeaders)
+        out.push({
+          path: `http.servers[${i}].locations[${j}].set_headers.${h.name}`,
+          text: h.value,
+        });
+  return out;
+}
+
 /** Every hash key, proxy_set_header value and split_clients source naming an unknown variable. */
 export function httpVariableIssues(http: HttpConfig): { path: string; message: string }[] {
   const defined = new Set(
     http.splitClients.map((s) => s.variable.replace(/^\$/, '').toLowerCase()),
   );
   const issues: { path: string; message: string }[] = [];
-  const check = (path: string, text: string) => {
+  for (const { path, text } of variableTexts(http))
     for (const name of unknownIn(text, defined))
       issues.push({
         path,
         message: `unknown variable ${name} in "${text}" (legate evaluates $${NGINX_VARIABLES.join(', $')}, $http_NAME, $cookie_NAME, $arg_NAME and split_clients variables)`,
       });
-  };
-  for (const s of http.splitClients) check(`http.split_clients.${s.variable}`, s.source);
-  for (const u of http.upstreams)
-    if (u.hashKey !== null) check(`http.upstreams.${u.name}.hash_key`, u.hashKey);
-  for (const [i, b] of http.servers.entries())
-    for (const [j, l] of b.locations.entries())
-      for (const h of l.proxy.setHeaders)
-        check(`http.servers[${i}].locations[${j}].set_headers.${h.name}`, h.value);
   return issues;
 }

@@ -13,6 +13,7 @@ import { readNutcracker } from './nutcracker.ts';
 import { readMap } from './read.ts';
 import { ConfigSource } from './source.ts';
 import type { LegateConfig } from './types.ts';
+import { uwsEngineIssues } from './uws-limits.ts';
 
 const READ_ERRORS: Readonly<Record<string, string>> = {
   ENOENT: 'no such file',
@@ -51,7 +52,7 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): LegateConfig {
   const config = parseDialect(text, file, env);
-  const unknown = httpVariableIssues(config.http);
+  const unknown = [...httpVariableIssues(config.http), ...uwsEngineIssues(config.http)];
   if (unknown.length > 0)
     throw new ConfigError(unknown.map((i) => ({ file, line: 0, column: 0, ...i })));
   return config;

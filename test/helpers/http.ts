@@ -112,6 +112,7 @@ export interface ProxyOptions {
   connectTimeoutMs?: number;
   readTimeoutMs?: number;
   nextUpstream?: string[];
+  keepaliveTimeoutMs?: number;
 }
 
 /** An nginx-equivalent config: one upstream, one server block with `location /`, nginx's defaults. */
@@ -159,7 +160,7 @@ export function httpConfig(port: number, o: ProxyOptions): HttpConfig {
         clientHeaderTimeoutMs: o.clientHeaderTimeoutMs ?? 60_000,
         clientBodyTimeoutMs: o.clientBodyTimeoutMs ?? 60_000,
         realIp: null,
-        keepaliveTimeoutMs: 75_000,
+        keepaliveTimeoutMs: o.keepaliveTimeoutMs ?? 75_000,
       },
     ],
     splitClients: [],

@@ -127,6 +127,23 @@ describe('unknown variables are refused when the config is read (legate -t)', ()
     );
   });
 
+  it('engine uws refuses $remote_port and keepalive_timeout 0 (uWS cannot do them); auto and node take both', () => {
+    const yaml = (engine: string) =>
+      `http:\n  engine: ${engine}\n  upstreams:\n    b:\n      servers: [127.0.0.1:1]\n  servers:\n    - listen: 127.0.0.1:8080\n      keepalive_timeout: 0\n      locations:\n        - { path: /, upstream: b, set_headers: { X-Port: $remote_port } }\n`;
+    assert.throws(
+      () => parseConfig(yaml('uws'), 'l.yml', {}),
+      (err: Error) =>
+        /set_headers\.X-Port: \$remote_port: uWebSockets\.js 20\.57 does not report a client's port; set http\.engine to node or auto/.test(
+          err.message,
+        ) &&
+        /http\.servers\[0\]\.keepalive_timeout: keepalive_timeout 0: uWebSockets\.js 20\.57 cannot close/.test(
+          err.message,
+        ),
+    );
+    for (const engine of ['auto', 'node'])
+      assert.equal(parseConfig(yaml(engine), 'l.yml', {}).http.engine, engine);
+  });
+
   it('a split_clients variable is known, wherever it is defined', () => {
     const text =
       'server {\n  listen 127.0.0.1:8080;\n  location / {\n    proxy_pass http://b;\n    proxy_set_header X-V $variant;\n  }\n}\n' +

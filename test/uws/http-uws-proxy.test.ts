@@ -194,3 +194,74 @@ describe('http proxy on the uws engine', {
     }
   });
 });
+
+describe('what uWebSockets.js cannot do ($remote_port, keepalive_timeout 0) runs on node under auto', {
+  skip:
+    loadError === null
+      ? false
+      : `uWebSockets.js does not load here (${loadError}); scripts/uws-lane.sh runs this in Debian 13`,
+}, () => {
+  it('engine auto: a config that uses $remote_port runs on node, and the backend gets the client’s port', async () => {
+    const backend = await Backend.start();
+    const { proxy, port } = await startProxy({
+      engine: 'auto',
+      servers: [serverSpec('web:80', backend.port)],
+      setHeaders: [{ name: 'X-Port', value: '$remote_port' }],
+    });
+    try {
+      assert.equal(proxy.engine, 'node');
+      const client = await RawHttp.connect(port);
+      const clientPort = client.socket.localPort;
+      client.socket.write('GET /port HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const text = await client.until(() => false);
+      assert.equal(statusOf(text), 200, text);
+      const seen = backend.seen.at(-1) as SeenRequest;
+      assert.equal(backend.header(seen, 'x-port'), String(clientPort));
+    } finally {
+      await proxy.close();
+      await backend.stop();
+    }
+  });
+
+  it('engine uws with $remote_port is refused, saying why', async () => {
+    const options = {
+      engine: 'uws' as const,
+      servers: [serverSpec('web:80', await freePort())],
+      setHeaders: [{ name: 'X-Port', value: '$remote_port' }],
+    };
+    let started: Awaited<ReturnType<typeof startProxy>>;
+    try {
+      started = await startProxy(options);
+    } catch (err) {
+      assert.match(
+        (err as Error).message,
+        /http engine 'uws': \$remote_port: uWebSockets\.js 20\.57 does not report a client's port/,
+      );
+      return;
+    }
+    await started.proxy.close();
+    assert.fail('engine uws took a config that uses $remote_port');
+  });
+
+  it('engine auto: keepalive_timeout 0 runs on node: Connection: close, and the connection closes', async () => {
+    const backend = await Backend.start();
+    const { proxy, port } = await startProxy({
+      engine: 'auto',
+      servers: [serverSpec('web:80', backend.port)],
+      keepaliveTimeoutMs: 0,
+    });
+    try {
+      assert.equal(proxy.engine, 'node');
+      const client = await RawHttp.connect(port);
+      client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      // Only the server closing ends this wait (the request asked for keep-alive).
+      const text = await client.until(() => false, 5000);
+      assert.equal(statusOf(text), 200, text);
+      assert.match(text, /\r\nConnection: close\r\n/i);
+      client.close();
+    } finally {
+      await proxy.close();
+      await backend.stop();
+    }
+  });
+});

@@ -112,12 +112,16 @@ export class Forward extends RequestVariables implements Dispatcher.DispatchHand
     this.#tryReported = false;
     this.#tries++;
     this.#tryStartedAt = now;
-    server.pool.dispatch(
+    const route = this.#route;
+    server.pools[route.connectSlot].dispatch(
       {
         path: this.uri,
         method: this.method as Dispatcher.HttpMethod,
         headers: this.#headers,
         body: this.#body,
+        // This location's proxy_read_timeout, not whichever location made the pool.
+        headersTimeout: route.readTimeoutMs,
+        bodyTimeout: route.readTimeoutMs,
       },
       this,
     );

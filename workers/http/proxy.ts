@@ -1,5 +1,6 @@
 import { formatAddress } from '../../engine/config/address.ts';
 import type { HttpConfig, HttpServerBlockConfig } from '../../engine/config/http-types.ts';
+import { uwsLimits } from '../../engine/config/uws-limits.ts';
 import { LegateError } from '../../engine/errors.ts';
 import type { Logger } from '../../engine/log.ts';
 import { type HttpSnapshot, serverBlockName } from '../../engine/metrics/http-snapshot.ts';
@@ -15,7 +16,7 @@ import type { Ingress, IngressExchange, IngressLimits, IngressUpgrade } from './
 import { compileRoutes, findRoute, type Route } from './route.ts';
 import { ListenerStats } from './stats.ts';
 import { Tunnel } from './tunnel.ts';
-import { HttpUpstream, timeoutsOf } from './upstream.ts';
+import { connectTimeoutsOf, HttpUpstream } from './upstream.ts';
 import { splitClientsScope, type VariableScope } from './variables.ts';
 
 /** nginx's large_client_header_buffers 4 8k. */
@@ -88,15 +89,18 @@ export class HttpProxy {
     const map = new Map<string, HttpUpstream>();
     const health = new HttpPeerHealth(shared.peers, this.#worker);
     const { offsets } = peerOffsets(config.upstreams);
-    // An upstream's timeouts are those of the first location that proxies to it.
+    // Timeouts are each location's own (route.ts): the upstream only keeps a pool per connect timeout.
     for (const [i, u] of config.upstreams.entries()) {
-      const loc = config.servers
-        .flatMap((s) => s.locations)
-        .find((l) => l.proxy.upstream === u.name);
-      const timeouts = loc ? timeoutsOf(loc.proxy) : { connectMs: 60_000, readMs: 60_000 };
       map.set(
         u.name,
-        new HttpUpstream(u, timeouts, health, offsets[i], scope, previous.get(u.name)),
+        new HttpUpstream(
+          u,
+          connectTimeoutsOf(config, u.name),
+          health,
+          offsets[i],
+          scope,
+          previous.get(u.name),
+        ),
       );
     }
     return map;
@@ -129,7 +133,11 @@ export class HttpProxy {
             'LEGATE_CONFIG',
             `server ${block.name}: listen on a unix socket is not supported yet`,
           );
-        const { ingress, why } = chooseIngress(this.config.engine, limits);
+        const { ingress, why } = chooseIngress(
+          this.config.engine,
+          limits,
+          uwsLimits(this.config)[0]?.why ?? null,
+        );
         this.#engine = ingress.engine;
         try {
           listener.port = await ingress.listen(address.host, address.port, {

@@ -1,5 +1,6 @@
 import { formatAddress } from '../../engine/config/address.ts';
 import type { HttpConfig } from '../../engine/config/http-types.ts';
+import { uwsLimits } from '../../engine/config/uws-limits.ts';
 import type { RoleContext, WorkerRole } from '../role.ts';
 import { HttpProxy } from './proxy.ts';
 
@@ -23,6 +24,8 @@ export function httpRole(ctx: RoleContext): WorkerRole {
           update: (unit) => {
             const proxy = unit as HttpProxy;
             if (listenKey(proxy.config) !== listenKey(config)) return false;
+            // A reload that asks what uWS cannot do ($remote_port, …) needs the node engine.
+            if (proxy.engine === 'uws' && uwsLimits(config).length > 0) return false;
             proxy.reconfigure(config, generation.http);
             return true;
           },

@@ -24,6 +24,12 @@ export interface Route {
   /** The server block's set_real_ip_from, or null. */
   readonly realIp: RealIp | null;
   readonly nextUpstreamTries: number;
+  /** Which of each upstream server's pools this location's proxy_connect_timeout uses. */
+  readonly connectSlot: number;
+  /** proxy_read_timeout: for the response head, between body reads, and an idle tunnel; 0: none. */
+  readonly readTimeoutMs: number;
+  /** proxy_send_timeout: applied to tunnels (an upstream that stops reading); 0: none. */
+  readonly sendTimeoutMs: number;
   /** Envoy's router settings (breaker/guarded-forward.ts); null: nginx's proxy_pass. */
   readonly router: EnvoyRouter | null;
 }
@@ -55,6 +61,9 @@ export function compileRoutes(
       ),
       realIp,
       nextUpstreamTries: loc.proxy.nextUpstreamTries,
+      connectSlot: upstream.connectSlot(loc.proxy.connectTimeoutMs),
+      readTimeoutMs: loc.proxy.readTimeoutMs,
+      sendTimeoutMs: loc.proxy.sendTimeoutMs,
       router: loc.proxy.router ?? null,
     };
   });

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { Deadline } from './breaker/deadlines.ts';
 import type { IngressUpgrade } from './ingress/types.ts';
 import type { Route } from './route.ts';
 import type { ListenerStats } from './stats.ts';
@@ -19,9 +20,34 @@ function head(status: number, raw: readonly (Buffer | string)[], extra: string):
 }
 
 /**
+ * The request headers for the tunnel's upstream, less Connection and Upgrade (undici writes
+ * both itself from the `upgrade` option, and refuses them in the list): nginx's WebSocket recipe
+ * sets them with proxy_set_header. The Upgrade value sent is that one when set, else the client's.
+ */
+function tunnelHeaders(
+  built: string[],
+  clientUpgrade: string,
+): { headers: string[]; upgrade: string } {
+  const headers: string[] = [];
+  let upgrade = clientUpgrade;
+  for (let i = 0; i < built.length; i += 2) {
+    const lower = built[i].toLowerCase();
+    if (lower === 'upgrade') upgrade = built[i + 1];
+    else if (lower !== 'connection') headers.push(built[i], built[i + 1]);
+  }
+  return { headers, upgrade };
+}
+
+/** An idle tunnel's deadline ran out: both connections close (nginx: "upstream timed out"). */
+function tunnelTimedOut(tunnel: Tunnel): void {
+  tunnel.timedOut();
+}
+
+/**
  * An `Upgrade` request (WebSocket or other) sent to the chosen server; after its 101 the two
  * connections are joined as raw byte pipes. Any other answer is passed on and the connection
- * closed. One try: a tunnel is not retried.
+ * closed. One try: a tunnel is not retried. As nginx, a joined tunnel with no bytes either way
+ * for proxy_read_timeout is closed, and one whose server takes no bytes for proxy_send_timeout.
  */
 export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandler {
   readonly #route: Route;
@@ -32,6 +58,8 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
   #status = 0;
   #bytes = 0;
   #done = false;
+  #upstream: Duplex | null = null;
+  readonly #deadline = new Deadline<Tunnel>(this, tunnelTimedOut);
 
   constructor(route: Route, client: IngressUpgrade, listener: ListenerStats, serverPort: number) {
     super(client, route.upstream.config.name, serverPort, route.realIp);
@@ -55,13 +83,20 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
     this.#server = server;
     server.stats.counters.active++;
     this.#client.socket.on('error', () => this.#client.socket.destroy());
-    server.pool.dispatch(
+    const route = this.#route;
+    const { headers, upgrade } = tunnelHeaders(
+      route.headers.build(this),
+      headerValue(this.rawHeaders, 'upgrade'),
+    );
+    server.pools[route.connectSlot].dispatch(
       {
         path: this.uri,
         method: this.method as Dispatcher.HttpMethod,
-        headers: this.#route.headers.build(this),
-        upgrade: headerValue(this.rawHeaders, 'upgrade'),
+        headers,
+        upgrade,
         body: null,
+        headersTimeout: route.readTimeoutMs,
+        bodyTimeout: route.readTimeoutMs,
       },
       this,
     );
@@ -75,10 +110,45 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
     client.write(head(status, raw ?? [], 'Connection: upgrade\r\n'));
     if (this.#client.head.length > 0) upstream.write(this.#client.head);
     upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    client.on('close', () => {
+      this.#deadline.disarm();
+      upstream.destroy();
+    });
+    upstream.on('close', () => {
+      this.#deadline.disarm();
+      client.destroy();
+    });
     client.pipe(upstream);
     upstream.pipe(client);
+    this.#upstream = upstream;
+    // After the pipes' own listeners: by then a write the server did not take shows as needing drain.
+    const activity = () => this.#arm();
+    client.on('data', activity);
+    upstream.on('data', activity);
+    upstream.on('drain', activity);
+    this.#arm();
+  }
+
+  /**
+   * nginx re-arms its timers on every event of the tunnel: proxy_read_timeout while waiting for
+   * the server, and proxy_send_timeout too while bytes wait for the server to take them.
+   */
+  #arm(): void {
+    const route = this.#route;
+    let ms = route.readTimeoutMs;
+    const send = route.sendTimeoutMs;
+    if (send > 0 && this.#upstream?.writableNeedDrain === true && (ms === 0 || send < ms))
+      ms = send;
+    if (ms > 0) this.#deadline.arm(ms);
+    else this.#deadline.disarm();
+  }
+
+  /** The tunnel was idle (or its server stalled) past its timeout. */
+  timedOut(): void {
+    const server = this.#server;
+    if (server !== null) server.stats.counters.timeouts++;
+    this.#upstream?.destroy();
+    this.#client.socket.destroy();
   }
 
   onHeaders(status: number, raw: Buffer[]): boolean {

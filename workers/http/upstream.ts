@@ -1,9 +1,6 @@
 import { Pool } from 'undici';
-import type {
-  HttpServerSpec,
-  ProxySettings,
-  UpstreamConfig,
-} from '../../engine/config/http-types.ts';
+import type { HttpConfig, HttpServerSpec, UpstreamConfig } from '../../engine/config/http-types.ts';
+import { LegateError } from '../../engine/errors.ts';
 import type { HttpUpstreamSnapshot } from '../../engine/metrics/http-snapshot.ts';
 import type { HttpPeerHealth } from '../../engine/shared/http-peers-memory.ts';
 import { createBalancer } from './balance/balancer.ts';
@@ -22,48 +19,65 @@ import {
 
 /** How long an idle upstream connection is kept (nginx's keepalive_timeout for upstreams). */
 const UPSTREAM_IDLE_MS = 60_000;
+/** nginx's proxy_connect_timeout default, for an upstream no location uses. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
 
 /** One server of an upstream, in one worker: its keep-alive connections and its numbers. */
 export class UpstreamServer {
   readonly spec: HttpServerSpec;
-  readonly pool: Pool;
+  /**
+   * One keep-alive pool per distinct proxy_connect_timeout of the locations that use this
+   * upstream (undici sets the connect timeout per pool); a route dispatches on its own slot.
+   */
+  readonly pools: readonly Pool[];
   readonly stats: HttpServerStats;
 
   /** `stats`: the numbers of the same server before a reload, so its counters never restart. */
-  constructor(spec: HttpServerSpec, timeouts: Timeouts, stats = new HttpServerStats()) {
+  constructor(
+    spec: HttpServerSpec,
+    connectTimeouts: readonly number[],
+    stats = new HttpServerStats(),
+  ) {
     this.spec = spec;
     this.stats = stats;
     const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
-    this.pool = new Pool(`http://${host}:${spec.port}`, {
-      // One request per connection at a time: HTTP/1.1 pipelining is not what nginx does.
-      pipelining: 1,
-      connections: null,
-      connectTimeout: timeouts.connectMs,
-      headersTimeout: timeouts.readMs,
-      bodyTimeout: timeouts.readMs,
-      keepAliveTimeout: UPSTREAM_IDLE_MS,
-      keepAliveMaxTimeout: UPSTREAM_IDLE_MS,
-      // Responses are passed on as they come: undici's own limit would refuse big heads nginx takes.
-      maxHeaderSize: 64 * 1024,
-    });
+    this.pools = connectTimeouts.map(
+      (connectMs) =>
+        new Pool(`http://${host}:${spec.port}`, {
+          // One request per connection at a time: HTTP/1.1 pipelining is not what nginx does.
+          pipelining: 1,
+          connections: null,
+          connectTimeout: connectMs,
+          // Each request brings its location's proxy_read_timeout (Forward, Tunnel).
+          keepAliveTimeout: UPSTREAM_IDLE_MS,
+          keepAliveMaxTimeout: UPSTREAM_IDLE_MS,
+          // Responses are passed on as they come: undici's own limit would refuse big heads nginx takes.
+          maxHeaderSize: 64 * 1024,
+        }),
+    );
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.close()));
   }
 
-  destroy(): Promise<void> {
-    return this.pool.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.destroy()));
   }
 }
 
-export interface Timeouts {
-  readonly connectMs: number;
-  readonly readMs: number;
-}
-
-export function timeoutsOf(proxy: ProxySettings): Timeouts {
-  return { connectMs: proxy.connectTimeoutMs, readMs: proxy.readTimeoutMs };
+/**
+ * The distinct proxy_connect_timeouts of the locations that proxy to `upstream`, in config order
+ * (nginx applies each location's own; a location-less upstream gets nginx's default).
+ */
+export function connectTimeoutsOf(config: HttpConfig, upstream: string): number[] {
+  const out: number[] = [];
+  for (const s of config.servers)
+    for (const l of s.locations)
+      if (l.proxy.upstream === upstream && !out.includes(l.proxy.connectTimeoutMs))
+        out.push(l.proxy.connectTimeoutMs);
+  if (out.length === 0) out.push(DEFAULT_CONNECT_TIMEOUT_MS);
+  return out;
 }
 
 /** Request states kept for reuse per upstream: enough for a busy worker's requests in flight. */
@@ -84,10 +98,11 @@ export class HttpUpstream {
   readonly #hashKey: ValueTemplate | null;
   readonly #ipHash: boolean;
   readonly #spare: PickState[] = [];
+  readonly #connectTimeouts: readonly number[];
 
   constructor(
     config: UpstreamConfig,
-    timeouts: Timeouts,
+    connectTimeouts: readonly number[],
     health: HttpPeerHealth,
     offset: number,
     scope: VariableScope,
@@ -103,11 +118,12 @@ export class HttpUpstream {
       ...config.servers.filter((s) => !s.backup),
       ...config.servers.filter((s) => s.backup),
     ];
+    this.#connectTimeouts = connectTimeouts;
     this.servers = ordered.map(
       (s) =>
         new UpstreamServer(
           s,
-          timeouts,
+          connectTimeouts,
           previous?.servers.find((p) => p.spec.name === s.name)?.stats,
         ),
     );
@@ -118,6 +134,17 @@ export class HttpUpstream {
         ? null
         : compileValue(config.hashKey, `upstream ${config.name} hash`, scope);
     this.#ipHash = config.balancer === 'ip_hash';
+  }
+
+  /** The index in each server's `pools` of the pool with this connect timeout. */
+  connectSlot(connectMs: number): number {
+    const slot = this.#connectTimeouts.indexOf(connectMs);
+    if (slot === -1)
+      throw new LegateError(
+        'LEGATE_CONFIG',
+        `upstream ${this.config.name} has no pool for a ${connectMs} ms connect timeout`,
+      );
+    return slot;
   }
 
   /** A fresh request's pick state, keyed as this upstream's balancer hashes (ip_hash, hash) and sticky. */

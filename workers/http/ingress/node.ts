@@ -52,9 +52,16 @@ class NodeExchange implements IngressExchange {
   readonly #res: ServerResponse;
   readonly #expectContinue: boolean;
 
-  constructor(req: IncomingMessage, res: ServerResponse, expectContinue: boolean) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    expectContinue: boolean,
+    keepAlive: boolean,
+  ) {
     this.#req = req;
     this.#res = res;
+    // keepalive_timeout 0: nginx answers `Connection: close` and closes; node would keep it open.
+    if (!keepAlive) res.shouldKeepAlive = false;
     this.#expectContinue = expectContinue;
     this.method = req.method ?? 'GET';
     this.uri = req.url ?? '/';
@@ -147,15 +154,16 @@ export class NodeIngress implements Ingress {
       joinDuplicateHeaders: false,
     });
     this.#server = server;
+    const keepAlive = limits.keepAliveTimeoutMs > 0;
     server.on('request', (req: IncomingMessage, res: ServerResponse) =>
-      handlers.request(new NodeExchange(req, res, false)),
+      handlers.request(new NodeExchange(req, res, false, keepAlive)),
     );
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
-      handlers.request(new NodeExchange(req, res, true)),
+      handlers.request(new NodeExchange(req, res, true, keepAlive)),
     );
     // nginx ignores expectations other than 100-continue; node would answer 417.
     server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
-      handlers.request(new NodeExchange(req, res, false)),
+      handlers.request(new NodeExchange(req, res, false, keepAlive)),
     );
     const upgrade = handlers.upgrade;
     if (upgrade !== undefined) {

@@ -65,6 +65,7 @@ class UwsExchange implements IngressExchange {
   readonly httpVersion = '1.1';
   readonly rawHeaders: string[] = [];
   readonly remoteAddress: string;
+  /** uWS 20.57 gives no client port; a config that uses $remote_port runs on node (uws-limits.ts). */
   readonly remotePort = 0;
   readonly #res: UwsResponse;
   #body: Readable | null = null;
