@@ -144,6 +144,17 @@ describe('unknown variables are refused when the config is read (legate -t)', ()
       assert.equal(parseConfig(yaml(engine), 'l.yml', {}).http.engine, engine);
   });
 
+  it("engine uws refuses nginx's WebSocket recipe (proxy_set_header Upgrade): uWS cannot tunnel", () => {
+    const yaml = (engine: string) =>
+      `http:\n  engine: ${engine}\n  upstreams:\n    b:\n      servers: [127.0.0.1:1]\n  servers:\n    - listen: 127.0.0.1:8080\n      locations:\n        - { path: /ws, upstream: b, set_headers: { Upgrade: $http_upgrade, Connection: upgrade } }\n`;
+    assert.throws(
+      () => parseConfig(yaml('uws'), 'l.yml', {}),
+      /set_headers\.Upgrade: proxy_set_header Upgrade: uWebSockets\.js cannot tunnel an Upgrade to a server byte for byte; set http\.engine to node or auto/,
+    );
+    for (const engine of ['auto', 'node'])
+      assert.equal(parseConfig(yaml(engine), 'l.yml', {}).http.engine, engine);
+  });
+
   it('a split_clients variable is known, wherever it is defined', () => {
     const text =
       'server {\n  listen 127.0.0.1:8080;\n  location / {\n    proxy_pass http://b;\n    proxy_set_header X-V $variant;\n  }\n}\n' +

@@ -195,7 +195,7 @@ describe('http proxy on the uws engine', {
   });
 });
 
-describe('what uWebSockets.js cannot do ($remote_port, keepalive_timeout 0) runs on node under auto', {
+describe('what uWebSockets.js cannot do ($remote_port, keepalive_timeout 0, Upgrade tunnels) runs on node under auto', {
   skip:
     loadError === null
       ? false
@@ -241,6 +241,41 @@ describe('what uWebSockets.js cannot do ($remote_port, keepalive_timeout 0) runs
     }
     await started.proxy.close();
     assert.fail('engine uws took a config that uses $remote_port');
+  });
+
+  it("engine auto: nginx's WebSocket recipe runs on node, and the upgrade is tunnelled", async () => {
+    const backend = await Backend.start();
+    backend.server.on('upgrade', (req, socket) => {
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`,
+      );
+      socket.pipe(socket);
+    });
+    const { proxy, port } = await startProxy({
+      engine: 'auto',
+      servers: [serverSpec('web:80', backend.port)],
+      setHeaders: [
+        { name: 'Upgrade', value: '$http_upgrade' },
+        { name: 'Connection', value: 'upgrade' },
+      ],
+    });
+    const c = await RawHttp.connect(port);
+    try {
+      assert.equal(proxy.engine, 'node');
+      c.socket.write(
+        'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      const head = await c.until((t) => t.includes('\r\n\r\n'));
+      assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      const at = c.text.length;
+      c.socket.write('through the tunnel');
+      const echoed = await c.until((t) => t.length >= at + 18);
+      assert.equal(echoed.slice(at), 'through the tunnel');
+    } finally {
+      c.close();
+      await proxy.close();
+      await backend.stop();
+    }
   });
 
   it('engine auto: keepalive_timeout 0 runs on node: Connection: close, and the connection closes', async () => {
