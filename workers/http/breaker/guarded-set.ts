@@ -7,7 +7,8 @@ export type GuardBuffers = Readonly<Record<string, SharedArrayBuffer>>;
 
 /**
  * The guarded upstreams of a config in one worker, by name. An upstream's connect timeout is
- * the one of the first location that proxies to it (as the unguarded pools take theirs).
+ * the one of the first location that proxies to it: Envoy's is the cluster's, the same for every
+ * route (unguarded pools keep one pool per distinct location timeout instead).
  * `worker`: this worker's number, whose shares of the breakers' counts it keeps.
  */
 export function guardedUpstreams(
