@@ -63,13 +63,11 @@ export class Circuits {
       state = mem.load(stateAt);
     }
     if (state === HALF_OPEN) {
-      const gen = mem.load(mem.k(circuit, K.GENERATION));
-      if (mem.takeProbe(circuit)) {
-        if (mem.load(mem.k(circuit, K.GENERATION)) === gen) return gen * 2 + 1;
-        // A permit taken just as the probes decided belongs to the old half-open: let it pass as a plain call.
-        mem.probeEnded(circuit);
-        return gen * 2;
-      }
+      // Permits exist only while the generation is their half-open's (#move), so a permit taken
+      // is the half-open's of the generation read after it, or of one that has ended since.
+      // Counted as a probe of that generation it is never lost to a live half-open (which would
+      // strand it, rejecting every call), at worst one probe too many.
+      if (mem.takeProbe(circuit)) return mem.load(mem.k(circuit, K.GENERATION)) * 2 + 1;
     }
     mem.add(mem.k(circuit, K.REJECTED), 1);
     return REJECTED;
@@ -202,14 +200,17 @@ export class Circuits {
       Atomics.store(mem.cells, mem.k(circuit, K.PROBES_DONE), 0);
       Atomics.store(mem.cells, mem.k(circuit, K.PROBES_FAILED), 0);
       Atomics.store(mem.cells, mem.k(circuit, K.PROBES_SLOW), 0);
-      Atomics.store(mem.cells, mem.k(circuit, K.PROBES_LEFT), this.config.halfOpenCalls);
       mem.add(mem.k(circuit, K.TO_HALF_OPEN), 1);
     } else {
       this.#clearWindow(circuit);
       mem.add(mem.k(circuit, K.TO_CLOSED), 1);
     }
+    // Permits are withdrawn before the generation moves on and handed out after: a permit is
+    // only ever taken while the generation is its half-open's (admit relies on it).
     if (from === HALF_OPEN) Atomics.store(mem.cells, mem.k(circuit, K.PROBES_LEFT), 0);
     mem.add(mem.k(circuit, K.GENERATION), 1);
+    if (to === HALF_OPEN)
+      Atomics.store(mem.cells, mem.k(circuit, K.PROBES_LEFT), this.config.halfOpenCalls);
     Atomics.store(mem.cells, stateAt, to);
     this.#onTransition(circuit, from, to);
     return true;

@@ -161,14 +161,53 @@ test('classic: slow calls open the circuit at the slow-call rate', () => {
   assert.equal(c.state(0), OPEN, '2 of 4 slow = 50%');
 });
 
-test('classic: two threads taking half-open permits get exactly N between them', async () => {
-  const config = {
+/** A circuit that opens at its first failure and half-opens at once (open_for 0): rounds turn over fast. */
+function fastCycling(halfOpenCalls: number): ClassicBreakerConfig {
+  return {
     ...CLASSIC_BREAKER_DEFAULTS,
-    window: { kind: 'count', size: 4 } as const,
+    window: { kind: 'count', size: 4 },
     minimumCalls: 1,
     openMs: 0,
-    halfOpenCalls: 7,
+    halfOpenCalls,
   };
+}
+
+test('classic: threads racing through open, half-open and closed never strand a half-open without permits', async () => {
+  // open_for 0: every admit after an opening starts a half-open, so rounds turn over while
+  // other threads still hold the generation they read; a permit lost to that race would leave
+  // the circuit half-open with no permit and no probe in flight, rejecting every call for ever.
+  const config = { ...fastCycling(3), failureRateThreshold: 50 };
+  const layout = { hosts: 1, circuits: 1, window: config.window };
+  const threads = 4;
+  const sab = allocateBreaker(layout, threads);
+  const workers = Array.from(
+    { length: threads },
+    (_, worker) =>
+      new Worker(new URL('../helpers/circuit-worker.ts', import.meta.url), {
+        workerData: { sab, layout, config, worker, calls: 200_000 },
+      }),
+  );
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  await Promise.all(workers.map((w) => w.terminate()));
+  const mem = new BreakerMemory(sab, layout);
+  const c = new Circuits(mem, config, () => {});
+  const left = mem.load(mem.k(0, K.PROBES_LEFT));
+  const done = mem.load(mem.k(0, K.PROBES_DONE));
+  if (c.state(0) === HALF_OPEN)
+    assert.ok(
+      left + done >= config.halfOpenCalls,
+      `half-open with ${left} permits, ${done} answered`,
+    );
+  // Calls that succeed close it again: the circuit is not stuck.
+  for (let i = 0; i < 20 && c.state(0) !== CLOSED; i++) {
+    const ticket = c.admit(0, Date.now());
+    if (ticket !== REJECTED) c.record(0, ticket, false, 1, Date.now());
+  }
+  assert.equal(c.state(0), CLOSED);
+});
+
+test('classic: two threads taking half-open permits get exactly N between them', async () => {
+  const config = fastCycling(7);
   const layout = { hosts: 1, circuits: 1, window: config.window };
   const sab = allocateBreaker(layout, 1);
   const mem = new BreakerMemory(sab, layout);
