@@ -172,6 +172,43 @@ function fastCycling(halfOpenCalls: number): ClassicBreakerConfig {
   };
 }
 
+test('classic: a thread that takes a permit of a half-open begun under it makes it a probe of that one', () => {
+  // The interleaving the thread test hits by chance, step by step: thread A has read half-open
+  // (round g) and is about to take a permit when round g ends and B starts the next half-open,
+  // up to its last store. A's permit is the new round's; were it lost, the round could never
+  // complete and every later call would be rejected.
+  const config = fastCycling(3);
+  const layout = { hosts: 1, circuits: 1, window: config.window };
+  const sab = allocateBreaker(layout, 2);
+  const memA = new BreakerMemory(sab, layout, 0);
+  const memB = new BreakerMemory(sab, layout, 1);
+  const a = new Circuits(memA, config, () => {});
+  const b = new Circuits(memB, config, () => {});
+  b.record(0, b.admit(0, 1), true, 1, 1);
+  const probes = [b.admit(0, 2), b.admit(0, 2), b.admit(0, 2)];
+  assert.equal(b.state(0), HALF_OPEN);
+  const take = memA.takeProbe.bind(memA);
+  let bProbe = REJECTED;
+  memA.takeProbe = (circuit: number) => {
+    for (const p of probes) b.record(0, p, true, 1, 3); // round g fails: open again
+    bProbe = b.admit(0, 4); // open_for 0: B half-opens it (round g + 2) and takes a probe
+    // …as far as #move's stores go before its last one, the state (as if B were still in it).
+    Atomics.store(memA.cells, memA.k(0, K.STATE), 3);
+    return take(circuit);
+  };
+  const ticket = a.admit(0, 4);
+  memA.takeProbe = take;
+  Atomics.store(memA.cells, memA.k(0, K.STATE), HALF_OPEN);
+  assert.notEqual(ticket, REJECTED, "A's permit is a probe");
+  a.record(0, ticket, false, 1, 5);
+  b.record(0, bProbe, false, 1, 5);
+  for (let i = 0; i < 10 && b.state(0) !== CLOSED; i++) {
+    const t = b.admit(0, 6);
+    if (t !== REJECTED) b.record(0, t, false, 1, 6);
+  }
+  assert.equal(b.state(0), CLOSED, 'three good probes closed it');
+});
+
 test('classic: threads racing through open, half-open and closed never strand a half-open without permits', async () => {
   // open_for 0: every admit after an opening starts a half-open, so rounds turn over while
   // other threads still hold the generation they read; a permit lost to that race would leave
