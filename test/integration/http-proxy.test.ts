@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -340,5 +341,93 @@ describe('http proxy (node engine): bodies stream with bounded memory', () => {
       peak - rss0 < 256 * 1024 * 1024,
       `RSS grew ${((peak - rss0) / 1048576).toFixed(0)} MiB`,
     );
+  });
+});
+
+describe("http proxy (node engine): a tunnel ends at either side's EOF, as nginx ends it", () => {
+  it('a client that half-closes after the 101 has the tunnel closed, its bytes passed on first', async () => {
+    const backend = await Backend.start();
+    const got: Buffer[] = [];
+    let serverSide: Socket | null = null;
+    backend.server.on('upgrade', (req, socket) => {
+      serverSide = socket as Socket;
+      socket.on('error', () => {});
+      socket.on('data', (d: Buffer) => got.push(d));
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`,
+      );
+    });
+    const { proxy, port } = await startProxy({ servers: [serverSpec('web:80', backend.port)] });
+    const c = await RawHttp.connect(port);
+    try {
+      c.socket.write(
+        'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+      );
+      await c.until((t) => t.includes('\r\n\r\n'));
+      const closed = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 3000);
+        c.socket.once('close', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      c.socket.end('last words');
+      assert.ok(await closed, 'the tunnel stayed half-open');
+      assert.equal(Buffer.concat(got).toString(), 'last words');
+    } finally {
+      (serverSide as Socket | null)?.destroy();
+      c.close();
+      await proxy.close();
+      await backend.stop();
+    }
+  });
+
+  it("a client reset before the 101: the server's side is closed when it comes, not after proxy_read_timeout", async () => {
+    const backend = await Backend.start();
+    let serverSide: Socket | null = null;
+    backend.server.on('upgrade', (req, socket) => {
+      serverSide = socket as Socket;
+      socket.on('error', () => {});
+      // The 101 comes after the client has gone.
+      setTimeout(
+        () =>
+          socket.write(
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`,
+          ),
+        300,
+      );
+    });
+    const { proxy, port } = await startProxy({
+      servers: [serverSpec('web:80', backend.port)],
+      readTimeoutMs: 60_000,
+    });
+    try {
+      const c = await RawHttp.connect(port);
+      c.socket.write(
+        'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+      );
+      const deadline = Date.now() + 5000;
+      while (serverSide === null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.ok(serverSide !== null, 'the upgrade reached the server');
+      // A reset, not a FIN: legate's side of the client is gone before the 101 comes.
+      c.socket.resetAndDestroy();
+      const side = serverSide as Socket;
+      // legate closes its side: the server reads EOF (it may keep its own side half-open).
+      const closed = await new Promise<boolean>((resolve) => {
+        if (side.readableEnded) return resolve(true);
+        const timer = setTimeout(() => resolve(false), 3000);
+        side.once('end', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        side.resume();
+      });
+      assert.ok(closed, "the server's side of a tunnel whose client left stayed open");
+    } finally {
+      (serverSide as Socket | null)?.destroy();
+      await proxy.close();
+      await backend.stop();
+    }
   });
 });

@@ -107,6 +107,11 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
   onUpgrade(status: number, raw: Buffer[] | string[] | null, upstream: Duplex): void {
     const client = this.#client.socket;
     this.#finish(status);
+    // The client left while the server was answering: nothing to join.
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
     client.write(head(status, raw ?? [], 'Connection: upgrade\r\n'));
     if (this.#client.head.length > 0) upstream.write(this.#client.head);
     upstream.on('error', () => client.destroy());
@@ -120,6 +125,10 @@ export class Tunnel extends RequestVariables implements Dispatcher.DispatchHandl
     });
     client.pipe(upstream);
     upstream.pipe(client);
+    // nginx ends the whole tunnel at either side's EOF, once what came before it is passed on
+    // (ngx_http_upstream_process_upgraded): no half-open tunnel waiting for its read timeout.
+    upstream.once('finish', () => client.destroy());
+    client.once('finish', () => upstream.destroy());
     this.#upstream = upstream;
     // After the pipes' own listeners: by then a write the server did not take shows as needing drain.
     const activity = () => this.#arm();
