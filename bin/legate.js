@@ -2,6 +2,7 @@
 // Plain JavaScript on purpose: it must run on an old Node long enough to refuse it clearly.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import module from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
@@ -11,6 +12,16 @@ if (major < 22 || (major === 22 && minor < 18)) {
       'project, or install Node 24.\n',
   );
   process.exit(1);
+}
+
+// V8's optimizing compilers stay off while legate loads, as long as no flag given to node names
+// them: paging their code in costs a process at rest 7-8 MB it never needs before it serves.
+// The engine turns them back on before the first connection is accepted (engine/jit.ts).
+const JIT = ['maglev', 'turbofan'];
+const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+if (!/--(no-)?(maglev|turbofan|opt|jitless)\b/.test(nodeFlags)) {
+  for (const flag of JIT) setFlagsFromString(`--no-${flag}`);
+  globalThis[Symbol.for('legate.deferredJit')] = JIT;
 }
 
 // Compiled code is cached on disk (NODE_COMPILE_CACHE, else the system's temporary directory),

@@ -3,6 +3,7 @@ import { ConfigError, formatIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { LegateConfig, LogLevel } from '../config/types.ts';
 import { LegateError, UsageError } from '../errors.ts';
+import { resumeJit } from '../jit.ts';
 import { chooseLogFormat } from '../log.ts';
 import { VERSION } from '../version.ts';
 import { intOption, type ParsedArgs, parseArgs } from './args.ts';
@@ -56,6 +57,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         `unknown command '${first}' (commands: ${COMMANDS.join(', ')}; see 'legate --help')`,
       );
     }
+    // Only `run` waits for its workers to listen before the optimizing compilers are back on.
+    if (command !== 'run') resumeJit();
     // Before any logger exists, so the main thread and every worker log in one format.
     chooseLogFormat(args.options.get('log-format'), process.env, process.stdout.isTTY === true);
     if (command === 'demo') {
