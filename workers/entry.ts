@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createLazyLogger, type Logger } from '../engine/log.ts';
 import type { WorkerSnapshot } from '../engine/metrics/snapshot.ts';
 import { releaseIdleMemory } from '../engine/release-memory.ts';
@@ -169,6 +170,24 @@ class WorkerRuntime {
   }
 }
 
+/** How often a held reload looks whether it may go on, and how long it may be held at most. */
+const HOLD_POLL_MS = 20;
+const HOLD_LIMIT_MS = 60_000;
+
+/**
+ * Test hook (LEGATE_TEST_HOOKS=1 and LEGATE_TEST_HOLD_RELOAD=WORKER:FILE): that worker takes a
+ * reload up only once FILE is gone, so that a test can act while the reload is pending.
+ */
+async function heldReload(task: WorkerTask): Promise<void> {
+  const hold = task.testHooks ? process.env.LEGATE_TEST_HOLD_RELOAD : undefined;
+  if (hold === undefined) return;
+  const colon = hold.indexOf(':');
+  if (Number(hold.slice(0, colon)) !== task.workerId) return;
+  const file = hold.slice(colon + 1);
+  for (const end = Date.now() + HOLD_LIMIT_MS; existsSync(file) && Date.now() < end; )
+    await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS));
+}
+
 /**
  * A data-plane worker: one long-lived piscina task that serves every unit until told to stop.
  * Resolves when it has stopped; rejects only if the thread itself fails.
@@ -192,10 +211,12 @@ export default async function serve(task: WorkerTask): Promise<void> {
     task.port.on('message', (m: ControlMessage) => {
       if (m.type === 'stop') resolve(m.drainTimeoutMs);
       else if (m.type === 'reload') {
-        runtime.reload(m.generation).then(
-          () => runtime.post({ type: 'reloaded' }),
-          (err: Error) => runtime.post({ type: 'reloaded', error: err.message }),
-        );
+        heldReload(task)
+          .then(() => runtime.reload(m.generation))
+          .then(
+            () => runtime.post({ type: 'reloaded' }),
+            (err: Error) => runtime.post({ type: 'reloaded', error: err.message }),
+          );
       } else if (m.type === 'crash' && task.testHooks) {
         // Test hook (LEGATE_TEST_HOOKS=1 only): an uncaught error kills this thread, as a bug would.
         setImmediate(() => {

@@ -12,7 +12,7 @@ export interface WorkerTask {
   /** Append logs to this file (-o) rather than standard output. */
   readonly logFile: string | null;
   readonly startedAt: number;
-  /** Enables the test-only `crash` message (LEGATE_TEST_HOOKS=1); off in normal runs. */
+  /** Enables the test-only `crash` message and reload hold (LEGATE_TEST_HOOKS=1); off in normal runs. */
   readonly testHooks: boolean;
   /** How often to send a metrics snapshot. */
   readonly statsIntervalMs: number;

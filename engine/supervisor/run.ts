@@ -91,6 +91,20 @@ function makeGeneration(
   };
 }
 
+/** The roles' control planes of one generation: the running one, or a reload's until it commits. */
+interface Roles {
+  readonly pools: readonly PoolState[];
+  readonly tcp: TcpRole | null;
+  readonly http: HttpRole | null;
+}
+
+/** A worker died: what it held in these roles' shared memory is given back. */
+function forgetWorker(roles: Roles, workerId: number): void {
+  for (const p of roles.pools) p.forgetWorkerClients(workerId);
+  roles.tcp?.workerDied(workerId);
+  roles.http?.workerDied(workerId);
+}
+
 /** Snapshots the recent latency window spans (of `-i`, the stats interval). */
 const RECENT_SNAPSHOTS = 10;
 
@@ -109,6 +123,8 @@ export class Supervisor {
   /** The reload running now, or the last one; the next waits for it. */
   #reloading: Promise<unknown> = Promise.resolve();
   #http: HttpRole | null = null;
+  /** A reload's roles while the workers take it up; null when none is pending. */
+  #pending: Roles | null = null;
   #generation: Generation;
   #reloads = 0;
   #stopping = false;
@@ -142,9 +158,9 @@ export class Supervisor {
       }),
       (_, m) => this.#onWorkerMessage(m),
       (workerId) => {
-        for (const p of this.#pools) p.forgetWorkerClients(workerId);
-        this.#tcp?.workerDied(workerId);
-        this.#http?.workerDied(workerId);
+        forgetWorker({ pools: this.#pools, tcp: this.#tcp, http: this.#http }, workerId);
+        // It may have taken the pending generation up already and hold places in its tables.
+        if (this.#pending !== null) forgetWorker(this.#pending, workerId);
         this.#metrics.retire(workerId);
       },
       log,
@@ -344,7 +360,14 @@ export class Supervisor {
     const generation = makeGeneration(next, pools, tcp, http);
     // Until every worker has taken it, the running config is the one /stats, /metrics and
     // `legate top` describe, and the one a restarted worker starts on.
-    const answers = await this.#workers.reload(generation);
+    const starts = this.#workers.starts();
+    this.#pending = { pools, tcp, http };
+    let answers: ReloadAnswer[];
+    try {
+      answers = await this.#workers.reload(generation);
+    } finally {
+      this.#pending = null;
+    }
     const discard = () => {
       for (const p of pools) p.ejector.close();
       tcp?.close();
@@ -385,9 +408,11 @@ export class Supervisor {
       next.file,
     );
     this.#logListening(next);
-    // A worker that ended meanwhile may be back already, on the generation it was started with.
-    const gone = answers.filter((a) => a.outcome === 'gone').map((a) => a.worker);
-    if (gone.length > 0) this.#logRefused(await this.#workers.reload(generation, gone), REFUSED);
+    // A worker that ended meanwhile (before it answered, or after) may be back already, on the
+    // generation it was started with: the previous one. One not back yet starts on this one.
+    const restarted = this.#workers.startedSince(starts);
+    if (restarted.length > 0)
+      this.#logRefused(await this.#workers.reload(generation, restarted), REFUSED);
     return true;
   }
 
@@ -397,6 +422,8 @@ export class Supervisor {
    */
   async #rollBack(answers: readonly ReloadAnswer[]): Promise<void> {
     this.#logRefused(answers, REFUSED);
+    // A worker restarted meanwhile began on the running generation (the only one makeTask
+    // hands out before a commit), so only the ones that applied this one need it back.
     // A kept memory may hold what the refused generation's servers wrote.
     this.#tcp?.publish();
     const applied = answers.filter((a) => a.outcome === 'applied').map((a) => a.worker);

@@ -29,6 +29,8 @@ export class WorkerSet {
   readonly #log: Logger;
   readonly #restartDelay: number[];
   readonly #ready: boolean[];
+  /** Per worker, how many times it has been started: who (re)started while a reload was pending. */
+  readonly #starts: number[];
   /** Per worker, the reload it has not answered yet (one at a time: the supervisor queues them). */
   readonly #answers: (((answer: ReloadAnswer) => void) | null)[];
   #stopping = false;
@@ -48,6 +50,7 @@ export class WorkerSet {
     this.#ports = new Array(count).fill(null);
     this.#restartDelay = new Array(count).fill(0);
     this.#ready = new Array(count).fill(false);
+    this.#starts = new Array(count).fill(0);
     this.#answers = new Array(count).fill(null);
     this.#piscina = new Piscina<WorkerTask, void>({
       // The emitted JavaScript from dist/ (what users run), the TypeScript sources in development.
@@ -68,6 +71,16 @@ export class WorkerSet {
   /** Workers up and listening now. */
   get ready(): number {
     return this.#ready.filter(Boolean).length;
+  }
+
+  /** Each worker's start count now; startedSince() compares a later moment with it. */
+  starts(): readonly number[] {
+    return [...this.#starts];
+  }
+
+  /** The workers started (again) since `starts` was read: each began on the generation of then. */
+  startedSince(starts: readonly number[]): number[] {
+    return this.#starts.flatMap((n, worker) => (n === starts[worker] ? [] : [worker]));
   }
 
   post(message: ControlMessage): void {
@@ -148,6 +161,7 @@ export class WorkerSet {
         this.#ports[workerId] = null;
         this.#answer({ worker: workerId, outcome: 'gone' });
       };
+      this.#starts[workerId]++;
       const task: WorkerTask = { ...this.#makeTask(workerId), port: port2 };
       // piscina types transferList loosely; a MessagePort is transferable.
       const done = this.#piscina.run(task, { transferList: [port2] as never });
