@@ -26,16 +26,19 @@ interface Hosted {
  * stop. A role's modules are imported only once the config has that role (memory: a Redis-only
  * worker never loads the TCP broker, and the other way round).
  */
-class WorkerRuntime {
+export class WorkerRuntime {
   readonly #task: WorkerTask;
+  /** The roles it can host (ROLES; a test passes roles of its own). */
+  readonly #roles: typeof ROLES;
   readonly #log: Logger;
   readonly #context: RoleContext;
   readonly #hosted = new Map<string, Hosted>();
   /** The generation every unit serves now. */
   #generation: Generation;
 
-  constructor(task: WorkerTask) {
+  constructor(task: WorkerTask, roles: typeof ROLES = ROLES) {
     this.#task = task;
+    this.#roles = roles;
     this.#generation = task.generation;
     this.#log = createLazyLogger(task.logLevel, { worker: task.workerId }, task.logFile);
     this.#context = {
@@ -55,7 +58,8 @@ class WorkerRuntime {
   async #role(name: string): Promise<Hosted> {
     let hosted = this.#hosted.get(name);
     if (hosted === undefined) {
-      const factory = await (ROLES.find((r) => r.name === name) as (typeof ROLES)[number]).load();
+      const role = this.#roles.find((r) => r.name === name) as (typeof ROLES)[number];
+      const factory = await role.load();
       hosted = { role: factory(this.#context), units: new Map() };
       this.#hosted.set(name, hosted);
     }
@@ -74,7 +78,7 @@ class WorkerRuntime {
         transport.kind === 'uv' ? 'bare libuv handles' : 'net.Socket',
         transport.why,
       );
-    for (const r of ROLES) {
+    for (const r of this.#roles) {
       if (!r.has(generation.config)) continue;
       const hosted = await this.#role(r.name);
       for (const plan of hosted.role.plan(generation)) {
@@ -97,29 +101,35 @@ class WorkerRuntime {
     const retired: RoleUnit[] = [];
     const opened: RoleUnit[] = [];
     const before = new Map<Hosted, Map<string, RoleUnit>>();
+    // Units handed the new generation in place (or asked to take it: an update that threw).
     const updated = new Set<RoleUnit>();
-    for (const r of ROLES) {
-      const present = r.has(generation.config);
-      if (!present && !this.#hosted.has(r.name)) continue;
-      const hosted = await this.#role(r.name);
-      const next = new Map<string, RoleUnit>();
-      for (const plan of present ? hosted.role.plan(generation) : []) {
-        const current = hosted.units.get(plan.key);
-        if (current !== undefined && plan.update(current)) {
-          updated.add(current);
-          next.set(plan.key, current);
-        } else {
-          if (current !== undefined) retired.push(current);
-          const unit = plan.create();
-          opened.push(unit);
-          next.set(plan.key, unit);
-        }
-      }
-      for (const [key, unit] of hosted.units) if (!next.has(key)) retired.push(unit);
-      before.set(hosted, hosted.units);
-      hosted.units = next;
-    }
+    // Planning too can throw (a role's construction, an update half done): what it changed so far
+    // is undone with the rest, so a refusal leaves this worker exactly on its running generation.
     try {
+      for (const r of this.#roles) {
+        const present = r.has(generation.config);
+        if (!present && !this.#hosted.has(r.name)) continue;
+        const hosted = await this.#role(r.name);
+        const next = new Map<string, RoleUnit>();
+        for (const plan of present ? hosted.role.plan(generation) : []) {
+          const current = hosted.units.get(plan.key);
+          if (current !== undefined) updated.add(current);
+          if (current !== undefined && plan.update(current)) {
+            next.set(plan.key, current);
+          } else {
+            if (current !== undefined) {
+              updated.delete(current);
+              retired.push(current);
+            }
+            const unit = plan.create();
+            opened.push(unit);
+            next.set(plan.key, unit);
+          }
+        }
+        for (const [key, unit] of hosted.units) if (!next.has(key)) retired.push(unit);
+        before.set(hosted, hosted.units);
+        hosted.units = next;
+      }
       for (const u of opened) await u.listen();
     } catch (err) {
       await Promise.all(opened.map((u) => u.close()));
@@ -139,7 +149,7 @@ class WorkerRuntime {
   /** Gives units a refused reload changed in place their previous generation back. */
   #restore(changed: ReadonlySet<RoleUnit>): void {
     const previous = this.#generation;
-    for (const r of ROLES) {
+    for (const r of this.#roles) {
       const hosted = this.#hosted.get(r.name);
       if (hosted === undefined || !r.has(previous.config)) continue;
       for (const plan of hosted.role.plan(previous)) {
