@@ -217,15 +217,20 @@ export default async function serve(task: WorkerTask): Promise<void> {
   setTimeout(releaseIdleMemory, AFTER_START_MS).unref();
   const metrics = setInterval(() => runtime.snapshot(), task.statsIntervalMs);
   runtime.snapshot();
+  // One reload at a time, in the order sent: the main thread may send the next (or the running
+  // generation back) before this worker has answered one it gave up waiting for.
+  let reloads = Promise.resolve();
   const drainTimeoutMs = await new Promise<number>((resolve) => {
     task.port.on('message', (m: ControlMessage) => {
       if (m.type === 'stop') resolve(m.drainTimeoutMs);
       else if (m.type === 'reload') {
-        heldReload(task)
-          .then(() => runtime.reload(m.generation))
+        const { id, generation } = m;
+        reloads = reloads
+          .then(() => heldReload(task))
+          .then(() => runtime.reload(generation))
           .then(
-            () => runtime.post({ type: 'reloaded' }),
-            (err: Error) => runtime.post({ type: 'reloaded', error: err.message }),
+            () => runtime.post({ type: 'reloaded', id }),
+            (err: Error) => runtime.post({ type: 'reloaded', id, error: err.message }),
           );
       } else if (m.type === 'crash' && task.testHooks) {
         // Test hook (LEGATE_TEST_HOOKS=1 only): an uncaught error kills this thread, as a bug would.

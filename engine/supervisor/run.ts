@@ -49,6 +49,11 @@ function addressHostPort(a: Address): { host: string; port: number } {
 
 /** A worker's refusal of a reload, logged with its id and why. */
 const REFUSED = 'reload refused by worker %d, which keeps serving the previous config: %s';
+/**
+ * How long a reload waits for each worker's answer; a worker silent longer counts as refusing
+ * it. LEGATE_TEST_RELOAD_TIMEOUT_MS (with LEGATE_TEST_HOOKS=1) shortens it for a test.
+ */
+const RELOAD_TIMEOUT_MS = 30_000;
 /** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
 const STOP_GRACE_MS = 2000;
 const NO_TCP: TcpShared = { backends: [], services: [] };
@@ -164,6 +169,9 @@ export class Supervisor {
         this.#metrics.retire(workerId);
       },
       log,
+      process.env.LEGATE_TEST_HOOKS === '1' && process.env.LEGATE_TEST_RELOAD_TIMEOUT_MS
+        ? Number(process.env.LEGATE_TEST_RELOAD_TIMEOUT_MS)
+        : RELOAD_TIMEOUT_MS,
     );
   }
 
@@ -377,7 +385,7 @@ export class Supervisor {
       discard();
       return false;
     }
-    const refused = answers.filter((a) => a.outcome === 'refused');
+    const refused = answers.filter((a) => a.outcome === 'refused' || a.outcome === 'silent');
     if (refused.length > 0) {
       await this.#rollBack(answers);
       discard();
@@ -422,23 +430,36 @@ export class Supervisor {
    */
   async #rollBack(answers: readonly ReloadAnswer[]): Promise<void> {
     this.#logRefused(answers, REFUSED);
-    // A worker restarted meanwhile began on the running generation (the only one makeTask
-    // hands out before a commit), so only the ones that applied this one need it back.
     // A kept memory may hold what the refused generation's servers wrote.
     this.#tcp?.publish();
-    const applied = answers.filter((a) => a.outcome === 'applied').map((a) => a.worker);
-    if (applied.length === 0) return;
+    // A worker restarted meanwhile began on the running generation (the only one makeTask hands
+    // out before a commit): only the ones that applied this one need it back, and the silent
+    // ones, which may yet; a worker applies reloads in order, so this comes after, whenever.
+    const back = answers
+      .filter((a) => a.outcome === 'applied' || a.outcome === 'silent')
+      .map((a) => a.worker);
+    if (back.length === 0) return;
     this.#logRefused(
-      await this.#workers.reload(this.#generation, applied),
+      await this.#workers.reload(this.#generation, back),
       'worker %d cannot go back to the running config and serves the refused one: %s',
     );
   }
 
-  /** Logs each refusal among `answers` with `message` (its worker's id, then the reason). */
+  /**
+   * Logs each refusal among `answers` with `message` (its worker's id, then the reason), and each
+   * worker that did not answer in time.
+   */
   #logRefused(answers: readonly ReloadAnswer[], message: string): void {
     for (const a of answers)
       if (a.outcome === 'refused')
         this.#log.error({ worker: a.worker, err: a.error }, message, a.worker, a.error);
+      else if (a.outcome === 'silent')
+        this.#log.error(
+          { worker: a.worker, timeout_ms: this.#workers.reloadTimeoutMs },
+          'worker %d did not answer a reload within %d ms; taken as refusing it',
+          a.worker,
+          this.#workers.reloadTimeoutMs,
+        );
   }
 
   /** Test hook (LEGATE_TEST_HOOKS=1): makes worker 0's thread die. */

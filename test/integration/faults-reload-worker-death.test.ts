@@ -4,11 +4,9 @@
 // restarted worker serves the new config too, and the client it held is not counted for ever
 // against the new pool's client_connections.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
-import { until, waitForLog, workerOf } from '../helpers/faults.ts';
+import { everyWorkerServes, ReloadHold, until, waitForLog, workerOf } from '../helpers/faults.ts';
 import {
   freePort,
   poolYaml,
@@ -24,17 +22,13 @@ import { RawClient } from '../helpers/resp.ts';
 let shards: RedisProcess[] = [];
 let legate: RunningProcess;
 let config: { file: string; cleanup(): void };
-let holdDir: string;
-let holdFile: string;
+const hold = new ReloadHold(1);
 
 before(async () => {
   shards = await startShards(1);
-  holdDir = mkdtempSync(join(tmpdir(), 'legate-hold-'));
-  holdFile = join(holdDir, 'hold');
   config = writeConfig(poolYaml({ name: 'a', port: await freePort(), shards: [shards[0].port] }));
   legate = await startLegate(['-c', config.file, '-w', '2'], {
-    LEGATE_TEST_HOOKS: '1',
-    LEGATE_TEST_HOLD_RELOAD: `1:${holdFile}`,
+    ...hold.env,
   });
 });
 
@@ -42,7 +36,7 @@ after(async () => {
   await legate?.stop();
   await stopAll(shards);
   config?.cleanup();
-  rmSync(holdDir, { recursive: true, force: true });
+  hold.cleanup();
 });
 
 /** A PING on a new connection to `port`: PONG, or what came instead. */
@@ -65,7 +59,7 @@ it('a worker that applied a pending reload, then died and came back, ends on the
     readFileSync(config.file, 'utf8') +
     poolYaml({ name: 'd', port: d, shards: [shard], extra: { client_connections: 1 } }) +
     poolYaml({ name: 'e', port: e, shards: [shard] });
-  writeFileSync(holdFile, '');
+  hold.hold();
   writeFileSync(config.file, next);
   const from = legate.output().length;
   process.kill(legate.child.pid ?? 0, 'SIGHUP');
@@ -95,23 +89,11 @@ it('a worker that applied a pending reload, then died and came back, ends on the
     'the reload is still pending',
   );
 
-  rmSync(holdFile);
+  hold.release();
   await waitForLog(legate, /"msg":"config reloaded from [^"]*"/, 10_000, from);
 
   // The restarted worker was handed the new config: both workers accept on pool e's port.
-  const seen = new Set<number>();
-  await until(
-    async () => {
-      const c = await RawClient.connect(e).catch(() => null);
-      if (c !== null) {
-        seen.add(await workerOf(c, 2));
-        c.close();
-      }
-      return seen.size === 2;
-    },
-    10_000,
-    "both workers serving pool e's port",
-  );
+  await everyWorkerServes(e, 2, 10_000);
   // The client worker 0 held in pool d when it died is not counted any more.
   assert.equal(await ping(d), 'PONG');
   assert.doesNotMatch(legate.output().slice(from), /reload refused/);
