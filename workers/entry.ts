@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createLazyLogger, type Logger } from '../engine/log.ts';
 import type { WorkerSnapshot } from '../engine/metrics/snapshot.ts';
 import { releaseIdleMemory } from '../engine/release-memory.ts';
@@ -25,16 +26,19 @@ interface Hosted {
  * stop. A role's modules are imported only once the config has that role (memory: a Redis-only
  * worker never loads the TCP broker, and the other way round).
  */
-class WorkerRuntime {
+export class WorkerRuntime {
   readonly #task: WorkerTask;
+  /** The roles it can host (ROLES; a test passes roles of its own). */
+  readonly #roles: typeof ROLES;
   readonly #log: Logger;
   readonly #context: RoleContext;
   readonly #hosted = new Map<string, Hosted>();
   /** The generation every unit serves now. */
   #generation: Generation;
 
-  constructor(task: WorkerTask) {
+  constructor(task: WorkerTask, roles: typeof ROLES = ROLES) {
     this.#task = task;
+    this.#roles = roles;
     this.#generation = task.generation;
     this.#log = createLazyLogger(task.logLevel, { worker: task.workerId }, task.logFile);
     this.#context = {
@@ -54,7 +58,8 @@ class WorkerRuntime {
   async #role(name: string): Promise<Hosted> {
     let hosted = this.#hosted.get(name);
     if (hosted === undefined) {
-      const factory = await (ROLES.find((r) => r.name === name) as (typeof ROLES)[number]).load();
+      const role = this.#roles.find((r) => r.name === name) as (typeof ROLES)[number];
+      const factory = await role.load();
       hosted = { role: factory(this.#context), units: new Map() };
       this.#hosted.set(name, hosted);
     }
@@ -73,7 +78,7 @@ class WorkerRuntime {
         transport.kind === 'uv' ? 'bare libuv handles' : 'net.Socket',
         transport.why,
       );
-    for (const r of ROLES) {
+    for (const r of this.#roles) {
       if (!r.has(generation.config)) continue;
       const hosted = await this.#role(r.name);
       for (const plan of hosted.role.plan(generation)) {
@@ -96,29 +101,35 @@ class WorkerRuntime {
     const retired: RoleUnit[] = [];
     const opened: RoleUnit[] = [];
     const before = new Map<Hosted, Map<string, RoleUnit>>();
+    // Units handed the new generation in place (or asked to take it: an update that threw).
     const updated = new Set<RoleUnit>();
-    for (const r of ROLES) {
-      const present = r.has(generation.config);
-      if (!present && !this.#hosted.has(r.name)) continue;
-      const hosted = await this.#role(r.name);
-      const next = new Map<string, RoleUnit>();
-      for (const plan of present ? hosted.role.plan(generation) : []) {
-        const current = hosted.units.get(plan.key);
-        if (current !== undefined && plan.update(current)) {
-          updated.add(current);
-          next.set(plan.key, current);
-        } else {
-          if (current !== undefined) retired.push(current);
-          const unit = plan.create();
-          opened.push(unit);
-          next.set(plan.key, unit);
-        }
-      }
-      for (const [key, unit] of hosted.units) if (!next.has(key)) retired.push(unit);
-      before.set(hosted, hosted.units);
-      hosted.units = next;
-    }
+    // Planning too can throw (a role's construction, an update half done): what it changed so far
+    // is undone with the rest, so a refusal leaves this worker exactly on its running generation.
     try {
+      for (const r of this.#roles) {
+        const present = r.has(generation.config);
+        if (!present && !this.#hosted.has(r.name)) continue;
+        const hosted = await this.#role(r.name);
+        const next = new Map<string, RoleUnit>();
+        for (const plan of present ? hosted.role.plan(generation) : []) {
+          const current = hosted.units.get(plan.key);
+          if (current !== undefined) updated.add(current);
+          if (current !== undefined && plan.update(current)) {
+            next.set(plan.key, current);
+          } else {
+            if (current !== undefined) {
+              updated.delete(current);
+              retired.push(current);
+            }
+            const unit = plan.create();
+            opened.push(unit);
+            next.set(plan.key, unit);
+          }
+        }
+        for (const [key, unit] of hosted.units) if (!next.has(key)) retired.push(unit);
+        before.set(hosted, hosted.units);
+        hosted.units = next;
+      }
       for (const u of opened) await u.listen();
     } catch (err) {
       await Promise.all(opened.map((u) => u.close()));
@@ -138,7 +149,7 @@ class WorkerRuntime {
   /** Gives units a refused reload changed in place their previous generation back. */
   #restore(changed: ReadonlySet<RoleUnit>): void {
     const previous = this.#generation;
-    for (const r of ROLES) {
+    for (const r of this.#roles) {
       const hosted = this.#hosted.get(r.name);
       if (hosted === undefined || !r.has(previous.config)) continue;
       for (const plan of hosted.role.plan(previous)) {
@@ -169,6 +180,24 @@ class WorkerRuntime {
   }
 }
 
+/** How often a held reload looks whether it may go on, and how long it may be held at most. */
+const HOLD_POLL_MS = 20;
+const HOLD_LIMIT_MS = 60_000;
+
+/**
+ * Test hook (LEGATE_TEST_HOOKS=1 and LEGATE_TEST_HOLD_RELOAD=WORKER:FILE): that worker takes a
+ * reload up only once FILE is gone, so that a test can act while the reload is pending.
+ */
+async function heldReload(task: WorkerTask): Promise<void> {
+  const hold = task.testHooks ? process.env.LEGATE_TEST_HOLD_RELOAD : undefined;
+  if (hold === undefined) return;
+  const colon = hold.indexOf(':');
+  if (Number(hold.slice(0, colon)) !== task.workerId) return;
+  const file = hold.slice(colon + 1);
+  for (const end = Date.now() + HOLD_LIMIT_MS; existsSync(file) && Date.now() < end; )
+    await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS));
+}
+
 /**
  * A data-plane worker: one long-lived piscina task that serves every unit until told to stop.
  * Resolves when it has stopped; rejects only if the thread itself fails.
@@ -188,14 +217,21 @@ export default async function serve(task: WorkerTask): Promise<void> {
   setTimeout(releaseIdleMemory, AFTER_START_MS).unref();
   const metrics = setInterval(() => runtime.snapshot(), task.statsIntervalMs);
   runtime.snapshot();
+  // One reload at a time, in the order sent: the main thread may send the next (or the running
+  // generation back) before this worker has answered one it gave up waiting for.
+  let reloads = Promise.resolve();
   const drainTimeoutMs = await new Promise<number>((resolve) => {
     task.port.on('message', (m: ControlMessage) => {
       if (m.type === 'stop') resolve(m.drainTimeoutMs);
       else if (m.type === 'reload') {
-        runtime.reload(m.generation).then(
-          () => runtime.post({ type: 'reloaded' }),
-          (err: Error) => runtime.post({ type: 'reloaded', error: err.message }),
-        );
+        const { id, generation } = m;
+        reloads = reloads
+          .then(() => heldReload(task))
+          .then(() => runtime.reload(generation))
+          .then(
+            () => runtime.post({ type: 'reloaded', id }),
+            (err: Error) => runtime.post({ type: 'reloaded', id, error: err.message }),
+          );
       } else if (m.type === 'crash' && task.testHooks) {
         // Test hook (LEGATE_TEST_HOOKS=1 only): an uncaught error kills this thread, as a bug would.
         setImmediate(() => {

@@ -12,7 +12,7 @@ export interface WorkerTask {
   /** Append logs to this file (-o) rather than standard output. */
   readonly logFile: string | null;
   readonly startedAt: number;
-  /** Enables the test-only `crash` message (LEGATE_TEST_HOOKS=1); off in normal runs. */
+  /** Enables the test-only `crash` message and reload hold (LEGATE_TEST_HOOKS=1); off in normal runs. */
   readonly testHooks: boolean;
   /** How often to send a metrics snapshot. */
   readonly statsIntervalMs: number;
@@ -62,11 +62,12 @@ export type WorkerMessage =
       readonly reason: string;
     }
   | { readonly type: 'metrics'; readonly snapshot: WorkerSnapshot }
-  /** A reload was applied (or not, with the reason). */
-  | { readonly type: 'reloaded'; readonly error?: string };
+  /** Reload `id` was applied (or not, with the reason). */
+  | { readonly type: 'reloaded'; readonly id: number; readonly error?: string };
 
 /** Main thread → worker. */
 export type ControlMessage =
   | { readonly type: 'stop'; readonly drainTimeoutMs: number }
-  | { readonly type: 'reload'; readonly generation: Generation }
+  /** `id` tells its answer from a late one to a reload given up on; a worker applies them in order. */
+  | { readonly type: 'reload'; readonly id: number; readonly generation: Generation }
   | { readonly type: 'crash' };

@@ -50,6 +50,11 @@ function addressHostPort(a: Address): { host: string; port: number } {
 
 /** A worker's refusal of a reload, logged with its id and why. */
 const REFUSED = 'reload refused by worker %d, which keeps serving the previous config: %s';
+/**
+ * How long a reload waits for each worker's answer; a worker silent longer counts as refusing
+ * it. LEGATE_TEST_RELOAD_TIMEOUT_MS (with LEGATE_TEST_HOOKS=1) shortens it for a test.
+ */
+const RELOAD_TIMEOUT_MS = 30_000;
 /** Time the main thread allows past `drain_timeout` before it ends the workers itself. */
 const STOP_GRACE_MS = 2000;
 const NO_TCP: TcpShared = { backends: [], services: [] };
@@ -92,6 +97,20 @@ function makeGeneration(
   };
 }
 
+/** The roles' control planes of one generation: the running one, or a reload's until it commits. */
+interface Roles {
+  readonly pools: readonly PoolState[];
+  readonly tcp: TcpRole | null;
+  readonly http: HttpRole | null;
+}
+
+/** A worker died: what it held in these roles' shared memory is given back. */
+function forgetWorker(roles: Roles, workerId: number): void {
+  for (const p of roles.pools) p.forgetWorkerClients(workerId);
+  roles.tcp?.workerDied(workerId);
+  roles.http?.workerDied(workerId);
+}
+
 /** Snapshots the recent latency window spans (of `-i`, the stats interval). */
 const RECENT_SNAPSHOTS = 10;
 
@@ -110,6 +129,8 @@ export class Supervisor {
   /** The reload running now, or the last one; the next waits for it. */
   #reloading: Promise<unknown> = Promise.resolve();
   #http: HttpRole | null = null;
+  /** A reload's roles while the workers take it up; null when none is pending. */
+  #pending: Roles | null = null;
   #generation: Generation;
   #reloads = 0;
   #stopping = false;
@@ -143,12 +164,15 @@ export class Supervisor {
       }),
       (_, m) => this.#onWorkerMessage(m),
       (workerId) => {
-        for (const p of this.#pools) p.forgetWorkerClients(workerId);
-        this.#tcp?.workerDied(workerId);
-        this.#http?.workerDied(workerId);
+        forgetWorker({ pools: this.#pools, tcp: this.#tcp, http: this.#http }, workerId);
+        // It may have taken the pending generation up already and hold places in its tables.
+        if (this.#pending !== null) forgetWorker(this.#pending, workerId);
         this.#metrics.retire(workerId);
       },
       log,
+      process.env.LEGATE_TEST_HOOKS === '1' && process.env.LEGATE_TEST_RELOAD_TIMEOUT_MS
+        ? Number(process.env.LEGATE_TEST_RELOAD_TIMEOUT_MS)
+        : RELOAD_TIMEOUT_MS,
     );
   }
 
@@ -350,7 +374,14 @@ export class Supervisor {
     const generation = makeGeneration(next, pools, tcp, http);
     // Until every worker has taken it, the running config is the one /stats, /metrics and
     // `legate top` describe, and the one a restarted worker starts on.
-    const answers = await this.#workers.reload(generation);
+    const starts = this.#workers.starts();
+    this.#pending = { pools, tcp, http };
+    let answers: ReloadAnswer[];
+    try {
+      answers = await this.#workers.reload(generation);
+    } finally {
+      this.#pending = null;
+    }
     const discard = () => {
       for (const p of pools) p.ejector.close();
       tcp?.close();
@@ -360,7 +391,7 @@ export class Supervisor {
       discard();
       return false;
     }
-    const refused = answers.filter((a) => a.outcome === 'refused');
+    const refused = answers.filter((a) => a.outcome === 'refused' || a.outcome === 'silent');
     if (refused.length > 0) {
       await this.#rollBack(answers);
       discard();
@@ -391,9 +422,11 @@ export class Supervisor {
       next.file,
     );
     this.#logListening(next);
-    // A worker that ended meanwhile may be back already, on the generation it was started with.
-    const gone = answers.filter((a) => a.outcome === 'gone').map((a) => a.worker);
-    if (gone.length > 0) this.#logRefused(await this.#workers.reload(generation, gone), REFUSED);
+    // A worker that ended meanwhile (before it answered, or after) may be back already, on the
+    // generation it was started with: the previous one. One not back yet starts on this one.
+    const restarted = this.#workers.startedSince(starts);
+    if (restarted.length > 0)
+      this.#logRefused(await this.#workers.reload(generation, restarted), REFUSED);
     return true;
   }
 
@@ -405,19 +438,34 @@ export class Supervisor {
     this.#logRefused(answers, REFUSED);
     // A kept memory may hold what the refused generation's servers wrote.
     this.#tcp?.publish();
-    const applied = answers.filter((a) => a.outcome === 'applied').map((a) => a.worker);
-    if (applied.length === 0) return;
+    // A worker restarted meanwhile began on the running generation (the only one makeTask hands
+    // out before a commit): only the ones that applied this one need it back, and the silent
+    // ones, which may yet; a worker applies reloads in order, so this comes after, whenever.
+    const back = answers
+      .filter((a) => a.outcome === 'applied' || a.outcome === 'silent')
+      .map((a) => a.worker);
+    if (back.length === 0) return;
     this.#logRefused(
-      await this.#workers.reload(this.#generation, applied),
+      await this.#workers.reload(this.#generation, back),
       'worker %d cannot go back to the running config and serves the refused one: %s',
     );
   }
 
-  /** Logs each refusal among `answers` with `message` (its worker's id, then the reason). */
+  /**
+   * Logs each refusal among `answers` with `message` (its worker's id, then the reason), and each
+   * worker that did not answer in time.
+   */
   #logRefused(answers: readonly ReloadAnswer[], message: string): void {
     for (const a of answers)
       if (a.outcome === 'refused')
         this.#log.error({ worker: a.worker, err: a.error }, message, a.worker, a.error);
+      else if (a.outcome === 'silent')
+        this.#log.error(
+          { worker: a.worker, timeout_ms: this.#workers.reloadTimeoutMs },
+          'worker %d did not answer a reload within %d ms; taken as refusing it',
+          a.worker,
+          this.#workers.reloadTimeoutMs,
+        );
   }
 
   /** Test hook (LEGATE_TEST_HOOKS=1): makes worker 0's thread die. */

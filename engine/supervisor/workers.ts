@@ -14,11 +14,21 @@ const YOUNG_GENERATION_MB = 16;
 const RESTART_DELAY_MIN_MS = 100;
 const RESTART_DELAY_MAX_MS = 5000;
 
-/** How one worker answered a reload: applied it, refused it (why), or ended before it answered. */
+/**
+ * How one worker answered a reload: applied it, refused it (why), ended before it answered, or
+ * did not answer in time (`silent`: it takes the reload up, or refuses it, whenever it does).
+ */
 export type ReloadAnswer =
   | { readonly worker: number; readonly outcome: 'applied' }
   | { readonly worker: number; readonly outcome: 'refused'; readonly error: string }
-  | { readonly worker: number; readonly outcome: 'gone' };
+  | { readonly worker: number; readonly outcome: 'gone' }
+  | { readonly worker: number; readonly outcome: 'silent' };
+
+/** A reload a worker has not answered yet. */
+interface PendingReload {
+  readonly id: number;
+  readonly resolve: (answer: ReloadAnswer) => void;
+}
 
 /**
  * The data-plane threads, through piscina: one long-lived serving task per thread
@@ -36,8 +46,13 @@ export class WorkerSet {
   readonly #log: Logger;
   readonly #restartDelay: number[];
   readonly #ready: boolean[];
+  /** Per worker, how many times it has been started: who (re)started while a reload was pending. */
+  readonly #starts: number[];
   /** Per worker, the reload it has not answered yet (one at a time: the supervisor queues them). */
-  readonly #answers: (((answer: ReloadAnswer) => void) | null)[];
+  readonly #answers: (PendingReload | null)[];
+  /** How long reload() waits for a worker's answer. */
+  readonly reloadTimeoutMs: number;
+  #reloadId = 0;
   #stopping = false;
 
   constructor(
@@ -46,8 +61,10 @@ export class WorkerSet {
     onMessage: (workerId: number, message: WorkerMessage) => void,
     onDied: (workerId: number) => void,
     log: Logger,
+    reloadTimeoutMs: number,
   ) {
     this.count = count;
+    this.reloadTimeoutMs = reloadTimeoutMs;
     this.#makeTask = makeTask;
     this.#onMessage = onMessage;
     this.#onDied = onDied;
@@ -55,6 +72,7 @@ export class WorkerSet {
     this.#ports = new Array(count).fill(null);
     this.#restartDelay = new Array(count).fill(0);
     this.#ready = new Array(count).fill(false);
+    this.#starts = new Array(count).fill(0);
     this.#answers = new Array(count).fill(null);
     this.#piscina = new Piscina<WorkerTask, void>({
       // The emitted JavaScript from dist/ (what users run), the TypeScript sources in development.
@@ -78,6 +96,16 @@ export class WorkerSet {
     return this.#ready.filter(Boolean).length;
   }
 
+  /** Each worker's start count now; startedSince() compares a later moment with it. */
+  starts(): readonly number[] {
+    return [...this.#starts];
+  }
+
+  /** The workers started (again) since `starts` was read: each began on the generation of then. */
+  startedSince(starts: readonly number[]): number[] {
+    return this.#starts.flatMap((n, worker) => (n === starts[worker] ? [] : [worker]));
+  }
+
   post(message: ControlMessage): void {
     for (const p of this.#ports) p?.postMessage(message);
   }
@@ -88,31 +116,57 @@ export class WorkerSet {
 
   /**
    * Hands `generation` to these workers (all by default); resolves with each one's answer once
-   * every one has answered or ended. A worker not running now (waiting to be restarted) is
-   * `gone`: it starts on whatever generation the supervisor has when it does.
+   * every one has answered, ended, or let the reload timeout pass (`silent`: a stuck worker must
+   * not hold this and every later reload up for ever). A worker not running now (waiting to be
+   * restarted) is `gone`: it starts on whatever generation the supervisor has when it does.
    */
   reload(
     generation: Generation,
     workers: readonly number[] = Array.from({ length: this.count }, (_, i) => i),
   ): Promise<ReloadAnswer[]> {
+    const id = ++this.#reloadId;
     return Promise.all(
       workers.map(
         (worker) =>
           new Promise<ReloadAnswer>((resolve) => {
             const port = this.#ports[worker];
             if (port === null) return resolve({ worker, outcome: 'gone' });
-            this.#answers[worker] = resolve;
-            port.postMessage({ type: 'reload', generation } satisfies ControlMessage);
+            const timer = setTimeout(
+              () => this.#answer(worker, id, { worker, outcome: 'silent' }),
+              this.reloadTimeoutMs,
+            );
+            timer.unref();
+            this.#answers[worker] = {
+              id,
+              resolve: (answer) => {
+                clearTimeout(timer);
+                resolve(answer);
+              },
+            };
+            port.postMessage({ type: 'reload', id, generation } satisfies ControlMessage);
           }),
       ),
     );
   }
 
-  /** Settles the worker's pending reload, if it has one. */
-  #answer(answer: ReloadAnswer): void {
-    const resolve = this.#answers[answer.worker];
-    this.#answers[answer.worker] = null;
-    resolve?.(answer);
+  /**
+   * Settles the worker's pending reload with `answer`: reload `id`'s, or whichever is pending
+   * when `id` is null (the worker ended). An answer to a reload given up on is only logged.
+   */
+  #answer(worker: number, id: number | null, answer: ReloadAnswer): void {
+    const pending = this.#answers[worker];
+    if (pending === null || (id !== null && pending.id !== id)) {
+      if (answer.outcome === 'applied' || answer.outcome === 'refused')
+        this.#log.info(
+          { worker, reload: id, outcome: answer.outcome },
+          'worker %d answered a reload it was no longer waited for: %s',
+          worker,
+          answer.outcome,
+        );
+      return;
+    }
+    this.#answers[worker] = null;
+    pending.resolve(answer);
   }
 
   /** Tells every worker to drain and stop; resolves when their tasks end (or after `hardLimitMs`). */
@@ -140,6 +194,8 @@ export class WorkerSet {
         } else if (m.type === 'failed') failed(new Error(m.message));
         else if (m.type === 'reloaded')
           this.#answer(
+            workerId,
+            m.id,
             m.error === undefined
               ? { worker: workerId, outcome: 'applied' }
               : { worker: workerId, outcome: 'refused', error: m.error },
@@ -154,8 +210,9 @@ export class WorkerSet {
           onMessage(m.message as WorkerMessage);
         port1.close();
         this.#ports[workerId] = null;
-        this.#answer({ worker: workerId, outcome: 'gone' });
+        this.#answer(workerId, null, { worker: workerId, outcome: 'gone' });
       };
+      this.#starts[workerId]++;
       const task: WorkerTask = { ...this.#makeTask(workerId), port: port2 };
       // piscina types transferList loosely; a MessagePort is transferable.
       const done = this.#piscina.run(task, { transferList: [port2] as never });

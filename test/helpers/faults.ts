@@ -1,9 +1,12 @@
 // What the fault tests share: the admin endpoint, the legate process's memory, waiting on its
-// log, keys on a chosen shard, and a checked workload that tells wrong replies from errors.
+// log, keys on a chosen shard, a checked workload that tells wrong replies from errors, and
+// holding a worker's reload.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { acceptsConnections } from '../../engine/cli/redis-process.ts';
 import { locate, portOf } from './keys.ts';
 import type { RunningProcess } from './processes.ts';
@@ -113,6 +116,30 @@ export async function workerOf(c: RawClient, workers: number): Promise<number> {
   const id = await c.call('CLIENT', 'ID');
   assert.equal(typeof id, 'number');
   return (id as number) % workers;
+}
+
+/**
+ * Waits until connections to a Redis pool's `port` have landed on every one of `workers` workers
+ * (the kernel spreads them over the listeners): each of them listens there. Fails after `timeoutMs`.
+ */
+export async function everyWorkerServes(
+  port: number,
+  workers: number,
+  timeoutMs: number,
+): Promise<void> {
+  const seen = new Set<number>();
+  await until(
+    async () => {
+      const c = await RawClient.connect(port).catch(() => null);
+      if (c !== null) {
+        seen.add(await workerOf(c, workers));
+        c.close();
+      }
+      return seen.size === workers;
+    },
+    timeoutMs,
+    `all ${workers} workers serving port ${port}`,
+  );
 }
 
 /**
@@ -257,5 +284,36 @@ export class CheckedLoad {
     } finally {
       c.close();
     }
+  }
+}
+
+/**
+ * legate's LEGATE_TEST_HOLD_RELOAD hook for one worker: while held, that worker takes no reload
+ * up (nor answers it), so that a test can act while a reload is pending.
+ */
+export class ReloadHold {
+  readonly #dir = mkdtempSync(join(tmpdir(), 'legate-hold-'));
+  readonly #file = join(this.#dir, 'hold');
+  readonly #worker: number;
+
+  constructor(worker: number) {
+    this.#worker = worker;
+  }
+
+  /** What legate's environment needs for the hook. */
+  get env(): NodeJS.ProcessEnv {
+    return { LEGATE_TEST_HOOKS: '1', LEGATE_TEST_HOLD_RELOAD: `${this.#worker}:${this.#file}` };
+  }
+
+  hold(): void {
+    writeFileSync(this.#file, '');
+  }
+
+  release(): void {
+    rmSync(this.#file, { force: true });
+  }
+
+  cleanup(): void {
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }
