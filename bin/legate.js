@@ -16,7 +16,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
 
 // V8's optimizing compilers stay off while legate loads, as long as no flag given to node names
 // them: paging their code in costs a process at rest 7-8 MB it never needs before it serves.
-// The engine turns them back on before the first connection is accepted (engine/jit.ts).
+// The engine turns them back on 2 s after it starts (engine/jit.ts, engine/supervisor/run.ts).
 const JIT = ['maglev', 'turbofan'];
 const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 if (!/--(no-)?(maglev|turbofan|opt|jitless)\b/.test(nodeFlags)) {

@@ -1,8 +1,8 @@
 // bin/legate.js keeps V8's optimizing compilers (Maglev, TurboFan) off while legate loads: the
 // first function either compiles pages in several MB of the Node binary's code, and module
 // loading alone makes a few functions hot enough (path normalization, the resolver). A sidecar
-// that has not served yet needs neither. They are back on before the first connection is
-// accepted, so traffic runs optimized code as before.
+// that has not served yet needs neither. The supervisor turns them back on 2 s after start
+// (until then traffic runs on V8's baseline code); other commands, at once.
 import { setFlagsFromString } from 'node:v8';
 
 /** Where bin/legate.js leaves the flags it turned off (main thread only). */
