@@ -32,9 +32,13 @@ export class PoolEjector {
     return this.pool.servers.every((_, i) => this.health.state(i) !== LIVE);
   }
 
-  /** A worker saw a server reach the failure limit. */
+  /**
+   * A worker saw a server reach the failure limit. While a reload is pending the report may
+   * belong to the other config's pool of this name (the supervisor offers it to both): an index
+   * past this pool's servers is not this pool's, and this table's own count decides the rest.
+   */
   serverFailing(server: number, reason: string): void {
-    if (!this.pool.autoEjectHosts || this.#closed) return;
+    if (!this.pool.autoEjectHosts || this.#closed || server >= this.pool.servers.length) return;
     if (this.health.state(server) !== LIVE) return;
     const failures = this.health.failures(server);
     if (failures < this.pool.serverFailureLimit) return;

@@ -510,7 +510,13 @@ export class Supervisor {
     if (m.type === 'metrics') {
       this.#metrics.update(m.snapshot);
     } else if (m.type === 'server-failing') {
+      // A worker that has taken a pending reload up counts failures in that reload's health
+      // table: each ejector checks its own table, so the report reaches the one it belongs to
+      // (a failure limit is reported once, when reached: lost, the server would stay in the ring).
       this.#pools.find((p) => p.config.name === m.pool)?.ejector.serverFailing(m.server, m.reason);
+      this.#pending?.pools
+        .find((p) => p.config.name === m.pool)
+        ?.ejector.serverFailing(m.server, m.reason);
     }
   }
 }
