@@ -153,7 +153,10 @@ export class ShardConnection implements StreamEvents {
   checkTimeout(at: number, timeoutMs: number): void {
     const oldest = this.#sentAt.peek();
     if (at - oldest > timeoutMs) {
-      this.destroy(`timed out after ${timeoutMs} ms`, 'timeout');
+      // Still connecting: the connect is what has not answered (the sweep can come before the
+      // connect timer when both are `timeout`).
+      const what = this.#ready ? 'timed out' : 'connect timed out';
+      this.destroy(`${what} after ${timeoutMs} ms`, 'timeout');
     }
   }
 
