@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitForPort } from '../engine/cli/redis-process.ts';
+import { seedEnvoyYaml } from './lib/envoy-yaml.ts';
 import { cpuSeconds } from './lib/proc-stats.ts';
 import {
   freePort,
@@ -153,7 +154,15 @@ async function startLegateHttp(
   writeFileSync(
     file,
     variant === 'envoy'
-      ? envoyYaml(port, backend, st.timeoutMs)
+      ? seedEnvoyYaml({
+          port,
+          backend,
+          timeoutMs: st.timeoutMs,
+          thresholds:
+            '{ max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 3 }',
+          outlier:
+            '{ consecutive_5xx: 5, interval: 1s, base_ejection_time: 30s, max_ejection_percent: 100 }',
+        })
       : nativeYaml(port, backend, variant, st.timeoutMs),
   );
   const proc = await startLegate(file, st.workers, ['--admin', '127.0.0.1:0', '-s', '0']);
@@ -204,44 +213,6 @@ http {
   );
   await waitForPort(port, proc.child, 10_000, 'nginx');
   return proc;
-}
-
-/** The seed pod's envoy.yaml shape with the bench's ports and timeout. */
-function envoyYaml(port: number, backend: number, timeoutMs: number): string {
-  return `static_resources:
-  listeners:
-    - name: app
-      address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
-      filter_chains:
-        - filters:
-            - name: envoy.filters.network.http_connection_manager
-              typed_config:
-                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                stat_prefix: app
-                route_config:
-                  virtual_hosts:
-                    - name: backend
-                      domains: ["*"]
-                      routes:
-                        - match: { prefix: "/" }
-                          route: { cluster: backend, timeout: ${timeoutMs / 1000}s }
-                http_filters:
-                  - name: envoy.filters.http.router
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-    - name: backend
-      connect_timeout: 0.25s
-      type: STATIC
-      load_assignment:
-        endpoints:
-          - lb_endpoints:
-              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${backend} } } }
-      circuit_breakers:
-        thresholds: [ { max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 3 } ]
-      outlier_detection: { consecutive_5xx: 5, interval: 1s, base_ejection_time: 30s, max_ejection_percent: 100 }
-      common_lb_config: { healthy_panic_threshold: { value: 0 } }
-`;
 }
 
 /** The run with the median requests/s (the lower middle one of an even count), whole: its latencies go with it. */

@@ -5,45 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { request } from 'undici';
+import { seedEnvoyYaml } from '../../bench/lib/envoy-yaml.ts';
 import { getStats, httpGet } from '../helpers/admin.ts';
 import { ControlledBackend } from '../helpers/breaker.ts';
 import { freePort, type RunningProcess, startLegate, writeConfig } from '../helpers/processes.ts';
-
-function envoyYaml(port: number, backend: number): string {
-  return `static_resources:
-  listeners:
-    - name: app
-      address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
-      filter_chains:
-        - filters:
-            - name: envoy.filters.network.http_connection_manager
-              typed_config:
-                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                stat_prefix: app
-                route_config:
-                  virtual_hosts:
-                    - name: backend
-                      domains: ["*"]
-                      routes:
-                        - match: { prefix: "/" }
-                          route: { cluster: backend, timeout: 2s }
-                http_filters:
-                  - name: envoy.filters.http.router
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-    - name: backend
-      connect_timeout: 0.25s
-      load_assignment:
-        endpoints:
-          - lb_endpoints:
-              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${backend} } } }
-      circuit_breakers:
-        thresholds: [ { max_requests: 100, track_remaining: true } ]
-      outlier_detection: { consecutive_5xx: 3, interval: 1s, base_ejection_time: 60s, max_ejection_percent: 100 }
-      common_lb_config: { healthy_panic_threshold: { value: 0 } }
-`;
-}
 
 let legate: RunningProcess | null = null;
 let backend: ControlledBackend | null = null;
@@ -70,7 +35,17 @@ test('legate -c envoy.yaml -w 2: ejection shared by the workers, 503 at once, in
   backend = await ControlledBackend.start();
   backend.mode = 500;
   const port = await freePort();
-  const config = writeConfig(envoyYaml(port, backend.port), 'envoy.yaml');
+  const config = writeConfig(
+    seedEnvoyYaml({
+      port,
+      backend: backend.port,
+      timeoutMs: 2000,
+      thresholds: '{ max_requests: 100, track_remaining: true }',
+      outlier:
+        '{ consecutive_5xx: 3, interval: 1s, base_ejection_time: 60s, max_ejection_percent: 100 }',
+    }),
+    'envoy.yaml',
+  );
   cleanup = config.cleanup;
   legate = await startLegate(['-c', config.file, '-w', '2']);
   const statuses: number[] = [];
