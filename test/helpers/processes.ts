@@ -155,6 +155,8 @@ export async function startCluster(
   options: {
     shards?: number;
     workers?: number;
+    /** The pool's name (poolYaml's default otherwise). */
+    name?: string;
     extra?: Record<string, string | number | boolean>;
     env?: NodeJS.ProcessEnv;
   } = {},
@@ -162,7 +164,12 @@ export async function startCluster(
   const shards = await startShards(options.shards ?? 3);
   const port = await freePort();
   const config = writeConfig(
-    poolYaml({ port, shards: shards.map((s) => s.port), extra: options.extra }),
+    poolYaml({
+      name: options.name,
+      port,
+      shards: shards.map((s) => s.port),
+      extra: options.extra,
+    }),
   );
   const legate = await startLegate(
     ['-c', config.file, '-w', String(options.workers ?? 2)],

@@ -4,58 +4,40 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { serverStats, until, waitForLog } from '../helpers/faults.ts';
-import {
-  freePort,
-  poolYaml,
-  type RedisProcess,
-  type RunningProcess,
-  startLegate,
-  startRedisServer,
-  startShards,
-  stopAll,
-  writeConfig,
-} from '../helpers/processes.ts';
+import { type Cluster, startCluster, startRedisServer } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/resp.ts';
 
 const RETRY_MS = 500;
 
-let shards: RedisProcess[] = [];
-let legate: RunningProcess;
-let port: number;
-let config: { file: string; cleanup(): void };
+let cluster: Cluster;
 
 before(async () => {
-  shards = await startShards(2);
-  port = await freePort();
-  config = writeConfig(
-    poolYaml({
-      name: 'main',
-      port,
-      shards: shards.map((s) => s.port),
-      extra: {
-        auto_eject_hosts: true,
-        server_failure_limit: 1,
-        server_retry_timeout: RETRY_MS,
-        timeout: 1000,
-      },
-    }),
-  );
-  legate = await startLegate(['-c', config.file, '-w', '2']);
+  cluster = await startCluster({
+    shards: 2,
+    name: 'main',
+    extra: {
+      auto_eject_hosts: true,
+      server_failure_limit: 1,
+      server_retry_timeout: RETRY_MS,
+      timeout: 1000,
+    },
+  });
 });
 
 after(async () => {
-  await legate?.stop();
-  await stopAll(shards);
-  config?.cleanup();
+  await cluster?.stop();
 });
 
 async function ejected(name: string): Promise<boolean> {
-  const found = (await serverStats(legate.adminPort ?? 0, 'main')).find((s) => s.name === name);
+  const found = (await serverStats(cluster.legate.adminPort ?? 0, 'main')).find(
+    (s) => s.name === name,
+  );
   assert.ok(found, name);
   return found.ejected;
 }
 
 it('a server ejected before a reload that keeps the ring is probed by the new config and rejoins', async () => {
+  const { legate, port, shards } = cluster;
   const victim = shards[0];
   const name = `127.0.0.1:${victim.port}`;
   const exited = new Promise((r) => victim.process.once('exit', r));
