@@ -338,12 +338,7 @@ export class Supervisor {
         err instanceof ConfigError
           ? err.issues.map((i) => `${i.path}: ${i.message}`)
           : [(err as Error).message];
-      this.#log.error(
-        { file: this.#config.file, errors: detail },
-        'reload refused, keeping the running config: %s',
-        err instanceof ConfigError ? err.message : (err as Error).message,
-      );
-      return false;
+      return this.#refuseReload({ file: this.#config.file, errors: detail }, err as Error);
     }
     const count = this.#workers.count;
     if (workerCount(next, this.#options).count !== count) {
@@ -359,12 +354,7 @@ export class Supervisor {
       await tcp?.start();
     } catch (err) {
       tcp?.close();
-      this.#log.error(
-        { file: next.file, err: (err as Error).message },
-        'reload refused, keeping the running config: %s',
-        (err as Error).message,
-      );
-      return false;
+      return this.#refuseReload({ file: next.file, err: (err as Error).message }, err as Error);
     }
     const previous = new Map(this.#pools.map((p) => [p.config.name, p]));
     const pools = next.redis.map((p) => new PoolState(p, count, this.#log, previous.get(p.name)));
@@ -428,6 +418,12 @@ export class Supervisor {
     if (restarted.length > 0)
       this.#logRefused(await this.#workers.reload(generation, restarted), REFUSED);
     return true;
+  }
+
+  /** Logs a reload refused before any worker saw it (`fields` say where); always false. */
+  #refuseReload(fields: Record<string, unknown>, err: Error): false {
+    this.#log.error(fields, 'reload refused, keeping the running config: %s', err.message);
+    return false;
   }
 
   /**
